@@ -1,0 +1,69 @@
+"""Typed errors. Every failure a person can act on has its own class and a one-line message.
+
+`FailureToAcquire` and its subclasses are the biometric "failure to acquire" (FTA): the input
+was readable but no usable lip clip came out of it. Batch jobs record them and carry on;
+evaluation counts them.
+"""
+
+from __future__ import annotations
+
+
+class LipauthError(Exception):
+    """Base class of every error lipauth raises on purpose."""
+
+    #: short machine-readable code, written to manifests and JSON answers
+    code = "error"
+
+
+class InvalidInputError(LipauthError, ValueError):
+    """An argument has the wrong type, shape or value."""
+
+    code = "invalid_input"
+
+
+class VideoDecodeError(LipauthError):
+    """The file cannot be read as a video (not a video, unreadable, corrupt)."""
+
+    code = "unreadable_video"
+
+
+class TruncatedVideoError(VideoDecodeError):
+    """The file decodes, but stops well short of the duration its header declares."""
+
+    code = "truncated_video"
+
+
+class CorpusError(LipauthError):
+    """A corpus folder is missing, empty, or laid out differently from what its reader expects."""
+
+    code = "corpus_error"
+
+
+class EmptyCorpusError(CorpusError):
+    code = "empty_corpus"
+
+
+class FailureToAcquire(LipauthError):
+    """The input was readable but gave no usable lip clip."""
+
+    code = "fta"
+
+
+class NoFaceError(FailureToAcquire):
+    code = "no_face"
+
+
+class TooFewFramesError(FailureToAcquire):
+    code = "too_few_frames"
+
+
+class LandmarkGapError(FailureToAcquire):
+    """Landmarks were missing on too many frames, or on too long a run of frames."""
+
+    code = "landmark_gap"
+
+
+class BackendUnavailableError(LipauthError):
+    """A landmark backend was asked for but its package or model file is not installed."""
+
+    code = "backend_unavailable"

@@ -1,0 +1,111 @@
+"""Decode a video file with PyAV: RGB frames, the frame rate, and the audio as 16 kHz mono.
+
+One demux pass serves both streams. Every way a file can fail to decode ends in a
+`VideoDecodeError` (or `TruncatedVideoError`) whose message names the file and the cause.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from lipauth.data.clip import AUDIO_RATE
+from lipauth.errors import TruncatedVideoError, VideoDecodeError
+
+# A file whose decoded frames cover less than this share of the duration its container
+# declares is treated as truncated rather than as a short clip.
+TRUNCATION_TOLERANCE = 0.8
+
+
+@dataclass(frozen=True)
+class DecodedVideo:
+    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
+    fps: float
+    audio: np.ndarray | None  # (N,) int16 at AUDIO_RATE, or None when there is no audio track
+    declared_duration: float | None  # seconds, from the container, when it says
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def decode_video(path: str | os.PathLike, *, audio: bool = True, max_frames: int | None = None) -> DecodedVideo:
+    """Decode `path` completely. `max_frames` stops early (and disables the truncation check)."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoDecodeError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise VideoDecodeError(f"{path}: file is empty")
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as exc:
+        raise VideoDecodeError(f"{path}: not a readable video ({_reason(exc)})") from exc
+    with container:
+        if not container.streams.video:
+            raise VideoDecodeError(f"{path}: has no video stream")
+        vstream = container.streams.video[0]
+        vstream.thread_type = "AUTO"
+        astream = container.streams.audio[0] if (audio and container.streams.audio) else None
+        fps = _frame_rate(vstream)
+        frames: list[np.ndarray] = []
+        chunks: list[np.ndarray] = []
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE) if astream else None
+        streams = [vstream] + ([astream] if astream else [])
+        bad_packets = 0
+        try:
+            for packet in container.demux(*streams):
+                try:
+                    decoded = packet.decode()
+                except av.FFmpegError:
+                    # Like ffmpeg, skip a damaged packet and go on; the duration check below
+                    # decides whether what is left is still the video the header promised.
+                    bad_packets += 1
+                    continue
+                for frame in decoded:
+                    if packet.stream is vstream:
+                        frames.append(frame.to_ndarray(format="rgb24"))
+                    elif resampler is not None:
+                        chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+            else:
+                if resampler is not None:
+                    chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+        except av.FFmpegError as exc:  # the demuxer itself gave up
+            raise VideoDecodeError(f"{path}: corrupt video data after {len(frames)} frames ({_reason(exc)})") from exc
+        declared = _declared_duration(container, vstream)
+
+    if not frames:
+        detail = f" ({bad_packets} damaged packets)" if bad_packets else ""
+        raise VideoDecodeError(f"{path}: no decodable video frames{detail}")
+    if max_frames is not None:
+        frames = frames[:max_frames]
+    elif declared and len(frames) / fps < TRUNCATION_TOLERANCE * declared:
+        raise TruncatedVideoError(
+            f"{path}: truncated: decoded {len(frames) / fps:.2f} s of the {declared:.2f} s its header declares"
+        )
+    wave = np.concatenate(chunks).astype(np.int16) if chunks else None
+    return DecodedVideo(frames=np.stack(frames), fps=fps, audio=wave, declared_duration=declared)
+
+
+def _frame_rate(stream) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if not rate:
+        raise VideoDecodeError("video stream declares no frame rate")
+    return float(rate)
+
+
+def _declared_duration(container, vstream) -> float | None:
+    if vstream.duration and vstream.time_base:
+        return float(vstream.duration * vstream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

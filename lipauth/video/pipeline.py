@@ -1,0 +1,81 @@
+"""Raw video -> LipClip: decode, find the lips on every frame, fill short gaps, crop.
+
+    clip = LipPipeline(PipelineConfig(backend="dlib", crop=CropSpec(30, 18))).process("talk.mp4")
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lipauth.data.clip import ClipMeta, LipClip
+from lipauth.errors import TooFewFramesError
+from lipauth.video.decode import DecodedVideo, decode_video
+from lipauth.video.gaps import interpolate_gaps
+from lipauth.video.landmarks import LandmarkBackend, LandmarkTrack, create_backend
+from lipauth.video.roi import CropSpec, crop_frames, lip_boxes, normalise_to_boxes
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    backend: str = "dlib"
+    crop: CropSpec = field(default_factory=CropSpec)
+    min_frames: int = 10  # fewer than this (after decoding) is a failure to acquire
+    max_gap: int = 8  # longest run of face-less frames that is interpolated over
+    max_missing_fraction: float = 0.25
+    audio: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PipelineConfig":
+        d = dict(d)
+        d["crop"] = CropSpec(**d.get("crop", {}))
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class PipelineTrace:
+    """What the pipeline saw on the way, for `lipauth inspect` and for debugging."""
+
+    video: DecodedVideo
+    track: LandmarkTrack
+    points: np.ndarray  # (T, K, 2) lip landmarks in frame pixels after gap filling
+    missing: np.ndarray  # (T,) frames whose landmarks were interpolated
+    boxes: np.ndarray  # (T, 4)
+
+
+class LipPipeline:
+    """Holds one landmark backend (they are costly to create) and processes clips with it."""
+
+    def __init__(self, config: PipelineConfig | None = None, backend: LandmarkBackend | None = None) -> None:
+        self.config = config or PipelineConfig()
+        self.backend = backend or create_backend(self.config.backend)
+
+    def process(self, path: str | os.PathLike, meta: ClipMeta | None = None) -> LipClip:
+        return self.process_traced(path, meta)[0]
+
+    def process_traced(self, path: str | os.PathLike, meta: ClipMeta | None = None) -> tuple[LipClip, PipelineTrace]:
+        cfg = self.config
+        video = decode_video(path, audio=cfg.audio)
+        if video.n_frames < cfg.min_frames:
+            raise TooFewFramesError(f"{path}: {video.n_frames} frames, at least {cfg.min_frames} needed")
+        track = self.backend.track(video.frames)
+        points, missing = interpolate_gaps(track.points, max_gap=cfg.max_gap, max_missing_fraction=cfg.max_missing_fraction)
+        boxes = lip_boxes(points, cfg.crop)
+        crops = crop_frames(video.frames, boxes, cfg.crop)
+        meta = meta or ClipMeta(clip_id=os.path.splitext(os.path.basename(path))[0], source=str(path))
+        clip = LipClip(
+            frames=crops,
+            meta=meta,
+            fps=video.fps,
+            landmarks=normalise_to_boxes(points, boxes),
+            audio=video.audio,
+            boxes=boxes,
+            extra={"missing": missing, "detected": track.detected, "backend": self.backend.name},
+        )
+        return clip, PipelineTrace(video=video, track=track, points=points, missing=missing, boxes=boxes)

@@ -1,0 +1,69 @@
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lipauth.cli import app
+from lipauth.video.encode import write_video
+from tests.conftest import need
+
+runner = CliRunner()
+
+
+def test_preprocess_command(tmp_path):
+    src = tmp_path / "src"
+    (src / "kim").mkdir(parents=True)
+    shutil.copy(need("grid-sample/lwbsza.mpg"), src / "kim" / "x.mpg")
+    (src / "kim" / "junk.mp4").write_text("junk")
+    res = runner.invoke(app, ["preprocess", str(src), str(tmp_path / "out"), "--corpus", "folder", "--size", "40x24"])
+    assert res.exit_code == 0, res.output
+    assert "FTA rate (%)" in res.output and "50.0" in res.output
+    assert "unreadable_video" in res.output
+    assert (tmp_path / "out" / "clips" / "kim_x.npz").exists()
+
+
+def test_preprocess_with_everything_failing_exits_2(tmp_path):
+    (tmp_path / "src" / "kim").mkdir(parents=True)
+    (tmp_path / "src" / "kim" / "junk.mp4").write_text("junk")
+    res = runner.invoke(app, ["preprocess", str(tmp_path / "src"), str(tmp_path / "out"), "--corpus", "folder"])
+    assert res.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["preprocess", "/nonexistent", "/tmp/x", "--corpus", "grid"], "not a directory"),
+        (["preprocess", ".", "/tmp/x", "--corpus", "timit"], "unknown corpus"),
+        (["preprocess", ".", "/tmp/x", "--corpus", "grid", "--size", "big"], "WIDTHxHEIGHT"),
+        (["inspect", "/nonexistent.mp4", "--out", "/tmp/x.png"], "no such file"),
+        (["inspect", "README.md", "--out", "/tmp/x.png", "--backend", "openface"], "unknown landmark backend"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(args, message):
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2
+    assert message in res.output
+    assert "Traceback" not in res.output
+
+
+def test_inspect_writes_a_contact_sheet(tmp_path):
+    out = tmp_path / "sheet.png"
+    res = runner.invoke(app, ["inspect", str(need("crema-d-sample/1001_DFA_NEU_XX.flv")), "--out", str(out), "--frames", "6"])
+    assert res.exit_code == 0, res.output
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(out)
+    assert img.shape[1] > 2 * img.shape[0]  # a wide sheet: 6 columns, 2 rows
+    assert img[..., :3].std() > 0.05  # not a blank picture
+
+
+def test_inspect_bad_inputs(tmp_path):
+    text = tmp_path / "a.mp4"
+    text.write_text("hello")
+    res = runner.invoke(app, ["inspect", str(text), "--out", str(tmp_path / "o.png")])
+    assert res.exit_code == 2 and "not a readable video" in res.output
+    noise = np.random.default_rng(0).integers(0, 255, (15, 96, 128, 3), dtype=np.uint8)
+    res = runner.invoke(app, ["inspect", str(write_video(tmp_path / "n.mp4", noise, 25.0)), "--out", str(tmp_path / "o.png")])
+    assert res.exit_code == 2 and "no face" in res.output
+    assert not (tmp_path / "o.png").exists()

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from lipauth.data.clip import AUDIO_RATE
+from lipauth.errors import TruncatedVideoError, VideoDecodeError
+from lipauth.video.decode import decode_video
+from lipauth.video.encode import write_video
+from tests.conftest import need
+
+
+@pytest.mark.parametrize(
+    "relative, n_frames, fps",
+    [
+        ("crema-d-sample/1001_DFA_ANG_XX.flv", 67, 29.97),  # FLV: VP6 + MP3
+        ("grid-sample/lwbsza.mpg", 75, 25.0),  # MPEG-1 + MP2
+        ("grid-s2/video/bbilzs.mpg", 75, 25.0),  # MPEG-1 720x576
+    ],
+)
+def test_real_containers_decode_with_audio_at_16k(relative, n_frames, fps):
+    video = decode_video(need(relative))
+    assert video.n_frames == n_frames
+    assert video.fps == pytest.approx(fps, abs=0.01)
+    assert video.frames.dtype == np.uint8 and video.frames.ndim == 4 and video.frames.shape[-1] == 3
+    # 16 kHz mono audio lasting as long as the video, within a frame or two
+    assert video.audio.dtype == np.int16 and video.audio.ndim == 1
+    assert abs(len(video.audio) / AUDIO_RATE - n_frames / fps) < 0.1
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".avi", ".mkv"])
+def test_made_containers_roundtrip(tmp_path, grid_decoded, ext):
+    """MP4/H.264, AVI (MPEG-4 part 2) and MKV made from a real clip decode back to the same
+    frames (up to compression), rate and audio length."""
+    path = write_video(tmp_path / f"clip{ext}", grid_decoded.frames, grid_decoded.fps, grid_decoded.audio)
+    video = decode_video(path)
+    assert video.n_frames == grid_decoded.n_frames
+    assert video.fps == pytest.approx(25.0)
+    h, w = video.frames.shape[1:3]
+    err = np.abs(video.frames.astype(int) - grid_decoded.frames[:, :h, :w].astype(int)).mean()
+    assert err < 8, f"mean abs error {err:.1f} grey levels after re-encoding"
+    assert abs(len(video.audio) - len(grid_decoded.audio)) < 0.1 * AUDIO_RATE
+
+
+def test_video_without_audio_track(tmp_path, grid_decoded):
+    video = decode_video(write_video(tmp_path / "mute.mp4", grid_decoded.frames[:20], 25.0))
+    assert video.audio is None and video.n_frames == 20
+
+
+def test_not_a_video(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("this is not a video")
+    with pytest.raises(VideoDecodeError, match="not a readable video"):
+        decode_video(path)
+
+
+def test_empty_and_missing_files(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    with pytest.raises(VideoDecodeError, match="empty"):
+        decode_video(empty)
+    with pytest.raises(VideoDecodeError, match="no such file"):
+        decode_video(tmp_path / "nowhere.mp4")
+
+
+def test_audio_only_file_is_not_a_video():
+    with pytest.raises(VideoDecodeError, match="no video stream"):
+        decode_video(need("grid-s2/video/bbaf2a.wav"))
+
+
+def test_truncated_flv_is_detected(tmp_path):
+    raw = need("crema-d-sample/1001_DFA_ANG_XX.flv").read_bytes()
+    cut = tmp_path / "cut.flv"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(TruncatedVideoError, match="truncated"):
+        decode_video(cut)
+
+
+def test_header_only_file_fails(tmp_path):
+    raw = need("crema-d-sample/1001_DFA_ANG_XX.flv").read_bytes()
+    cut = tmp_path / "stub.flv"
+    cut.write_bytes(raw[:2000])
+    with pytest.raises(VideoDecodeError):
+        decode_video(cut)
+
+
+def test_damaged_packets_are_skipped_like_ffmpeg():
+    """grid-s2/bbaf2a.mpg has damaged packets near its end; ffmpeg skips them, so do we."""
+    video = decode_video(need("grid-s2/video/bbaf2a.mpg"))
+    assert 70 <= video.n_frames <= 75

@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+from lipauth.data.cache import load_clip, save_clip
+from lipauth.errors import LandmarkGapError, NoFaceError, TooFewFramesError, VideoDecodeError
+from lipauth.video.encode import write_video
+from lipauth.video.pipeline import LipPipeline, PipelineConfig
+from lipauth.video.roi import CropSpec
+from tests.conftest import blank_out
+
+
+@pytest.fixture(scope="module")
+def pipeline(dlib_backend):
+    return LipPipeline(PipelineConfig(), backend=dlib_backend)
+
+
+@pytest.mark.parametrize("size, color", [((30, 18), "grey"), ((80, 60), "rgb")])
+def test_real_video_gives_a_lip_clip(grid_video, dlib_backend, size, color):
+    pipe = LipPipeline(PipelineConfig(crop=CropSpec(*size, color=color)), backend=dlib_backend)
+    clip = pipe.process(grid_video)
+    w, h = size
+    assert clip.frames.shape[:3] == (75, h, w) and clip.is_rgb == (color == "rgb")
+    assert clip.landmarks.shape == (75, 24, 2)
+    # landmarks are in crop coordinates and inside the crop
+    assert (clip.landmarks > 0).all() and (clip.landmarks < 1).all()
+    assert clip.fps == 25.0 and clip.audio is not None
+    # boxes keep the crop's aspect ratio
+    bw, bh = clip.boxes[:, 2] - clip.boxes[:, 0], clip.boxes[:, 3] - clip.boxes[:, 1]
+    np.testing.assert_allclose(bw / bh, w / h, rtol=1e-4)
+
+
+def test_mouth_is_darker_than_the_skin_around_it(grid_video, pipeline):
+    """The crop is really of the lips: the band between the lips is darker than the top rows."""
+    clip = pipeline.process(grid_video)
+    mean = clip.frames.mean(axis=0)
+    lips_row = int(round(clip.landmarks[..., 1].mean() * clip.frames.shape[1]))
+    assert mean[lips_row].mean() < mean[:2].mean() - 10
+
+
+def test_short_gap_is_interpolated(tmp_path, grid_decoded, pipeline):
+    frames = blank_out(grid_decoded.frames, 30, 34)
+    clip = pipeline.process(write_video(tmp_path / "gap.mp4", frames, 25.0))
+    assert clip.extra["missing"].tolist() == [30 <= i < 34 for i in range(75)]
+    # the interpolated landmarks lie between their neighbours
+    lm = clip.landmarks
+    assert np.all(np.isfinite(lm))
+
+
+def test_long_gap_is_a_failure_to_acquire(tmp_path, grid_decoded, pipeline):
+    frames = blank_out(grid_decoded.frames, 20, 40)
+    with pytest.raises(LandmarkGapError):
+        pipeline.process(write_video(tmp_path / "longgap.mp4", frames, 25.0))
+
+
+def test_video_without_a_face(tmp_path, pipeline):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (20, 120, 160, 3), dtype=np.uint8)
+    with pytest.raises(NoFaceError, match="no face"):
+        pipeline.process(write_video(tmp_path / "noise.mp4", frames, 25.0))
+
+
+def test_too_few_frames(tmp_path, grid_decoded, pipeline):
+    path = write_video(tmp_path / "short.mp4", grid_decoded.frames[:5], 25.0)
+    with pytest.raises(TooFewFramesError, match="5 frames"):
+        pipeline.process(path)
+
+
+def test_unreadable_file(tmp_path, pipeline):
+    path = tmp_path / "clip.avi"
+    path.write_bytes(b"RIFF\x00\x00\x00\x00AVI garbage" * 10)
+    with pytest.raises(VideoDecodeError):
+        pipeline.process(path)
+
+
+def test_cache_roundtrip(tmp_path, grid_video, pipeline):
+    clip = pipeline.process(grid_video)
+    back = load_clip(save_clip(clip, tmp_path / "c.npz"))
+    np.testing.assert_array_equal(back.frames, clip.frames)
+    np.testing.assert_array_equal(back.landmarks, clip.landmarks)
+    np.testing.assert_array_equal(back.audio, clip.audio)
+    np.testing.assert_array_equal(back.extra["missing"], clip.extra["missing"])
+    assert back.meta == clip.meta and back.fps == clip.fps and back.extra["backend"] == "dlib"
+
+
+def test_interrupted_save_leaves_nothing(tmp_path, grid_video, pipeline, monkeypatch):
+    clip = pipeline.process(grid_video)
+
+    def explode(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", explode)
+    with pytest.raises(KeyboardInterrupt):
+        save_clip(clip, tmp_path / "c.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mediapipe_pipeline(grid_video, mediapipe_backend):
+    clip = LipPipeline(PipelineConfig(backend="mediapipe"), backend=mediapipe_backend).process(grid_video)
+    assert clip.landmarks.shape == (75, 40, 2)
+    assert (clip.landmarks > 0).all() and (clip.landmarks < 1).all()
