@@ -122,6 +122,14 @@ def main() -> None:
         f"mediapipe {seed / med['pipeline, mediapipe']:.1f}x; within 4x of decode -> dlib "
         f"{med['pipeline, dlib'] / base:.2f}x, mediapipe {med['pipeline, mediapipe'] / base:.2f}x"
     )
+    # Decode cost depends on resolution (GRID-sample 360x288 is cheap to decode, grid-s2
+    # 720x576 is not), so the ratio to decoding differs by corpus: show it per corpus too.
+    print(f"\nper corpus (median ms/frame; ratio to decode)")
+    for folder in dict.fromkeys(p.parent.name if p.parent.name != "video" else p.parent.parent.name for p in paths):
+        idx = [i for i, p in enumerate(paths) if folder in p.parts]
+        row = {name: statistics.median(per_clip[name][i] for i in idx) for name in runs}
+        d = row["decode only"]
+        print(f"  {folder:<16}" + "  ".join(f"{name} {v:.2f} ({v / d:.1f}x)" for name, v in row.items()))
     if args.json:
         args.json.write_text(json.dumps({"clips": [str(p) for p in paths], "frames": frames, "median_ms_per_frame": med, "per_clip_ms_per_frame": per_clip, "best_pipeline": best}, indent=2))
 

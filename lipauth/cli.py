@@ -111,11 +111,14 @@ def inspect(
     frames: int = typer.Option(8, "--frames", min=1, help="How many frames to show."),
 ) -> None:
     """Contact sheet: frames with lip landmarks and crop box, next to the resulting crops."""
+    _inspect(video, out, _pipeline_config(backend, size, color), frames)
+
+
+def _inspect(video: Path, out: Path, config, frames: int) -> None:
     from lipauth.video.inspect import contact_sheet
     from lipauth.video.pipeline import LipPipeline
 
-    pipeline = LipPipeline(_pipeline_config(backend, size, color))
-    clip, trace = pipeline.process_traced(video)
+    clip, trace = LipPipeline(config).process_traced(video)
     contact_sheet(clip, trace, out, n=frames)
     console.print(f"{video}: {clip.n_frames} frames, {int(trace.track.detected.sum())} detections, {int(trace.missing.sum())} interpolated → {out}", highlight=False)
 
@@ -128,6 +131,7 @@ def demo(
     backend: str = BackendOpt,
 ) -> None:
     """Preprocess the bundled sample recordings and draw a contact sheet of one of them."""
+    from lipauth.data.corpora import get_corpus
     from lipauth.data.shared import default_data_root
     from lipauth.errors import CorpusError
     from lipauth.preprocess import preprocess_corpus
@@ -142,9 +146,9 @@ def demo(
         console.rule(f"{corpus}: {path}")
         summary = _run_preprocess(preprocess_corpus, path, out / path.name, corpus, config, 2, False)
         _print_summary(summary)
-    first = sorted(present[0][1].rglob("*.*"))[0]
-    ctx = typer.get_current_context()
-    ctx.invoke(inspect, video=first, out=out / "inspect.png", backend=backend, size="30x18", color="grey", frames=8)
+    corpus, path = present[0]
+    first = get_corpus(corpus).items(path)[0].path
+    _inspect(first, out / "inspect.png", config, 8)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -67,3 +67,19 @@ def test_inspect_bad_inputs(tmp_path):
     res = runner.invoke(app, ["inspect", str(write_video(tmp_path / "n.mp4", noise, 25.0)), "--out", str(tmp_path / "o.png")])
     assert res.exit_code == 2 and "no face" in res.output
     assert not (tmp_path / "o.png").exists()
+
+
+def test_demo_on_a_small_data_folder(tmp_path):
+    data = tmp_path / "data" / "crema-d-sample"
+    data.mkdir(parents=True)
+    for name in ("1001_DFA_ANG_XX.flv", "1001_DFA_SAD_XX.flv"):
+        shutil.copy(need(f"crema-d-sample/{name}"), data / name)
+    res = runner.invoke(app, ["demo", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "run" / "crema-d-sample" / "clips").glob("*.npz"))) == 2
+    assert (tmp_path / "run" / "inspect.png").stat().st_size > 10_000
+
+
+def test_demo_without_data_says_where_it_looked(tmp_path):
+    res = runner.invoke(app, ["demo", "--data", str(tmp_path)])
+    assert res.exit_code == 2 and "no sample corpora" in res.output
