@@ -33,6 +33,13 @@ class TruncatedVideoError(VideoDecodeError):
     code = "truncated_video"
 
 
+class VideoTooLongError(InvalidInputError):
+    """Longer than the pipeline's `max_seconds`: frames are held in memory, so a cap keeps a
+    long high-resolution video from exhausting it."""
+
+    code = "too_long"
+
+
 class CorpusError(LipauthError):
     """A corpus folder is missing, empty, or laid out differently from what its reader expects."""
 

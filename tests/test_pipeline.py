@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lipauth.data.cache import load_clip, save_clip
-from lipauth.errors import LandmarkGapError, NoFaceError, TooFewFramesError, VideoDecodeError
+from lipauth.errors import LandmarkGapError, NoFaceError, TooFewFramesError, VideoDecodeError, VideoTooLongError
 from lipauth.video.encode import write_video
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
 from lipauth.video.roi import CropSpec
@@ -98,3 +98,9 @@ def test_mediapipe_pipeline(grid_video, mediapipe_backend):
     clip = LipPipeline(PipelineConfig(backend="mediapipe"), backend=mediapipe_backend).process(grid_video)
     assert clip.landmarks.shape == (75, 40, 2)
     assert (clip.landmarks > 0).all() and (clip.landmarks < 1).all()
+
+
+def test_too_long_video_is_refused_before_it_fills_memory(grid_video, dlib_backend):
+    pipe = LipPipeline(PipelineConfig(max_seconds=1.0), backend=dlib_backend)
+    with pytest.raises(VideoTooLongError, match="longer than 1 s"):
+        pipe.process(grid_video)

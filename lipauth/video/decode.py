@@ -14,7 +14,7 @@ import av
 import numpy as np
 
 from lipauth.data.clip import AUDIO_RATE
-from lipauth.errors import TruncatedVideoError, VideoDecodeError
+from lipauth.errors import TruncatedVideoError, VideoDecodeError, VideoTooLongError
 
 # A file whose decoded frames cover less than this share of the duration its container
 # declares is treated as truncated rather than as a short clip.
@@ -33,8 +33,11 @@ class DecodedVideo:
         return int(self.frames.shape[0])
 
 
-def decode_video(path: str | os.PathLike, *, audio: bool = True, max_frames: int | None = None) -> DecodedVideo:
-    """Decode `path` completely. `max_frames` stops early (and disables the truncation check)."""
+def decode_video(
+    path: str | os.PathLike, *, audio: bool = True, max_frames: int | None = None, max_seconds: float | None = None
+) -> DecodedVideo:
+    """Decode `path` completely. `max_frames` stops early (and disables the truncation check);
+    a video longer than `max_seconds` raises VideoTooLongError as soon as that is known."""
     path = Path(path)
     if not path.is_file():
         raise VideoDecodeError(f"{path}: no such file")
@@ -72,6 +75,8 @@ def decode_video(path: str | os.PathLike, *, audio: bool = True, max_frames: int
                         chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
+                if max_seconds is not None and len(frames) > max_seconds * fps:
+                    raise VideoTooLongError(f"{path}: longer than {max_seconds:g} s, the most this pipeline takes (max_seconds)")
             else:
                 if resampler is not None:
                     chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))

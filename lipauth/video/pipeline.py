@@ -26,6 +26,7 @@ class PipelineConfig:
     min_frames: int = 10  # fewer than this (after decoding) is a failure to acquire
     max_gap: int = 8  # longest run of face-less frames that is interpolated over
     max_missing_fraction: float = 0.25
+    max_seconds: float = 30.0  # frames are held in memory; longer videos are refused
     audio: bool = True
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,7 +62,7 @@ class LipPipeline:
 
     def process_traced(self, path: str | os.PathLike, meta: ClipMeta | None = None) -> tuple[LipClip, PipelineTrace]:
         cfg = self.config
-        video = decode_video(path, audio=cfg.audio)
+        video = decode_video(path, audio=cfg.audio, max_seconds=cfg.max_seconds)
         if video.n_frames < cfg.min_frames:
             raise TooFewFramesError(f"{path}: {video.n_frames} frames, at least {cfg.min_frames} needed")
         track = self.backend.track(video.frames)
