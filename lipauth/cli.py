@@ -123,6 +123,96 @@ def _inspect(video: Path, out: Path, config, frames: int) -> None:
     console.print(f"{video}: {clip.n_frames} frames, {int(trace.track.detected.sum())} detections, {int(trace.missing.sum())} interpolated → {out}", highlight=False)
 
 
+def _overrides(epochs: Optional[int], seed: Optional[int]) -> dict:
+    o: dict = {}
+    if epochs is not None:
+        o["train"] = {"epochs": epochs}
+    if seed is not None:
+        o["seed"] = seed
+    return o
+
+
+@app.command()
+@handle_errors
+def train(
+    config: Path = typer.Option(..., "--config", help="Experiment YAML (see configs/)."),
+    data: Path = typer.Option(..., "--data", help="Corpus folder, or a folder made by `lipauth preprocess`."),
+    corpus: str = typer.Option(..., "--corpus", help="crema-d, grid, avletters or folder."),
+    out: Path = typer.Option(..., "--out", help="Run folder: model.pt, metrics.jsonl, config.yaml, run.json."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the config's epochs."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the config's seed."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes for preprocessing video corpora."),
+) -> None:
+    """Train a lip embedding (triplet loss, best checkpoint by validation EER)."""
+    from lipauth.training.config import load_config
+    from lipauth.training.trainer import train as run_training
+
+    cfg = load_config(config, _overrides(epochs, seed))
+    dataset = _load(cfg, data, corpus, out / "cache", workers)
+    summary = run_training(cfg, dataset, out, resume=resume)
+    if summary:
+        console.print(f"best validation EER {100 * summary['best_val_eer']:.2f} % at epoch {summary['best_epoch']} → {out / 'model.pt'}", highlight=False)
+
+
+def _load(cfg: dict, data: Path, corpus: str, cache: Path, workers: int):
+    from lipauth.data.dataset import load_dataset
+    from lipauth.video.roi import CropSpec
+
+    return load_dataset(data, corpus, CropSpec(**cfg["data"]["crop"]), backend=cfg["data"]["backend"], cache=cache, workers=workers)
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    model: Path = typer.Option(..., "--model", help="model.pt made by `lipauth train`."),
+    data: Path = typer.Option(..., "--data", help="Corpus folder (all its speakers are treated as unseen)."),
+    corpus: str = typer.Option(..., "--corpus", help="crema-d, grid, avletters or folder."),
+    out: Path = typer.Option(..., "--out", help="Evaluation folder: metrics.json, scores.csv, det.png, report.md."),
+    bootstrap: int = typer.Option(500, "--bootstrap", min=0, help="Bootstrap resamples for the EER's 95 % CI."),
+    workers: int = typer.Option(1, "--workers", min=1),
+) -> None:
+    """EER (+ CI), FNMR @ FMR, minDCF, and FMR/FNMR/HTER at the model's validation threshold."""
+    from lipauth.data.dataset import load_dataset
+    from lipauth.eval.evaluate import evaluate_clips
+    from lipauth.models.embedder import LipEmbedder
+
+    embedder = LipEmbedder.load(model)
+    dataset = load_dataset(data, corpus, embedder.crop, backend=embedder.backend, cache=out / "cache", workers=workers)
+    metrics = evaluate_clips(embedder, dataset.clips, out, n_boot=bootstrap, n_failed=len(dataset.failures), title=f"{embedder.model_name} on {data.name}")
+    console.print((out / "report.md").read_text(), highlight=False)
+    console.print(f"→ {out / 'metrics.json'}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def crossval(
+    config: Path = typer.Option(..., "--config", help="Experiment YAML."),
+    data: Path = typer.Option(..., "--data"),
+    corpus: str = typer.Option(..., "--corpus"),
+    out: Path = typer.Option(..., "--out"),
+    folds: int = typer.Option(3, "--folds", help="Speaker folds; each tested once, never trained on."),
+    val_speakers: int = typer.Option(0, "--val-speakers", help="Validation speakers per fold (0: fixed epochs)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+) -> None:
+    """Cross-validation by speaker; pooled EER with a bootstrap CI over speakers."""
+    from lipauth.training.config import load_config
+    from lipauth.training.crossval import crossval as run_crossval
+
+    cfg = load_config(config, _overrides(epochs, seed))
+    dataset = _load(cfg, data, corpus, out / "cache", 1)
+    r = run_crossval(cfg, dataset, out, folds=folds, n_val=val_speakers, seed=cfg["seed"])
+    table = Table(title=f"{cfg['model']['name']}: {folds}-fold cross-validation by speaker")
+    for col in ("trials", "genuine", "impostor", "pooled EER (%)", "95 % CI (%)", "mean fold EER (%)"):
+        table.add_column(col)
+    for kind in ("text_independent", "text_dependent", "wrong_phrase"):
+        if f"eer_{kind}" in r:
+            lo, hi = r[f"eer_ci95_{kind}"]
+            table.add_row(kind, str(r[f"n_genuine_{kind}"]), str(r[f"n_impostor_{kind}"]), f"{100 * r[f'eer_{kind}']:.2f}", f"{100 * lo:.2f}–{100 * hi:.2f}", f"{100 * r[f'eer_fold_mean_{kind}']:.2f}")
+    console.print(table)
+
+
 @app.command()
 @handle_errors
 def demo(

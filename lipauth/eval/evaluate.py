@@ -1,0 +1,119 @@
+"""Score a trained model on unseen speakers and report in the field's terms.
+
+Every speaker in the evaluated data is treated as an unseen test speaker. The threshold the
+model carries (chosen on its validation speakers) is applied unchanged.
+
+EVAL_DIR/
+    metrics.json                 per trial kind: eer, threshold, n_genuine, n_impostor,
+                                 fnmr at fmr 1 % / 0.1 %, min_dcf (p_target 0.01),
+                                 eer ci95 (bootstrap over speakers), and fmr/fnmr/hter at
+                                 the model's validation threshold
+    scores.csv                   text-independent trials: claimed_id real_id probe_id score
+    scores_text_dependent.csv    text-dependent trials, same columns
+    scores_wrong_phrase.csv      same speaker, other phrase, same columns
+    det.png roc.png hist.png     pictures
+    report.md                    a short report
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lipauth.data.clip import LipClip
+from lipauth.data.protocol import TRIAL_KINDS, Trials, make_trials
+from lipauth.errors import InvalidInputError
+from lipauth.eval.metrics import bootstrap_eer_ci, eer, fnmr_at_fmr, min_dcf, rates_at
+from lipauth.eval.plots import det_plot, histogram_plot, roc_plot
+from lipauth.models.embedder import LipEmbedder
+
+SCORE_FILES = {"text_independent": "scores.csv", "text_dependent": "scores_text_dependent.csv", "wrong_phrase": "scores_wrong_phrase.csv"}
+
+
+def score_trials(emb: np.ndarray, trials: Trials) -> np.ndarray:
+    return np.sum(emb[trials.a] * emb[trials.b], axis=1)
+
+
+def trial_metrics(scores: np.ndarray, trials: Trials, clips: list[LipClip], *, threshold: float | None, n_boot: int, seed: int = 0) -> dict[str, Any]:
+    g = trials.genuine
+    rate, t = eer(scores, g)
+    m: dict[str, Any] = {"eer": rate, "eer_threshold": t, "n_genuine": trials.n_genuine, "n_impostor": trials.n_impostor}
+    m["fnmr_at_fmr_1pct"] = fnmr_at_fmr(scores, g, 0.01)[0]
+    m["fnmr_at_fmr_0.1pct"] = fnmr_at_fmr(scores, g, 0.001)[0]
+    m["min_dcf_p0.01"] = min_dcf(scores, g, 0.01)[0]
+    spk = [c.meta.speaker for c in clips]
+    n_speakers = len(set(spk))
+    if n_boot and n_speakers >= 2:
+        m["eer_ci95"] = list(bootstrap_eer_ci(scores, g, [spk[i] for i in trials.a], [spk[i] for i in trials.b], n_boot=n_boot, seed=seed))
+    if threshold is not None:
+        m.update({f"{k}_at_val_threshold": v for k, v in rates_at(scores, g, threshold).items()})
+    return m
+
+
+def evaluate_clips(embedder: LipEmbedder, clips: list[LipClip], out: str | Path, *, n_boot: int = 500, n_failed: int = 0, title: str = "") -> dict[str, Any]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if len({c.meta.speaker for c in clips}) < 2:
+        raise InvalidInputError("evaluation needs clips of at least 2 speakers (impostor trials)")
+    emb = embedder.embed_clips(clips)
+    metas = [c.meta for c in clips]
+    threshold = embedder.thresholds.get("eer")
+    metrics: dict[str, Any] = {
+        "n_clips": len(clips),
+        "n_speakers": len({m.speaker for m in metas}),
+        "fta_rate": n_failed / (n_failed + len(clips)),
+        "val_threshold": threshold,
+        "model": embedder.model_name,
+    }
+    curves = {}
+    for kind in TRIAL_KINDS:
+        trials = make_trials(metas, kind)
+        if trials.n_genuine == 0 or trials.n_impostor == 0:
+            continue  # e.g. no phrase labels: no text-dependent trials
+        scores = score_trials(emb, trials)
+        boot = n_boot if kind != "wrong_phrase" else 0
+        for key, value in trial_metrics(scores, trials, clips, threshold=threshold, n_boot=boot).items():
+            metrics[f"{key}_{kind}"] = value
+        write_scores(out / SCORE_FILES[kind], metas, trials, scores)
+        curves[kind.replace("_", "-")] = (scores, trials.genuine)
+    if not curves:
+        raise InvalidInputError("no trials could be formed from these clips")
+    title = title or embedder.model_name
+    det_plot(curves, out / "det.png", f"DET — {title}")
+    roc_plot(curves, out / "roc.png", f"ROC — {title}")
+    ti = curves.get("text-independent") or next(iter(curves.values()))
+    histogram_plot(ti[0], ti[1], out / "hist.png", f"scores — {title}", threshold)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (out / "report.md").write_text(report(metrics, title))
+    return metrics
+
+
+def write_scores(path: Path, metas, trials: Trials, scores: np.ndarray) -> None:
+    """The 4-column convention (Bob, pyeer): claimed_id real_id probe_id score. The claimed
+    identity is the enrolment clip's speaker; the probe id names both clips."""
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh, delimiter=" ")
+        for a, b, s in zip(trials.a, trials.b, scores):
+            w.writerow([metas[a].speaker, metas[b].speaker, f"{metas[b].clip_id}@{metas[a].clip_id}", f"{s:.6f}"])
+
+
+def report(m: dict[str, Any], title: str) -> str:
+    lines = [f"# Evaluation: {title}", "", f"{m['n_clips']} clips of {m['n_speakers']} unseen speakers; FTA rate {100 * m['fta_rate']:.1f} %.", ""]
+    lines += ["| trials | genuine | impostor | EER (%) | 95 % CI (%) | FNMR @ FMR 1 % (%) | minDCF (0.01) | FMR / FNMR / HTER at val. threshold (%) |", "|---|---|---|---|---|---|---|---|"]
+    for kind in TRIAL_KINDS:
+        if f"eer_{kind}" not in m:
+            continue
+        ci = m.get(f"eer_ci95_{kind}")
+        ci_txt = f"{100 * ci[0]:.2f}–{100 * ci[1]:.2f}" if ci else "–"
+        at = [m.get(f"{k}_at_val_threshold_{kind}") for k in ("fmr", "fnmr", "hter")]
+        at_txt = " / ".join(f"{100 * v:.2f}" for v in at) if at[0] is not None else "–"
+        lines.append(
+            f"| {kind.replace('_', '-')} | {m[f'n_genuine_{kind}']} | {m[f'n_impostor_{kind}']} | {100 * m[f'eer_{kind}']:.2f} | {ci_txt} | "
+            f"{100 * m[f'fnmr_at_fmr_1pct_{kind}']:.2f} | {m[f'min_dcf_p0.01_{kind}']:.3f} | {at_txt} |"
+        )
+    lines += ["", "![DET](det.png) ![scores](hist.png)", ""]
+    return "\n".join(lines)

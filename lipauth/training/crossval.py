@@ -1,0 +1,75 @@
+"""k-fold cross-validation by speaker: every speaker is tested once and never trained on.
+
+Per fold: train on the fold's training speakers (fixed epochs when it has no validation
+speakers), evaluate on its test speakers. Scores of all folds are then pooled for one EER
+with a bootstrap CI over all speakers, beside the per-fold figures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lipauth.data.dataset import Dataset
+from lipauth.data.protocol import TRIAL_KINDS, kfold_speakers, make_trials
+from lipauth.errors import InvalidInputError
+from lipauth.eval.evaluate import evaluate_clips, score_trials
+from lipauth.eval.metrics import bootstrap_eer_ci, eer
+from lipauth.models.embedder import LipEmbedder
+from lipauth.training.trainer import calibrate, train
+from lipauth.video.roi import CropSpec
+
+
+def fit(cfg: dict, dataset: Dataset, out: Path, split, progress: bool):
+    """Train (or, for the PCA baseline, fit) a model on the split's training speakers."""
+    if cfg["model"]["name"] == "pca_baseline":
+        from lipauth.models.baseline import PCABaseline
+
+        model = PCABaseline(CropSpec(**cfg["data"]["crop"]), n_components=cfg["model"].get("n_components", 64), whiten=cfg["model"].get("whiten", True))
+        train_clips = dataset.of_speakers(split.train)
+        model.fit(train_clips)
+        model.thresholds, model.calibration = calibrate(model, dataset.of_speakers(split.val) or train_clips)
+        return model
+    train(cfg, dataset, out, split=split, progress=progress)
+    return LipEmbedder.load(out / "model.pt")
+
+
+def crossval(cfg: dict, dataset: Dataset, out: str | Path, *, folds: int, n_val: int = 0, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    out = Path(out)
+    splits = kfold_speakers(dataset.speakers, k=folds, seed=seed, n_val=n_val)
+    pooled: dict[str, list] = {k: [] for k in TRIAL_KINDS}
+    per_fold = []
+    for i, split in enumerate(splits):
+        fold_dir = out / f"fold{i}"
+        model = fit(cfg, dataset, fold_dir, split, progress)
+        test = dataset.of_speakers(split.test)
+        m = evaluate_clips(model, test, fold_dir / "eval", n_boot=0, title=f"{cfg['model']['name']} fold {i}")
+        per_fold.append({"test_speakers": list(split.test), **{k: v for k, v in m.items() if k.startswith(("eer_", "n_"))}})
+        emb = model.embed_clips(test)
+        metas = [c.meta for c in test]
+        for kind in TRIAL_KINDS:
+            t = make_trials(metas, kind)
+            if t.n_genuine and t.n_impostor:
+                spk = [m.speaker for m in metas]
+                pooled[kind].append((score_trials(emb, t), t.genuine, [spk[j] for j in t.a], [spk[j] for j in t.b]))
+    result: dict[str, Any] = {"folds": per_fold, "model": cfg["model"]["name"], "n_folds": folds, "speakers": dataset.speakers}
+    for kind, parts in pooled.items():
+        if not parts:
+            continue
+        s = np.concatenate([p[0] for p in parts])
+        g = np.concatenate([p[1] for p in parts])
+        a = sum((p[2] for p in parts), [])
+        b = sum((p[3] for p in parts), [])
+        result[f"eer_{kind}"] = eer(s, g)[0]
+        result[f"eer_ci95_{kind}"] = list(bootstrap_eer_ci(s, g, a, b, n_boot=500, seed=seed))
+        result[f"n_genuine_{kind}"] = int(g.sum())
+        result[f"n_impostor_{kind}"] = int((~g).sum())
+        result[f"eer_fold_mean_{kind}"] = float(np.mean([f[f"eer_{kind}"] for f in per_fold if f"eer_{kind}" in f]))
+    if "eer_text_independent" not in result:
+        raise InvalidInputError("cross-validation produced no text-independent trials")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "crossval.json").write_text(json.dumps(result, indent=2))
+    return result

@@ -1,0 +1,264 @@
+"""Train a lip embedding with triplet (or contrastive) loss; keep the checkpoint with the
+best validation EER; calibrate thresholds on the validation speakers.
+
+Single process, or DDP under torchrun (gloo on CPU): every rank draws its own PK batches,
+gradients are averaged, rank 0 validates, saves and decides early stopping.
+
+RUN_DIR/
+    config.yaml      the resolved config
+    run.json         seed, git commit, versions, speakers of each split, command
+    metrics.jsonl    one line per epoch: loss, validation EER, seconds
+    checkpoint.pt    last epoch, for --resume
+    model.pt         the best model, self-contained (see lipauth.models.embedder)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+
+from lipauth import __version__
+from lipauth.data.augment import AugmentSpec, augment
+from lipauth.data.batching import to_batch
+from lipauth.data.clip import LipClip
+from lipauth.data.dataset import Dataset
+from lipauth.data.protocol import Split, make_trials, split_speakers
+from lipauth.data.sampling import PKSampler, challenging_triplets
+from lipauth.errors import InvalidInputError
+from lipauth.eval.metrics import eer, fit_llr_calibration, threshold_at_fmr
+from lipauth.models.embedder import LipEmbedder
+from lipauth.models.registry import create_model
+from lipauth.training.losses import make_loss, make_miner
+from lipauth.video.roi import CropSpec
+
+
+def resolve_split(cfg: dict, speakers: list[str]) -> Split:
+    s = cfg["split"]
+    if s.get("train") or s.get("val") or s.get("test"):
+        named = set((s.get("train") or []) + (s.get("val") or []) + (s.get("test") or []))
+        unknown = named - set(speakers)
+        if unknown:
+            raise InvalidInputError(f"split names speakers not in the data: {sorted(unknown)}")
+        train = s.get("train") or [x for x in speakers if x not in named]
+        return Split(tuple(sorted(train)), tuple(sorted(s.get("val") or [])), tuple(sorted(s.get("test") or [])))
+    return split_speakers(speakers, n_val=s["val_speakers"], n_test=s["test_speakers"], seed=s["seed"], n_train=s.get("train_speakers"))
+
+
+def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Split | None = None, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train on `dataset` per `cfg` into `out`. Returns the final summary (best val EER etc.)."""
+    out = Path(out)
+    rank, world = _init_distributed()
+    seed = int(cfg["seed"])
+    torch.manual_seed(seed + rank)
+    split = split or resolve_split(cfg, dataset.speakers)
+    train_clips = dataset.of_speakers(split.train)
+    val_clips = dataset.of_speakers(split.val)
+    if len({c.meta.speaker for c in train_clips}) < 2:
+        raise InvalidInputError(f"training needs clips of at least 2 speakers, got {split.train}")
+
+    crop = CropSpec(**cfg["data"]["crop"])
+    model_cfg = {k: v for k, v in cfg["model"].items() if k != "name"}
+    model_cfg.setdefault("width", crop.width)
+    model_cfg.setdefault("height", crop.height)
+    model_cfg.setdefault("channels", 3 if crop.color == "rgb" else 1)
+    if train_clips[0].landmarks is not None:
+        model_cfg.setdefault("n_landmarks", int(train_clips[0].landmarks.shape[1]))
+    model = create_model(cfg["model"]["name"], **model_cfg)
+    uses_landmarks = bool(getattr(model, "uses_landmarks", False))
+    if uses_landmarks and train_clips[0].landmarks is None:
+        raise InvalidInputError("this model uses landmarks, but the clips have none (AVLetters ships crops only); set use_landmarks: false")
+
+    tcfg = cfg["train"]
+    opt = torch.optim.AdamW(model.parameters(), lr=tcfg["lr"], weight_decay=tcfg["weight_decay"])
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, tcfg["epochs"]))
+    loss_fn = make_loss(tcfg["loss"])
+    miner = make_miner(tcfg["miner"], tcfg["loss"].get("distance", "cosine"), tcfg["loss"].get("margin", 0.2))
+    aug = AugmentSpec.from_dict(cfg.get("augment"))
+    length = int(cfg["data"]["length"])
+    ddp_model = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    labels = [_label(c, tcfg["labels"]) for c in train_clips]
+    label_ids = {lab: i for i, lab in enumerate(sorted(set(labels), key=str))}
+    y_all = torch.tensor([label_ids[lab] for lab in labels])
+
+    start_epoch, best, history = 0, {"val_eer": float("inf"), "epoch": -1}, []
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    if resume and (out / "checkpoint.pt").exists():
+        ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        start_epoch, best, history = ck["epoch"] + 1, ck["best"], ck["history"]
+        torch.set_rng_state(ck["torch_rng"])
+    elif rank == 0:
+        _write_run_files(out, cfg, split, dataset)
+
+    rng = np.random.default_rng([seed, rank, start_epoch])
+    bad_epochs = sum(1 for h in history if h["epoch"] > best["epoch"])
+    bar = _progress(progress and rank == 0)
+    with bar:
+        task = bar.add_task("train", total=tcfg["epochs"] - start_epoch, info="")
+        for epoch in range(start_epoch, tcfg["epochs"]):
+            t0 = time.perf_counter()
+            model.train()
+            losses = []
+            for idx in _batches(tcfg, train_clips, labels, seed + 1000 * epoch, rank, world):
+                clips = [augment(train_clips[i], aug, rng) if aug else train_clips[i] for i in idx]
+                batch = to_batch(clips, length=length, rng=rng, landmarks=uses_landmarks)
+                emb = ddp_model(batch)
+                if tcfg["sampling"] == "triplets":
+                    n = len(idx) // 3
+                    r = torch.arange(n)
+                    # every third clip is anchor/positive/negative; labels only name the triplet roles
+                    loss = loss_fn(emb, torch.arange(len(idx)), indices_tuple=(3 * r, 3 * r + 1, 3 * r + 2))
+                else:
+                    y = y_all[idx]
+                    loss = loss_fn(emb, y, miner(emb, y) if miner else None)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+            sched.step()
+            record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"), "lr": sched.get_last_lr()[0]}
+            stop = False
+            if rank == 0:
+                if val_clips:
+                    record["val_eer"] = _val_eer(model, val_clips, crop, cfg)
+                else:
+                    record["val_eer"] = float("nan")  # no validation speakers: keep the last epoch
+                record["seconds"] = round(time.perf_counter() - t0, 2)
+                history.append(record)
+                improved = not val_clips or record["val_eer"] < best["val_eer"]
+                if improved:
+                    best = {"val_eer": record["val_eer"], "epoch": epoch}
+                    torch.save(model.state_dict(), out / "best_weights.pt")
+                    bad_epochs = 0
+                else:
+                    bad_epochs += 1
+                stop = val_clips and bad_epochs >= tcfg["patience"]
+                with open(out / "metrics.jsonl", "a") as fh:
+                    fh.write(json.dumps(record) + "\n")
+                torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch, "best": best, "history": history, "torch_rng": torch.get_rng_state()}, out / "checkpoint.pt")
+                bar.update(task, advance=1, info=f"loss {record['loss']:.3f} val EER {100 * record['val_eer']:.1f}% (best {100 * best['val_eer']:.1f}% @ {best['epoch']})")
+            if world > 1:
+                flag = torch.tensor([1.0 if stop else 0.0])
+                dist.broadcast(flag, 0)
+                stop = bool(flag.item())
+            if stop:
+                break
+
+    summary: dict[str, Any] = {}
+    if rank == 0:
+        model.load_state_dict(torch.load(out / "best_weights.pt", map_location="cpu", weights_only=True))
+        embedder = LipEmbedder(model=model, model_name=cfg["model"]["name"], model_config=model_cfg, crop=crop, backend=cfg["data"]["backend"], length=None)
+        calib_clips, calibrated_on = (val_clips, "validation speakers") if val_clips else (train_clips, "training speakers (no validation split)")
+        thresholds, calibration = calibrate(embedder, calib_clips)
+        embedder.thresholds, embedder.calibration = thresholds, calibration
+        summary = {"best_epoch": best["epoch"], "best_val_eer": best["val_eer"], "epochs_run": len(history), "calibrated_on": calibrated_on, "split": split.to_dict()}
+        embedder.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": seed}
+        embedder.save(out / "model.pt")
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
+
+
+def calibrate(embedder: LipEmbedder, clips: list[LipClip]) -> tuple[dict[str, float], dict[str, float]]:
+    """Thresholds at the EER and at FMR 1 % / 0.1 %, and the score -> LLR calibration, from
+    text-independent trials among `clips`."""
+    emb = embedder.embed_clips(clips)
+    trials = make_trials([c.meta for c in clips], "text_independent")
+    scores = np.sum(emb[trials.a] * emb[trials.b], axis=1)
+    rate, t_eer = eer(scores, trials.genuine)
+    thresholds = {
+        "eer": t_eer,
+        "fmr_1pct": threshold_at_fmr(scores, trials.genuine, 0.01),
+        "fmr_0.1pct": threshold_at_fmr(scores, trials.genuine, 0.001),
+        "calibration_eer": rate,
+    }
+    a, b = fit_llr_calibration(scores, trials.genuine)
+    return thresholds, {"a": a, "b": b}
+
+
+def _val_eer(model, clips: list[LipClip], crop: CropSpec, cfg: dict) -> float:
+    emb = LipEmbedder(model=model, model_name="", model_config={}, crop=crop).embed_clips(clips)
+    trials = make_trials([c.meta for c in clips], "text_independent")
+    return eer(np.sum(emb[trials.a] * emb[trials.b], axis=1), trials.genuine)[0]
+
+
+def _batches(tcfg: dict, clips: list[LipClip], labels: list, seed: int, rank: int, world: int):
+    if tcfg["sampling"] == "pk":
+        sampler = PKSampler(labels, tcfg["P"], tcfg["K"], seed, rank, world)
+        n = tcfg["batches_per_epoch"] or len(sampler)
+        for i, batch in enumerate(sampler):
+            if i >= n:
+                break
+            yield batch
+        return
+    if tcfg["sampling"] == "triplets":
+        per_batch = tcfg["P"] * tcfg["K"] // 3
+        n = tcfg["batches_per_epoch"] or max(1, len(clips) // (3 * per_batch) // world)
+        trip = challenging_triplets([c.meta for c in clips], n * per_batch, text_dependent=tcfg["text_dependent_triplets"], seed=seed * 7 + rank)
+        for i in range(n):
+            yield trip[i * per_batch : (i + 1) * per_batch].reshape(-1).tolist()
+        return
+    raise InvalidInputError(f"unknown sampling {tcfg['sampling']!r}; choose pk or triplets")
+
+
+def _label(clip: LipClip, kind: str):
+    if kind == "speaker":
+        return clip.meta.speaker
+    if kind == "speaker_phrase":
+        return (clip.meta.speaker, clip.meta.phrase)
+    if kind == "clip":  # instance discrimination: two augmented views of a clip are positives
+        return clip.meta.clip_id
+    raise InvalidInputError(f"unknown labels {kind!r}; choose speaker, speaker_phrase or clip")
+
+
+def _init_distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def _write_run_files(out: Path, cfg: dict, split: Split, dataset: Dataset) -> None:
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (out / "metrics.jsonl").write_text("")
+    run = {
+        "lipauth_version": __version__,
+        "git_commit": git_commit(),
+        "seed": cfg["seed"],
+        "command": sys.argv,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "split": split.to_dict(),
+        "n_clips": len(dataset.clips),
+        "failures_to_acquire": len(dataset.failures),
+    }
+    (out / "run.json").write_text(json.dumps(run, indent=2))
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(), disable=not enabled)

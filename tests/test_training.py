@@ -1,0 +1,110 @@
+"""Training on the real AVLetters clips: a short run must lower the validation EER; the run
+folder must hold what it promises; resume and DDP must work."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from lipauth.data.dataset import load_dataset
+from lipauth.data.protocol import Split, make_trials
+from lipauth.eval.metrics import eer
+from lipauth.models.embedder import LipEmbedder
+from lipauth.models.registry import create_model
+from lipauth.training.config import load_config
+from lipauth.training.trainer import train
+from lipauth.video.roi import CropSpec
+from tests.conftest import need
+
+SPLIT = Split(train=("Anya", "Bill", "Kate", "Steve", "Verity"), val=("John", "Nicola"), test=())
+QUICK = {"train": {"epochs": 4, "miner": "none", "patience": 99}, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def avletters():
+    return load_dataset(need("avletters"), "avletters", CropSpec())
+
+
+def _val_eer(embedder, clips):
+    emb = embedder.embed_clips(clips)
+    t = make_trials([c.meta for c in clips], "text_independent")
+    return eer(np.sum(emb[t.a] * emb[t.b], axis=1), t.genuine)[0]
+
+
+@pytest.mark.slow
+def test_short_training_lowers_validation_eer(tmp_path, avletters):
+    cfg = load_config(None, QUICK)
+    torch.manual_seed(0)
+    untrained = LipEmbedder(model=create_model("whispernet_v2").eval(), model_name="whispernet_v2", model_config={}, crop=CropSpec())
+    val = avletters.of_speakers(SPLIT.val)
+    before = _val_eer(untrained, val)
+    summary = train(cfg, avletters, tmp_path, split=SPLIT, progress=False)
+    model = LipEmbedder.load(tmp_path / "model.pt")
+    after = _val_eer(model, val)
+    assert after < before - 0.05, f"validation EER {before:.3f} -> {after:.3f}"
+    assert after == pytest.approx(summary["best_val_eer"], abs=1e-6)
+
+    # the run folder holds what it promises
+    log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [0, 1, 2, 3] and all("val_eer" in r and "loss" in r for r in log)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["split"]["val"] == ["John", "Nicola"] and len(run["git_commit"]) >= 7
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["train"]["epochs"] == 4
+    # the model file is self-contained and carries thresholds calibrated on validation
+    assert model.crop == CropSpec() and model.model_name == "whispernet_v2"
+    assert model.thresholds["fmr_1pct"] >= model.thresholds["eer"] - 1e-9
+    assert model.calibration["a"] > 0
+    assert model.info["calibrated_on"] == "validation speakers"
+
+
+@pytest.mark.slow
+def test_resume_continues_where_it_stopped(tmp_path, avletters):
+    cfg = load_config(None, {**QUICK, "train": {**QUICK["train"], "epochs": 2}})
+    train(cfg, avletters, tmp_path, split=SPLIT, progress=False)
+    cfg["train"]["epochs"] = 3
+    train(cfg, avletters, tmp_path, split=SPLIT, resume=True, progress=False)
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [0, 1, 2]
+
+
+def test_landmark_model_on_a_corpus_without_landmarks_is_refused(tmp_path, avletters):
+    from lipauth.errors import InvalidInputError
+
+    cfg = load_config(None, {"model": {"name": "whispernet_v1"}, "train": {"epochs": 1}})
+    with pytest.raises(InvalidInputError, match="use_landmarks"):
+        train(cfg, avletters, tmp_path, split=SPLIT, progress=False)
+
+
+def test_config_rejects_unknown_settings(tmp_path):
+    from lipauth.errors import InvalidInputError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epoch: 3\n")
+    with pytest.raises(InvalidInputError, match="unknown setting train.epoch"):
+        load_config(bad)
+
+
+@pytest.mark.slow
+def test_ddp_with_two_processes(tmp_path):
+    """torchrun, 2 processes, gloo: both ranks train, rank 0 writes one model."""
+    need("avletters")
+    cfg = tmp_path / "ddp.yaml"
+    cfg.write_text(yaml.safe_dump({"train": {"epochs": 1, "miner": "none", "P": 4, "K": 4}, "split": {"val_speakers": 2}}))
+    out = tmp_path / "run"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "lipauth.cli", "train", "--config", str(cfg), "--data", str(need("avletters")), "--corpus", "avletters", "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (out / "model.pt").exists()
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(log) == 1  # written once, by rank 0
+    LipEmbedder.load(out / "model.pt")
