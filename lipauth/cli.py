@@ -144,7 +144,7 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for preprocessing video corpora."),
 ) -> None:
-    """Train a lip embedding (triplet loss, best checkpoint by validation EER)."""
+    """Train a lip embedding (metric learning; best checkpoint by validation EER)."""
     from lipauth.training.config import load_config
     from lipauth.training.trainer import train as run_training
 
@@ -211,6 +211,132 @@ def crossval(
             lo, hi = r[f"eer_ci95_{kind}"]
             table.add_row(kind, str(r[f"n_genuine_{kind}"]), str(r[f"n_impostor_{kind}"]), f"{100 * r[f'eer_{kind}']:.2f}", f"{100 * lo:.2f}–{100 * hi:.2f}", f"{100 * r[f'eer_fold_mean_{kind}']:.2f}")
     console.print(table)
+
+
+StoreOpt = typer.Option(None, "--store", help="Template store: a SQLite file path or an SQLAlchemy URL (default: $LIPAUTH_STORE or ~/.lipauth/templates.db).")
+ModelOpt = typer.Option(None, "--model", help="Model file (default: the model bundled with lipauth).")
+PointOpt = typer.Option("eer", "--operating-point", help="eer, fmr_1pct, fmr_0.1pct, or a cosine threshold.")
+
+
+def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer"):
+    from lipauth.api import load_model
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+
+    try:
+        point: str | float = float(operating_point)
+    except ValueError:
+        point = operating_point
+    return Verifier(load_model(model), TemplateStore(store), operating_point=point)
+
+
+@app.command()
+@handle_errors
+def enroll(
+    user: str = typer.Argument(..., help="User id."),
+    videos: list[Path] = typer.Argument(..., help="Enrolment clips of the user speaking."),
+    store: Optional[str] = StoreOpt,
+    model: Optional[Path] = ModelOpt,
+    passphrase: Optional[str] = typer.Option(None, "--passphrase", help="For text-dependent use."),
+) -> None:
+    """Enrol a user from several clips (all must acquire, or nothing is stored)."""
+    template = _verifier(store, model).enroll(user, videos, passphrase=passphrase)
+    console.print(f"enrolled {user!r} from {len(template.embeddings)} clips", highlight=False)
+
+
+@app.command()
+def verify(
+    user: str = typer.Argument(...),
+    video: Path = typer.Argument(...),
+    store: Optional[str] = StoreOpt,
+    model: Optional[Path] = ModelOpt,
+    operating_point: str = PointOpt,
+    liveness: bool = typer.Option(False, "--liveness", help="Also run the presentation-attack checks."),
+    as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+) -> None:
+    """Verify a claimed identity. Exit 0 accept, 1 reject, 2 error."""
+    import json
+
+    try:
+        if liveness:
+            from lipauth.errors import InvalidInputError
+
+            raise InvalidInputError("--liveness: the presentation-attack checks are not built yet (issue #5)")
+        decision = _verifier(store, model, operating_point).verify(user, video)
+    except LipauthError as exc:
+        if as_json:
+            print(json.dumps({"user": user, "error": exc.code, "message": str(exc)}))
+        else:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    if as_json:
+        d = decision.to_dict()
+        print(json.dumps({"user": d["user"], "score": d["score"], "threshold": d["threshold"], "accepted": d["accepted"], "llr": d["llr"], "operating_point": d["operating_point"], "reasons": d["reasons"], "checks": d["checks"]}))
+    else:
+        verdict = "[green]ACCEPT[/green]" if decision.accepted else "[red]REJECT[/red]"
+        llr = f", LLR {decision.llr:+.2f}" if decision.llr is not None else ""
+        console.print(f"{verdict} {user}: score {decision.score:.3f}, threshold {decision.threshold:.3f} ({decision.operating_point}){llr}", highlight=False)
+    raise typer.Exit(0 if decision.accepted else 1)
+
+
+@app.command()
+@handle_errors
+def identify(
+    video: Path = typer.Argument(...),
+    store: Optional[str] = StoreOpt,
+    model: Optional[Path] = ModelOpt,
+    k: int = typer.Option(5, "-k", min=1, help="How many candidates to list."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Search the enrolled users (1:N) for the speaker of VIDEO."""
+    import json
+
+    v = _verifier(store, model)
+    found = v.identify(video, k)
+    if as_json:
+        print(json.dumps({"candidates": [{"user": u, "score": s, "above_threshold": a} for u, s, a in found], "threshold": v.threshold}))
+        return
+    table = Table(title=f"identify {video.name} (threshold {v.threshold:.3f})")
+    for col in ("rank", "user", "score", "match"):
+        table.add_column(col)
+    for i, (u, sc, above) in enumerate(found, 1):
+        table.add_row(str(i), u, f"{sc:.3f}", "yes" if above else "")
+    console.print(table)
+
+
+users_app = typer.Typer(help="List or delete enrolled users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("list")
+@handle_errors
+def users_list(store: Optional[str] = StoreOpt) -> None:
+    from lipauth.auth.store import TemplateStore
+
+    rows = TemplateStore(store).users()
+    table = Table(title=f"{len(rows)} enrolled users")
+    for col in ("user", "clips", "enrolled", "updated"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["user_id"], str(r["n_clips"]), r["created_at"], r["updated_at"])
+    console.print(table)
+
+
+@users_app.command("delete")
+@handle_errors
+def users_delete(user: str = typer.Argument(...), store: Optional[str] = StoreOpt) -> None:
+    from lipauth.auth.store import TemplateStore
+
+    TemplateStore(store).delete(user)
+    console.print(f"deleted {user!r} and their templates", highlight=False)
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new store key (for LIPAUTH_STORE_KEY)."""
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())
 
 
 @app.command()

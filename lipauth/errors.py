@@ -74,3 +74,26 @@ class BackendUnavailableError(LipauthError):
     """A landmark backend was asked for but its package or model file is not installed."""
 
     code = "backend_unavailable"
+
+
+class UnknownUserError(LipauthError):
+    code = "unknown_user"
+
+
+class StoreError(LipauthError):
+    """The template store cannot be opened or used (bad URL, newer schema, damaged row)."""
+
+    code = "store_error"
+
+
+class StoreKeyError(StoreError):
+    """The store was encrypted with another key."""
+
+    code = "wrong_store_key"
+
+
+class FailureToEnrol(LipauthError):
+    """Enrolment was refused: a clip failed to acquire, or too few clips were given.
+    Nothing was written to the store."""
+
+    code = "fte"

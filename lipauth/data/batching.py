@@ -7,9 +7,11 @@ import torch
 
 from lipauth.data.clip import LipClip
 
-# Fixed intensity normalisation (not per clip): absolute brightness and lip colour carry
-# identity, so they are kept; augmentation makes the model robust to lighting instead.
+# normalize="dataset": one fixed intensity scaling, so a clip's absolute brightness and lip
+# colour reach the model. normalize="clip": each clip standardised to zero mean and unit
+# variance, so session lighting cannot be used and only shape, texture and motion remain.
 PIXEL_MEAN, PIXEL_STD = 0.45, 0.25
+NORMALIZE = ("dataset", "clip")
 
 
 def fit_length(n: int, length: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -21,7 +23,9 @@ def fit_length(n: int, length: int, rng: np.random.Generator | None) -> np.ndarr
     return np.concatenate([np.arange(n), np.full(length - n, n - 1)])
 
 
-def to_batch(clips: list[LipClip], *, length: int | None = None, rng: np.random.Generator | None = None, landmarks: bool = False) -> dict[str, torch.Tensor]:
+def to_batch(
+    clips: list[LipClip], *, length: int | None = None, rng: np.random.Generator | None = None, landmarks: bool = False, normalize: str = "dataset"
+) -> dict[str, torch.Tensor]:
     """Stack clips into a batch. Without `length`, every clip must have the same n_frames."""
     if length is None:
         lengths = {c.n_frames for c in clips}
@@ -33,7 +37,10 @@ def to_batch(clips: list[LipClip], *, length: int | None = None, rng: np.random.
         idx = fit_length(clip.n_frames, length, rng)
         frames = clip.frames[idx].astype(np.float32) / 255.0
         frames = frames[None] if frames.ndim == 3 else frames.transpose(3, 0, 1, 2)  # (C, T, H, W)
-        videos.append((frames - PIXEL_MEAN) / PIXEL_STD)
+        if normalize == "clip":
+            videos.append((frames - frames.mean()) / max(float(frames.std()), 1e-3))
+        else:
+            videos.append((frames - PIXEL_MEAN) / PIXEL_STD)
         if landmarks:
             lms.append((clip.landmarks[idx] - 0.5).reshape(length, -1))
     batch = {"video": torch.from_numpy(np.stack(videos))}

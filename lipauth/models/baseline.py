@@ -16,8 +16,10 @@ from lipauth.data.clip import LipClip
 from lipauth.video.roi import CropSpec
 
 
-def clip_features(clip: LipClip) -> np.ndarray:
+def clip_features(clip: LipClip, normalize: str = "dataset") -> np.ndarray:
     f = clip.frames.astype(np.float32) / 255.0
+    if normalize == "clip":  # remove the clip's overall brightness and contrast
+        f = (f - f.mean()) / max(float(f.std()), 1e-3)
     return np.concatenate([f.mean(axis=0).ravel(), f.std(axis=0).ravel()])
 
 
@@ -26,16 +28,17 @@ class PCABaseline:
     crop: CropSpec
     n_components: int = 64
     whiten: bool = True
+    normalize: str = "dataset"
     model_name: str = "pca_baseline"
     thresholds: dict[str, float] = field(default_factory=dict)
     calibration: dict[str, float] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
     def fit(self, clips: Sequence[LipClip]) -> "PCABaseline":
-        x = np.stack([clip_features(c) for c in clips])
+        x = np.stack([clip_features(c, self.normalize) for c in clips])
         self.pca = PCA(n_components=min(self.n_components, len(clips) - 1), whiten=self.whiten, random_state=0).fit(x)
         return self
 
     def embed_clips(self, clips: Sequence[LipClip], batch_size: int = 0) -> np.ndarray:
-        z = self.pca.transform(np.stack([clip_features(c) for c in clips]))
+        z = self.pca.transform(np.stack([clip_features(c, self.normalize) for c in clips]))
         return (z / np.linalg.norm(z, axis=1, keepdims=True)).astype(np.float32)

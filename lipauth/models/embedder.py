@@ -2,8 +2,9 @@
 
 model.pt is self-contained (loaded with torch.load(weights_only=True), no pickled classes):
     format, model {name, config}, state_dict, preprocessing {crop, backend, length},
-    thresholds {eer, fmr_1pct, ...} and llr calibration {a, b} fitted on validation
-    speakers, plus provenance (training speakers, validation metrics, git commit).
+    backend_scoring (whitening fitted on the training speakers' embeddings), thresholds
+    {eer, fmr_1pct, ...} and llr calibration {a, b} fitted on validation speakers, plus
+    provenance (training speakers, validation metrics, git commit).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from lipauth.data.batching import to_batch
 from lipauth.data.clip import LipClip
 from lipauth.errors import InvalidInputError
+from lipauth.models.backend import Whitening
 from lipauth.models.registry import create_model
 from lipauth.video.roi import CropSpec
 
@@ -33,21 +35,27 @@ class LipEmbedder:
     crop: CropSpec
     backend: str = "dlib"
     length: int | None = None  # clips are cropped/padded to this many frames, if set
+    normalize: str = "dataset"  # pixel normalisation, see lipauth.data.batching
     thresholds: dict[str, float] = field(default_factory=dict)
     calibration: dict[str, float] | None = None
+    backend_scoring: Whitening | None = None  # applied to the network's embeddings, if fitted
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def uses_landmarks(self) -> bool:
         return bool(getattr(self.model, "uses_landmarks", False))
 
-    @torch.no_grad()
     def embed_clips(self, clips: Sequence[LipClip], batch_size: int = 32) -> np.ndarray:
-        """(N, D) L2-normalised embeddings. Clips of equal length are batched together."""
+        """(N, D) L2-normalised embeddings, through the scoring backend if there is one."""
+        raw = self.network_embeddings(clips, batch_size)
+        return self.backend_scoring.transform(raw) if self.backend_scoring is not None else raw
+
+    @torch.no_grad()
+    def network_embeddings(self, clips: Sequence[LipClip], batch_size: int = 32) -> np.ndarray:
+        """The network's own embeddings. Clips of equal length are batched together."""
         for clip in clips:
             self.check_clip(clip)
         self.model.eval()
-        out = np.zeros((len(clips), 0), np.float32)
         groups: dict[int, list[int]] = {}
         for i, clip in enumerate(clips):
             groups.setdefault(self.length or clip.n_frames, []).append(i)
@@ -55,12 +63,9 @@ class LipEmbedder:
         for length, idx in groups.items():
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start : start + batch_size]
-                batch = to_batch([clips[i] for i in chunk], length=length, landmarks=self.uses_landmarks)
-                emb = self.model(batch).cpu().numpy()
-                results.update(zip(chunk, emb))
-        if results:
-            out = np.stack([results[i] for i in range(len(clips))])
-        return out
+                batch = to_batch([clips[i] for i in chunk], length=length, landmarks=self.uses_landmarks, normalize=self.normalize)
+                results.update(zip(chunk, self.model(batch).cpu().numpy()))
+        return np.stack([results[i] for i in range(len(clips))]) if clips else np.zeros((0, 0), np.float32)
 
     def check_clip(self, clip: LipClip) -> None:
         w, h = clip.size
@@ -83,9 +88,10 @@ class LipEmbedder:
             "format": FORMAT,
             "model": {"name": self.model_name, "config": self.model_config},
             "state_dict": self.model.state_dict(),
-            "preprocessing": {"crop": vars(self.crop).copy(), "backend": self.backend, "length": self.length},
+            "preprocessing": {"crop": vars(self.crop).copy(), "backend": self.backend, "length": self.length, "normalize": self.normalize},
             "thresholds": self.thresholds,
             "calibration": self.calibration,
+            "backend_scoring": self.backend_scoring.to_dict() if self.backend_scoring is not None else None,
             "info": self.info,
         }
         tmp = path.with_name(f".{path.name}.tmp")
@@ -116,7 +122,9 @@ class LipEmbedder:
             crop=CropSpec(**pre["crop"]),
             backend=pre.get("backend", "dlib"),
             length=pre.get("length"),
+            normalize=pre.get("normalize", "dataset"),
             thresholds=payload.get("thresholds") or {},
             calibration=payload.get("calibration"),
+            backend_scoring=Whitening.from_dict(payload.get("backend_scoring")),
             info=payload.get("info") or {},
         )

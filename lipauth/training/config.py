@@ -12,7 +12,7 @@ from lipauth.errors import InvalidInputError
 
 DEFAULTS: dict[str, Any] = {
     "model": {"name": "whispernet_v2"},
-    "data": {"crop": {"width": 30, "height": 18, "color": "grey"}, "backend": "dlib", "length": 24},
+    "data": {"crop": {"width": 30, "height": 18, "color": "grey"}, "backend": "dlib", "length": 24, "normalize": "dataset"},
     "split": {"train_speakers": None, "val_speakers": 2, "test_speakers": 0, "seed": 0, "train": None, "val": None, "test": None},
     "train": {
         "epochs": 30,
@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
         "patience": 10,
         "text_dependent_triplets": False,
     },
+    # scoring backend fitted on the training speakers' embeddings after training (or null)
+    "backend": {"type": "whitening", "n_components": 64},
     "augment": {"speed": [0.85, 1.15], "brightness": 0.1, "contrast": 0.15, "shift": 2},
     "seed": 0,
 }
@@ -50,7 +52,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
 
 
 # Blocks whose keys depend on their `type`: a config's block replaces the default wholesale.
-REPLACED = {"train.loss"}
+REPLACED = {"train.loss", "backend"}
 
 
 def _merge(base: dict, new: dict, where: str, prefix: str = "") -> None:

@@ -28,7 +28,7 @@ def fit(cfg: dict, dataset: Dataset, out: Path, split, progress: bool):
     if cfg["model"]["name"] == "pca_baseline":
         from lipauth.models.baseline import PCABaseline
 
-        model = PCABaseline(CropSpec(**cfg["data"]["crop"]), n_components=cfg["model"].get("n_components", 64), whiten=cfg["model"].get("whiten", True))
+        model = PCABaseline(CropSpec(**cfg["data"]["crop"]), n_components=cfg["model"].get("n_components", 64), whiten=cfg["model"].get("whiten", True), normalize=cfg["data"]["normalize"])
         train_clips = dataset.of_speakers(split.train)
         model.fit(train_clips)
         model.thresholds, model.calibration = calibrate(model, dataset.of_speakers(split.val) or train_clips)

@@ -30,13 +30,14 @@ import yaml
 
 from lipauth import __version__
 from lipauth.data.augment import AugmentSpec, augment
-from lipauth.data.batching import to_batch
+from lipauth.data.batching import NORMALIZE, to_batch
 from lipauth.data.clip import LipClip
 from lipauth.data.dataset import Dataset
 from lipauth.data.protocol import Split, make_trials, split_speakers
 from lipauth.data.sampling import PKSampler, challenging_triplets
 from lipauth.errors import InvalidInputError
 from lipauth.eval.metrics import eer, fit_llr_calibration, threshold_at_fmr
+from lipauth.models.backend import Whitening
 from lipauth.models.embedder import LipEmbedder
 from lipauth.models.registry import create_model
 from lipauth.training.losses import make_loss, make_miner
@@ -86,6 +87,9 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
     miner = make_miner(tcfg["miner"], tcfg["loss"].get("distance", "cosine"), tcfg["loss"].get("margin", 0.2))
     aug = AugmentSpec.from_dict(cfg.get("augment"))
     length = int(cfg["data"]["length"])
+    normalize = cfg["data"]["normalize"]
+    if normalize not in NORMALIZE:
+        raise InvalidInputError(f"data.normalize must be one of {NORMALIZE}, got {normalize!r}")
     ddp_model = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     labels = [_label(c, tcfg["labels"]) for c in train_clips]
@@ -116,7 +120,7 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
             losses = []
             for idx in _batches(tcfg, train_clips, labels, seed + 1000 * epoch, rank, world):
                 clips = [augment(train_clips[i], aug, rng) if aug else train_clips[i] for i in idx]
-                batch = to_batch(clips, length=length, rng=rng, landmarks=uses_landmarks)
+                batch = to_batch(clips, length=length, rng=rng, landmarks=uses_landmarks, normalize=normalize)
                 emb = ddp_model(batch)
                 if tcfg["sampling"] == "triplets":
                     n = len(idx) // 3
@@ -135,7 +139,7 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
             stop = False
             if rank == 0:
                 if val_clips:
-                    record["val_eer"] = _val_eer(model, val_clips, crop, cfg)
+                    record["val_eer"] = _val_eer(model, val_clips, crop, cfg, train_clips)
                 else:
                     record["val_eer"] = float("nan")  # no validation speakers: keep the last epoch
                 record["seconds"] = round(time.perf_counter() - t0, 2)
@@ -162,7 +166,8 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
     summary: dict[str, Any] = {}
     if rank == 0:
         model.load_state_dict(torch.load(out / "best_weights.pt", map_location="cpu", weights_only=True))
-        embedder = LipEmbedder(model=model, model_name=cfg["model"]["name"], model_config=model_cfg, crop=crop, backend=cfg["data"]["backend"], length=None)
+        embedder = LipEmbedder(model=model, model_name=cfg["model"]["name"], model_config=model_cfg, crop=crop, backend=cfg["data"]["backend"], normalize=normalize)
+        embedder.backend_scoring = fit_backend(cfg.get("backend"), embedder, train_clips)
         calib_clips, calibrated_on = (val_clips, "validation speakers") if val_clips else (train_clips, "training speakers (no validation split)")
         thresholds, calibration = calibrate(embedder, calib_clips)
         embedder.thresholds, embedder.calibration = thresholds, calibration
@@ -192,8 +197,19 @@ def calibrate(embedder: LipEmbedder, clips: list[LipClip]) -> tuple[dict[str, fl
     return thresholds, {"a": a, "b": b}
 
 
-def _val_eer(model, clips: list[LipClip], crop: CropSpec, cfg: dict) -> float:
-    emb = LipEmbedder(model=model, model_name="", model_config={}, crop=crop).embed_clips(clips)
+def fit_backend(spec: dict | None, embedder: LipEmbedder, train_clips: list[LipClip]) -> Whitening | None:
+    """The scoring backend, fitted on the training speakers' clips (never validation/test)."""
+    if not spec:
+        return None
+    if spec.get("type") != "whitening":
+        raise InvalidInputError(f"unknown backend {spec.get('type')!r}; use whitening or null")
+    return Whitening.fit(embedder.network_embeddings(train_clips), n_components=spec.get("n_components", 64))
+
+
+def _val_eer(model, clips: list[LipClip], crop: CropSpec, cfg: dict, train_clips: list[LipClip]) -> float:
+    embedder = LipEmbedder(model=model, model_name="", model_config={}, crop=crop, normalize=cfg["data"]["normalize"])
+    embedder.backend_scoring = fit_backend(cfg.get("backend"), embedder, train_clips)
+    emb = embedder.embed_clips(clips)
     trials = make_trials([c.meta for c in clips], "text_independent")
     return eer(np.sum(emb[trials.a] * emb[trials.b], axis=1), trials.genuine)[0]
 

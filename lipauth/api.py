@@ -1,0 +1,74 @@
+"""The public face of lipauth: a handful of plain functions and two classes.
+
+    import lipauth
+    model = lipauth.load_model()                 # the bundled default model
+    vec = model.embed("clip.mp4")                # (D,) L2-normalised
+    verifier = lipauth.Verifier(model, lipauth.TemplateStore("templates.db"))
+    verifier.enroll("alice", ["a1.mp4", "a2.mp4", "a3.mp4"])
+    decision = verifier.verify("alice", "probe.mp4")   # score, threshold, accepted, reasons
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from lipauth.data.clip import LipClip
+from lipauth.errors import InvalidInputError
+from lipauth.models.embedder import LipEmbedder
+from lipauth.video.pipeline import LipPipeline, PipelineConfig
+
+DEFAULT_MODEL = "default_model.pt"
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("lipauth") / "assets" / DEFAULT_MODEL))
+
+
+class LipModel:
+    """A trained embedder plus the video pipeline that makes its input."""
+
+    def __init__(self, embedder: LipEmbedder, model_id: str, pipeline: LipPipeline | None = None) -> None:
+        self.embedder = embedder
+        self.id = model_id
+        self._pipeline = pipeline
+
+    @property
+    def pipeline(self) -> LipPipeline:
+        if self._pipeline is None:  # made on first use: loading dlib costs ~0.5 s
+            self._pipeline = LipPipeline(PipelineConfig(backend=self.embedder.backend, crop=self.embedder.crop))
+        return self._pipeline
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return self.embedder.thresholds
+
+    def clip(self, video: str | os.PathLike | LipClip) -> LipClip:
+        """A video file through the pipeline, or a LipClip as it is."""
+        if isinstance(video, LipClip):
+            return video
+        if isinstance(video, (str, os.PathLike)):
+            return self.pipeline.process(video)
+        raise InvalidInputError(f"expected a video path or a LipClip, got {type(video).__name__}")
+
+    def embed(self, video: str | os.PathLike | LipClip) -> np.ndarray:
+        return self.embedder.embed_clips([self.clip(video)])[0]
+
+    def embed_many(self, videos) -> np.ndarray:
+        return self.embedder.embed_clips([self.clip(v) for v in videos])
+
+    def llr(self, score: float) -> float | None:
+        return float(self.embedder.llr(np.array([score]))[0]) if self.embedder.calibration else None
+
+
+def load_model(path: str | os.PathLike | None = None) -> LipModel:
+    """Load a model file made by `lipauth train`; None loads the model bundled with lipauth."""
+    path = Path(path) if path is not None else default_model_path()
+    if path is None or not path.is_file():
+        raise InvalidInputError(f"{path}: no such model file")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return LipModel(LipEmbedder.load(path), model_id=digest)

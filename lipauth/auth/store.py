@@ -1,0 +1,136 @@
+"""The template store: SQLite by default (a file path), any SQLAlchemy URL otherwise.
+
+Schema (versioned in `meta.schema_version`):
+    meta(key, value)                         schema_version, key_check (an encrypted constant)
+    users(user_id, created_at, updated_at, n_clips, payload)
+                                             payload = the encrypted Template (embeddings,
+                                             model id, passphrase)
+
+Opening a store with the wrong key fails at once, on the key check, before any template is
+read. Every write is one transaction, so a process killed mid-enrolment leaves the store as
+it was. SQLite runs with secure_delete, so a deleted user's bytes are overwritten, not just
+unlinked.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from lipauth.auth.crypto import Cipher, load_key
+from lipauth.auth.templates import Template
+from lipauth.errors import StoreError, UnknownUserError
+
+SCHEMA_VERSION = 1
+KEY_CHECK = b"lipauth-store-key-check"
+
+_meta = sa.MetaData()
+meta_table = sa.Table("meta", _meta, sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.LargeBinary, nullable=False))
+users_table = sa.Table(
+    "users",
+    _meta,
+    sa.Column("user_id", sa.String(256), primary_key=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Column("n_clips", sa.Integer, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+)
+
+
+def default_store_path() -> Path:
+    return Path(os.environ.get("LIPAUTH_STORE", Path.home() / ".lipauth" / "templates.db"))
+
+
+class TemplateStore:
+    def __init__(self, location: str | os.PathLike | None = None, *, key_file: str | os.PathLike | None = None) -> None:
+        location = str(location or default_store_path())
+        if "://" in location:
+            url = location
+            key_path = Path(key_file) if key_file else Path.home() / ".lipauth" / "store.key"
+        else:
+            path = Path(location)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{path}"
+            key_path = Path(key_file) if key_file else path.with_suffix(path.suffix + ".key")
+        try:
+            self.engine = sa.create_engine(url)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(f"cannot open template store {location!r}: {exc}") from None
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.cipher = Cipher(load_key(key_path))
+        self.location = location
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            _meta.create_all(self.engine)
+            with self.engine.begin() as conn:
+                rows = dict(conn.execute(sa.select(meta_table.c.key, meta_table.c.value)).all())
+                if not rows:
+                    conn.execute(meta_table.insert(), [
+                        {"key": "schema_version", "value": str(SCHEMA_VERSION).encode()},
+                        {"key": "key_check", "value": self.cipher.encrypt(KEY_CHECK)},
+                    ])  # fmt: skip
+                    return
+        except OperationalError as exc:
+            raise StoreError(f"cannot open template store {self.location!r}: {exc.orig}") from None
+        version = int(rows.get("schema_version", b"0"))
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"store schema v{version} is newer than this lipauth understands (v{SCHEMA_VERSION}); upgrade lipauth")
+        if self.cipher.decrypt(rows["key_check"]) != KEY_CHECK:  # raises StoreKeyError on a wrong key
+            raise StoreError("store key check failed")
+
+    # -- templates --------------------------------------------------------------------------
+    def put(self, template: Template) -> None:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        payload = self.cipher.encrypt(template.to_bytes())
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(users_table.c.user_id).where(users_table.c.user_id == template.user_id)).first()
+            values = {"updated_at": now, "n_clips": len(template.embeddings), "payload": payload}
+            if exists:
+                conn.execute(users_table.update().where(users_table.c.user_id == template.user_id).values(**values))
+            else:
+                conn.execute(users_table.insert().values(user_id=template.user_id, created_at=now, **values))
+
+    def get(self, user_id: str) -> Template:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users_table.c.payload).where(users_table.c.user_id == user_id)).first()
+        if row is None:
+            raise UnknownUserError(f"no user {user_id!r} is enrolled")
+        return Template.from_bytes(user_id, self.cipher.decrypt(row.payload))
+
+    def delete(self, user_id: str) -> None:
+        with self.engine.begin() as conn:
+            n = conn.execute(users_table.delete().where(users_table.c.user_id == user_id)).rowcount
+        if n == 0:
+            raise UnknownUserError(f"no user {user_id!r} is enrolled")
+
+    def users(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(users_table.c.user_id, users_table.c.created_at, users_table.c.updated_at, users_table.c.n_clips).order_by(users_table.c.user_id)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def templates(self) -> list[Template]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(users_table.c.user_id, users_table.c.payload)).all()
+        return [Template.from_bytes(r.user_id, self.cipher.decrypt(r.payload)) for r in rows]
+
+    def __contains__(self, user_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(users_table.c.user_id).where(users_table.c.user_id == user_id)).first() is not None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten with zeros
+    cur.execute("PRAGMA journal_mode = WAL")  # readers do not block the writer (service)
+    cur.execute("PRAGMA busy_timeout = 5000")
+    cur.close()

@@ -1,0 +1,43 @@
+"""A person's enrolment template: several clips' embeddings and their mean."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+
+from lipauth.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class Template:
+    user_id: str
+    embeddings: np.ndarray  # (n, D) L2-normalised, one per enrolment clip
+    model_id: str  # which model made them: templates only compare with that model's probes
+    passphrase: str | None = None  # for text-dependent use
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The template vector: mean of the L2-normalised embeddings, normalised again."""
+        m = self.embeddings.mean(axis=0)
+        return m / max(float(np.linalg.norm(m)), 1e-12)
+
+    @classmethod
+    def from_embeddings(cls, user_id: str, embeddings: np.ndarray, model_id: str, passphrase: str | None = None) -> "Template":
+        emb = np.asarray(embeddings, np.float32)
+        if emb.ndim != 2 or len(emb) == 0:
+            raise InvalidInputError(f"enrolment needs at least one embedding, got shape {emb.shape}")
+        return cls(user_id=user_id, embeddings=emb, model_id=model_id, passphrase=passphrase)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {"embeddings": self.embeddings.tolist(), "model_id": self.model_id, "passphrase": self.passphrase, "created_at": self.created_at}
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, user_id: str, data: bytes) -> "Template":
+        d = json.loads(data)
+        return cls(user_id=user_id, embeddings=np.asarray(d["embeddings"], np.float32), model_id=d["model_id"], passphrase=d.get("passphrase"), created_at=d["created_at"])

@@ -1,0 +1,119 @@
+"""Enrol, verify (1:1), identify (1:N) and delete: the facade a login talks to."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from lipauth.auth.store import TemplateStore
+from lipauth.auth.templates import Template
+from lipauth.data.clip import LipClip
+from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError
+
+OPERATING_POINTS = ("eer", "fmr_1pct", "fmr_0.1pct")
+
+
+@dataclass
+class Check:
+    name: str
+    score: float
+    threshold: float
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class Decision:
+    user: str
+    score: float  # cosine similarity of the probe to the user's template
+    threshold: float
+    accepted: bool
+    llr: float | None = None  # calibrated log-likelihood ratio, if the model carries a calibration
+    operating_point: str = ""
+    reasons: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Verifier:
+    def __init__(self, model, store: TemplateStore, *, operating_point: str | float = "eer", min_enrol_clips: int = 1) -> None:
+        """operating_point: "eer", "fmr_1pct" or "fmr_0.1pct" (thresholds the model file carries,
+        calibrated on its validation speakers), or a threshold on the cosine score."""
+        self.model = model
+        self.store = store
+        self.min_enrol_clips = min_enrol_clips
+        self.threshold, self.operating_point = self._resolve(operating_point)
+
+    def _resolve(self, point: str | float) -> tuple[float, str]:
+        if isinstance(point, (int, float)):
+            return float(point), f"score >= {point:g}"
+        if point not in OPERATING_POINTS:
+            raise InvalidInputError(f"operating point must be one of {', '.join(OPERATING_POINTS)} or a number, got {point!r}")
+        if point not in self.model.thresholds:
+            raise InvalidInputError(f"the model carries no {point!r} threshold")
+        return float(self.model.thresholds[point]), point
+
+    # -- enrolment ------------------------------------------------------------------------
+    def enroll(self, user_id: str, videos: Sequence[str | os.PathLike | LipClip], *, passphrase: str | None = None) -> Template:
+        """Make `user_id`'s template from several clips. If any clip fails to acquire, nothing
+        is stored and FailureToEnrol names every failing clip and why."""
+        _check_user_id(user_id)
+        if len(videos) < self.min_enrol_clips:
+            raise FailureToEnrol(f"enrolment needs at least {self.min_enrol_clips} clips, got {len(videos)}")
+        clips, problems = [], []
+        for v in videos:
+            try:
+                clips.append(self.model.clip(v))
+            except LipauthError as exc:
+                problems.append(f"{_name(v)}: {exc}")
+        if problems:
+            raise FailureToEnrol(f"failure to enrol {user_id!r}: " + "; ".join(problems))
+        template = Template.from_embeddings(user_id, self.model.embedder.embed_clips(clips), self.model.id, passphrase)
+        self.store.put(template)  # one transaction: all or nothing
+        return template
+
+    # -- verification ---------------------------------------------------------------------
+    def verify(self, user_id: str, video: str | os.PathLike | LipClip, *, passphrase: str | None = None) -> Decision:
+        template = self.store.get(user_id)  # UnknownUserError before any video work
+        self._check_model(template)
+        probe = self.model.embed(video)
+        score = float(template.mean @ probe)
+        reasons = []
+        accepted = score >= self.threshold
+        reasons.append(f"score {score:.3f} {'>=' if accepted else '<'} threshold {self.threshold:.3f} ({self.operating_point})")
+        if template.passphrase is not None and passphrase is not None and passphrase != template.passphrase:
+            accepted = False
+            reasons.append("the claimed passphrase differs from the enrolled one")
+        return Decision(user=user_id, score=score, threshold=self.threshold, accepted=accepted, llr=self.model.llr(score), operating_point=self.operating_point, reasons=reasons)
+
+    def identify(self, video: str | os.PathLike | LipClip, k: int = 5) -> list[tuple[str, float, bool]]:
+        """The k enrolled users most like the probe: (user, score, above threshold), best first."""
+        templates = [t for t in self.store.templates() if t.model_id == self.model.id]
+        if not templates:
+            return []
+        probe = self.model.embed(video)
+        scores = np.array([t.mean @ probe for t in templates])
+        order = np.argsort(-scores)[:k]
+        return [(templates[i].user_id, float(scores[i]), bool(scores[i] >= self.threshold)) for i in order]
+
+    def delete(self, user_id: str) -> None:
+        self.store.delete(user_id)
+
+    def _check_model(self, template: Template) -> None:
+        if template.model_id != self.model.id:
+            raise InvalidInputError(f"user {template.user_id!r} was enrolled with another model ({template.model_id}); enrol again with this one ({self.model.id})")
+
+
+def _check_user_id(user_id: str) -> None:
+    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 256 or any(c in user_id for c in "\x00\n\r/"):
+        raise InvalidInputError(f"user id must be 1-256 characters without '/', NUL or line breaks, got {user_id!r}")
+
+
+def _name(v) -> str:
+    return v.meta.clip_id if isinstance(v, LipClip) else os.fspath(v)
+

@@ -1,0 +1,211 @@
+"""Enrolment, verification, identification and the encrypted template store, through the
+Python API and the CLI."""
+
+import json
+import os
+import shutil
+import sqlite3
+
+import numpy as np
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+from typer.testing import CliRunner
+
+from lipauth.api import LipModel, load_model
+from lipauth.auth.store import TemplateStore
+from lipauth.auth.templates import Template
+from lipauth.auth.verifier import Verifier
+from lipauth.cli import app
+from lipauth.data.dataset import load_dataset
+from lipauth.errors import FailureToEnrol, InvalidInputError, StoreError, StoreKeyError, UnknownUserError
+from lipauth.video.roi import CropSpec
+from tests.conftest import need
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    cfg = out / "quick.yaml"
+    cfg.write_text(yaml.safe_dump({"train": {"epochs": 3, "miner": "none"}, "split": {"val": ["John", "Nicola"]}}))
+    res = runner.invoke(app, ["train", "--config", str(cfg), "--data", str(need("avletters")), "--corpus", "avletters", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out / "model.pt"
+
+
+@pytest.fixture(scope="module")
+def model(model_file) -> LipModel:
+    return load_model(model_file)
+
+
+@pytest.fixture(scope="module")
+def clips():
+    ds = load_dataset(need("avletters"), "avletters", CropSpec())
+    return {s: ds.of_speakers([s]) for s in ds.speakers}
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
+    return TemplateStore(tmp_path / "templates.db")
+
+
+# -- store ------------------------------------------------------------------------------
+def test_store_roundtrip_and_key_file_permissions(tmp_path, store):
+    t = Template.from_embeddings("alice", np.random.default_rng(0).normal(size=(3, 8)), "m1", passphrase="open sesame")
+    store.put(t)
+    back = store.get("alice")
+    np.testing.assert_array_equal(back.embeddings, t.embeddings)
+    assert back.passphrase == "open sesame" and back.model_id == "m1"
+    assert oct(os.stat(tmp_path / "templates.db.key").st_mode & 0o777) == "0o600"
+    assert [u["user_id"] for u in store.users()] == ["alice"] and "alice" in store
+
+
+def test_templates_are_encrypted_at_rest(tmp_path, store):
+    emb = np.full((2, 4), 0.123456789, np.float32)
+    store.put(Template.from_embeddings("bob", emb, "m1", passphrase="hunter2"))
+    raw = (tmp_path / "templates.db").read_bytes() + (tmp_path / "templates.db-wal").read_bytes()
+    assert b"hunter2" not in raw and b"0.1234" not in raw
+
+
+def test_wrong_key_gives_a_clear_error_and_nothing_else(tmp_path, store, monkeypatch):
+    store.put(Template.from_embeddings("carol", np.ones((1, 4)), "m1"))
+    store.close()
+    monkeypatch.setenv("LIPAUTH_STORE_KEY", Fernet.generate_key().decode())
+    with pytest.raises(StoreKeyError, match="another key"):
+        TemplateStore(tmp_path / "templates.db")
+    monkeypatch.setenv("LIPAUTH_STORE_KEY", "short")
+    with pytest.raises(StoreError, match="valid store key"):
+        TemplateStore(tmp_path / "templates.db")
+
+
+def test_key_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIPAUTH_STORE_KEY", Fernet.generate_key().decode())
+    s = TemplateStore(tmp_path / "env.db")
+    s.put(Template.from_embeddings("dan", np.ones((1, 4)), "m1"))
+    assert not (tmp_path / "env.db.key").exists()
+    assert TemplateStore(tmp_path / "env.db").get("dan").user_id == "dan"
+
+
+def test_delete_really_deletes(tmp_path, store):
+    store.put(Template.from_embeddings("erin", np.full((2, 4), 7.0), "m1", passphrase="x"))
+    payload_before = store.engine.connect().exec_driver_sql("select payload from users").scalar()
+    store.delete("erin")
+    store.close()
+    con = sqlite3.connect(tmp_path / "templates.db")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    raw = (tmp_path / "templates.db").read_bytes()
+    assert b"erin" not in raw and payload_before[:40] not in raw
+    with pytest.raises(UnknownUserError):
+        TemplateStore(tmp_path / "templates.db").get("erin")
+
+
+def test_newer_schema_is_refused(tmp_path, store):
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("update meta set value = x'39' where key = 'schema_version'")  # '9'
+    with pytest.raises(StoreError, match="newer"):
+        TemplateStore(tmp_path / "templates.db")
+
+
+def test_sqlalchemy_url(tmp_path, monkeypatch):
+    monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
+    s = TemplateStore(f"sqlite:///{tmp_path}/url.db", key_file=tmp_path / "url.key")
+    s.put(Template.from_embeddings("fay", np.ones((1, 4)), "m1"))
+    assert s.get("fay").user_id == "fay"
+    with pytest.raises(StoreError):
+        TemplateStore("nosuchdb://x", key_file=tmp_path / "k")
+
+
+# -- verifier ---------------------------------------------------------------------------
+def test_enrol_verify_identify_delete(model, store, clips):
+    v = Verifier(model, store)
+    v.enroll("john", clips["John"][:6])
+    v.enroll("nicola", clips["Nicola"][:6])
+    genuine = [v.verify("john", c).score for c in clips["John"][40:60]]
+    impostor = [v.verify("john", c).score for c in clips["Nicola"][40:60]]
+    assert np.mean(genuine) > np.mean(impostor)
+    d = v.verify("john", clips["John"][50])
+    assert d.threshold == pytest.approx(model.thresholds["eer"]) and d.accepted == (d.score >= d.threshold)
+    assert d.llr is not None and d.reasons
+    ranked = v.identify(clips["Nicola"][70], k=2)
+    assert [u for u, _, _ in ranked][0] == "nicola" and len(ranked) == 2
+    v.delete("john")
+    with pytest.raises(UnknownUserError):
+        v.verify("john", clips["John"][50])
+
+
+def test_template_is_the_mean_of_normalised_embeddings(model, store, clips):
+    t = Verifier(model, store).enroll("kate", clips["Kate"][:4])
+    e = model.embedder.embed_clips(clips["Kate"][:4])
+    m = e.mean(axis=0)
+    np.testing.assert_allclose(t.mean, m / np.linalg.norm(m), atol=1e-5)
+    assert t.embeddings.shape[0] == 4
+
+
+def test_failure_to_enrol_stores_nothing(tmp_path, model, store, clips):
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    with pytest.raises(FailureToEnrol, match="bad.mp4"):
+        Verifier(model, store).enroll("gus", [clips["Bill"][0], bad])
+    assert "gus" not in store
+
+
+def test_operating_points(model, store):
+    assert Verifier(model, store, operating_point="fmr_1pct").threshold == pytest.approx(model.thresholds["fmr_1pct"])
+    assert Verifier(model, store, operating_point=0.5).threshold == 0.5
+    with pytest.raises(InvalidInputError):
+        Verifier(model, store, operating_point="fmr_50pct")
+
+
+def test_bad_user_ids(model, store, clips):
+    for bad in ("", "a/b", "x\n"):
+        with pytest.raises(InvalidInputError):
+            Verifier(model, store).enroll(bad, clips["Bill"][:1])
+
+
+# -- CLI --------------------------------------------------------------------------------
+def test_cli_enrol_verify_exit_codes(tmp_path, model_file, monkeypatch):
+    """Exit codes are checked at forced operating points: -1 accepts anything, 1.01 nothing."""
+    monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
+    grid = need("grid-s2/video")
+    videos = sorted(grid.glob("*.mpg"))
+    db = str(tmp_path / "t.db")
+    common = ["--store", db, "--model", str(model_file)]
+    res = runner.invoke(app, ["enroll", "s2", *map(str, videos[:3]), *common])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["verify", "s2", str(videos[5]), *common, "--operating-point", "-1", "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    assert d["accepted"] is True and set(d) >= {"user", "score", "threshold", "accepted", "checks"}
+    res = runner.invoke(app, ["verify", "s2", str(videos[5]), *common, "--operating-point", "1.01"])
+    assert res.exit_code == 1 and "REJECT" in res.output
+    res = runner.invoke(app, ["verify", "nobody", str(videos[5]), *common])
+    assert res.exit_code == 2 and "no user 'nobody'" in res.output
+    res = runner.invoke(app, ["verify", "s2", str(tmp_path / "missing.mp4"), *common, "--json"])
+    assert res.exit_code == 2 and json.loads(res.output)["error"] == "unreadable_video"
+    res = runner.invoke(app, ["identify", str(videos[6]), *common, "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["candidates"][0]["user"] == "s2"
+    res = runner.invoke(app, ["users", "list", "--store", db])
+    assert res.exit_code == 0 and "s2" in res.output
+    res = runner.invoke(app, ["users", "delete", "s2", "--store", db])
+    assert res.exit_code == 0
+    res = runner.invoke(app, ["users", "delete", "s2", "--store", db])
+    assert res.exit_code == 2 and "no user" in res.output
+
+
+def test_cli_enrol_with_a_bad_clip_fails_and_stores_nothing(tmp_path, model_file, monkeypatch):
+    monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("junk")
+    db = str(tmp_path / "t.db")
+    res = runner.invoke(app, ["enroll", "s2", str(need("grid-s2/video/bbaf2a.mpg")), str(junk), "--store", db, "--model", str(model_file)])
+    assert res.exit_code == 2 and "failure to enrol" in res.output
+    assert TemplateStore(db).users() == []
+
+
+def test_keygen_makes_a_usable_key():
+    res = runner.invoke(app, ["keygen"])
+    Fernet(res.output.strip().encode())

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+import torch
+
+from lipauth.errors import InvalidInputError
+from lipauth.models.backend import Whitening
+from lipauth.models.embedder import LipEmbedder
+from lipauth.models.registry import create_model
+from lipauth.video.roi import CropSpec
+
+
+def test_whitening_makes_training_data_white():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 8)) @ rng.normal(size=(8, 8)) + 3.0  # correlated, off-centre
+    w = Whitening.fit(x, n_components=8)
+    z = (x - w.mean) @ w.projection
+    np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(np.cov(z, rowvar=False), np.eye(8), atol=1e-3)
+    out = w.transform(x)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
+
+
+def test_whitening_drops_empty_directions():
+    rng = np.random.default_rng(1)
+    x = np.c_[rng.normal(size=(100, 3)), np.zeros((100, 2))]  # rank 3
+    assert Whitening.fit(x, n_components=10).projection.shape == (5, 3)
+    with pytest.raises(InvalidInputError):
+        Whitening.fit(x[:2])
+
+
+def test_whitening_lets_small_differences_count():
+    """Two clusters that differ only along a low-variance axis: raw cosine cannot tell them
+    apart, whitened cosine can."""
+    rng = np.random.default_rng(2)
+    base = np.array([10.0, 0.0, 0.0])
+    a = base + rng.normal(0, [3.0, 0.05, 0.05], (50, 3)) + [0, 0.3, 0]
+    b = base + rng.normal(0, [3.0, 0.05, 0.05], (50, 3)) - [0, 0.3, 0]
+    w = Whitening.fit(np.r_[a, b])
+    cos = lambda u, v: (u / np.linalg.norm(u)) @ (v / np.linalg.norm(v))  # noqa: E731
+    za, zb = w.transform(a), w.transform(b)
+    assert cos(a[0], b[0]) > 0.95  # raw: everything looks alike
+    assert za[0] @ zb[0] < za[0] @ za[1]
+
+
+def test_backend_roundtrips_through_the_model_file(tmp_path):
+    torch.manual_seed(0)
+    emb = LipEmbedder(model=create_model("whispernet_v2").eval(), model_name="whispernet_v2", model_config={}, crop=CropSpec())
+    rng = np.random.default_rng(3)
+    emb.backend_scoring = Whitening.fit(rng.normal(size=(40, 128)), n_components=16)
+    back = LipEmbedder.load(emb.save(tmp_path / "m.pt"))
+    np.testing.assert_array_equal(back.backend_scoring.projection, emb.backend_scoring.projection)
+    from lipauth.data.clip import ClipMeta, LipClip
+
+    clips = [LipClip(frames=rng.integers(0, 255, (14, 18, 30), dtype=np.uint8), meta=ClipMeta(clip_id=str(i)), fps=25.0) for i in range(3)]
+    out = back.embed_clips(clips)
+    assert out.shape == (3, 16)
+    np.testing.assert_allclose(out, emb.embed_clips(clips), atol=1e-5)
+    np.testing.assert_allclose(out, emb.backend_scoring.transform(emb.network_embeddings(clips)), atol=1e-5)
