@@ -332,6 +332,27 @@ def users_delete(user: str = typer.Argument(...), store: Optional[str] = StoreOp
 
 
 @app.command()
+@handle_errors
+def serve(
+    store: Optional[str] = StoreOpt,
+    model: Optional[Path] = ModelOpt,
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    operating_point: str = PointOpt,
+    max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", help="Largest accepted upload."),
+) -> None:
+    """Run the REST service (API key from LIPAUTH_API_KEY; docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    from lipauth.service.app import create_app
+
+    app_ = create_app(_verifier(store, model, operating_point), api_key=os.environ.get("LIPAUTH_API_KEY", ""), max_upload_bytes=int(max_upload_mb * (1 << 20)))
+    uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+@app.command()
 def keygen() -> None:
     """Print a new store key (for LIPAUTH_STORE_KEY)."""
     from cryptography.fernet import Fernet

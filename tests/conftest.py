@@ -67,3 +67,18 @@ def blank_out(frames: np.ndarray, start: int, stop: int) -> np.ndarray:
     out = frames.copy()
     out[start:stop] = 128
     return out
+
+
+@pytest.fixture(scope="session")
+def quick_model_file(tmp_path_factory):
+    """A WhisperNet v2 trained for 3 epochs on 5 AVLetters speakers (John, Nicola validate):
+    enough for the product's plumbing; accuracy is measured elsewhere."""
+    from lipauth.data.dataset import load_dataset
+    from lipauth.training.config import load_config
+    from lipauth.training.trainer import train
+    from lipauth.video.roi import CropSpec
+
+    out = tmp_path_factory.mktemp("quick_model")
+    cfg = load_config(None, {"train": {"epochs": 3, "miner": "none"}, "split": {"val": ["John", "Nicola"]}})
+    train(cfg, load_dataset(need("avletters"), "avletters", CropSpec()), out, progress=False)
+    return out / "model.pt"

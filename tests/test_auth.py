@@ -8,7 +8,6 @@ import sqlite3
 
 import numpy as np
 import pytest
-import yaml
 from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
@@ -26,13 +25,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    out = tmp_path_factory.mktemp("model")
-    cfg = out / "quick.yaml"
-    cfg.write_text(yaml.safe_dump({"train": {"epochs": 3, "miner": "none"}, "split": {"val": ["John", "Nicola"]}}))
-    res = runner.invoke(app, ["train", "--config", str(cfg), "--data", str(need("avletters")), "--corpus", "avletters", "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    return out / "model.pt"
+def model_file(quick_model_file):
+    return quick_model_file
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,133 @@
+"""The REST service (FastAPI). OpenAPI docs at /docs.
+
+    POST   /v1/users/{user_id}/enroll   multipart: videos (one or more files), passphrase?
+    POST   /v1/users/{user_id}/verify   multipart: video
+    POST   /v1/identify?k=5             multipart: video
+    DELETE /v1/users/{user_id}
+    GET    /v1/health
+
+Every request but /v1/health needs the API key in `X-API-Key`. Uploads are streamed to a
+temporary file and refused past `max_upload_bytes` (413); videos longer than the model's
+pipeline allows are refused (422). Every 4xx carries {"error": code, "detail": reason}.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from lipauth import __version__
+from lipauth.auth.verifier import Verifier
+from lipauth.errors import FailureToAcquire, FailureToEnrol, InvalidInputError, LipauthError, StoreError, UnknownUserError, VideoDecodeError
+
+CHUNK = 1 << 20
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        self.status, self.code, self.detail = status, code, detail
+
+
+def _status(exc: LipauthError) -> int:
+    if isinstance(exc, UnknownUserError):
+        return 404
+    if isinstance(exc, (VideoDecodeError, FailureToAcquire, FailureToEnrol, InvalidInputError)):
+        return 422
+    if isinstance(exc, StoreError):
+        return 500
+    return 400
+
+
+def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 << 20, max_enrol_files: int = 10) -> FastAPI:
+    if not api_key:
+        raise InvalidInputError("the service needs an API key (set LIPAUTH_API_KEY)")
+    app = FastAPI(title="lipauth", version=__version__, description="Lip-based biometric verification.")
+    # Video decoding, landmarks and the network run one request at a time: the landmark
+    # backends keep per-clip state, and two CPU-bound requests at once only slow each other.
+    work = threading.Lock()
+
+    def require_key(x_api_key: str | None = Header(default=None)) -> None:
+        if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), api_key.encode()):
+            raise ApiError(401, "unauthorized", "missing or wrong API key (header X-API-Key)")
+
+    @contextmanager
+    def saved(upload: UploadFile) -> Iterator[Path]:
+        suffix = Path(upload.filename or "upload").suffix[:10] or ".bin"
+        fd, tmp = tempfile.mkstemp(prefix="lipauth-upload-", suffix=suffix)
+        try:
+            size = 0
+            with os.fdopen(fd, "wb") as fh:
+                while chunk := upload.file.read(CHUNK):
+                    size += len(chunk)
+                    if size > max_upload_bytes:
+                        raise ApiError(413, "upload_too_large", f"{upload.filename}: larger than {max_upload_bytes} bytes")
+                    fh.write(chunk)
+            if size == 0:
+                raise ApiError(400, "empty_upload", f"{upload.filename or 'upload'}: the file is empty")
+            yield Path(tmp)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(LipauthError)
+    async def _lipauth_error(_: Request, exc: LipauthError) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=_status(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", []))
+        return JSONResponse({"error": "bad_request", "detail": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=400)
+
+    @app.get("/v1/health")
+    def health() -> dict:
+        return {"status": "ok", "version": __version__, "model": verifier.model.id, "users": len(verifier.store.users())}
+
+    @app.post("/v1/users/{user_id}/enroll", status_code=201, dependencies=[Depends(require_key)])
+    def enroll(user_id: str, videos: list[UploadFile] = File(...), passphrase: str | None = Form(default=None)) -> dict:
+        if len(videos) > max_enrol_files:
+            raise ApiError(413, "too_many_files", f"at most {max_enrol_files} enrolment clips per request")
+        with _all_saved(videos, saved) as paths, work:
+            template = verifier.enroll(user_id, paths, passphrase=passphrase)
+        return {"user": user_id, "n_clips": len(template.embeddings)}
+
+    @app.post("/v1/users/{user_id}/verify", dependencies=[Depends(require_key)])
+    def verify(user_id: str, video: UploadFile = File(...), passphrase: str | None = Form(default=None)) -> dict:
+        if user_id not in verifier.store:
+            raise UnknownUserError(f"no user {user_id!r} is enrolled")
+        with saved(video) as path, work:
+            decision = verifier.verify(user_id, path, passphrase=passphrase)
+        return decision.to_dict()
+
+    @app.post("/v1/identify", dependencies=[Depends(require_key)])
+    def identify(video: UploadFile = File(...), k: int = Query(5, ge=1, le=100)) -> dict:
+        with saved(video) as path, work:
+            found = verifier.identify(path, k)
+        return {"threshold": verifier.threshold, "candidates": [{"user": u, "score": s, "above_threshold": a} for u, s, a in found]}
+
+    @app.delete("/v1/users/{user_id}", status_code=204, dependencies=[Depends(require_key)])
+    def delete(user_id: str) -> Response:
+        verifier.delete(user_id)
+        return Response(status_code=204)
+
+    return app
+
+
+@contextmanager
+def _all_saved(uploads, saved) -> Iterator[list[Path]]:
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        yield [stack.enter_context(saved(u)) for u in uploads]

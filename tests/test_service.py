@@ -1,0 +1,129 @@
+"""The real HTTP service: uvicorn on a loopback port, real multipart uploads of the shared
+videos, concurrent requests, and every 4xx with its reason."""
+
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+
+from lipauth.api import load_model
+from lipauth.auth.store import TemplateStore
+from lipauth.auth.verifier import Verifier
+from lipauth.service.app import create_app
+from lipauth.video.encode import write_video
+from tests.conftest import need
+
+KEY = "test-key-123"
+
+
+@pytest.fixture(scope="module")
+def server(quick_model_file, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("svc")
+    verifier = Verifier(load_model(quick_model_file), TemplateStore(tmp / "t.db"))
+    app = create_app(verifier, api_key=KEY, max_upload_bytes=8 << 20)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}", verifier, tmp
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def _files(paths, field="videos"):
+    return [(field, (p.name, p.read_bytes(), "video/mpeg")) for p in paths]
+
+
+def test_health_and_openapi(server):
+    url, verifier, _ = server
+    r = httpx.get(f"{url}/v1/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["model"] == verifier.model.id
+    assert "/v1/users/{user_id}/verify" in httpx.get(f"{url}/openapi.json").json()["paths"]
+
+
+def test_enrol_verify_identify_delete_over_http(server):
+    url, verifier, _ = server
+    videos = sorted(need("grid-s2/video").glob("*.mpg"))
+    h = {"X-API-Key": KEY}
+    r = httpx.post(f"{url}/v1/users/s2/enroll", files=_files(videos[:3]), headers=h, timeout=120)
+    assert r.status_code == 201, r.text
+    assert r.json() == {"user": "s2", "n_clips": 3}
+    r = httpx.post(f"{url}/v1/users/s2/verify", files=_files([videos[4]], "video"), headers=h, timeout=60)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    expected = verifier.verify("s2", videos[4])
+    assert d["score"] == pytest.approx(expected.score, abs=1e-5) and d["accepted"] == expected.accepted
+    assert d["threshold"] == pytest.approx(verifier.threshold)
+    r = httpx.post(f"{url}/v1/identify", files=_files([videos[5]], "video"), params={"k": 3}, headers=h, timeout=60)
+    assert r.status_code == 200 and r.json()["candidates"][0]["user"] == "s2"
+    r = httpx.delete(f"{url}/v1/users/s2", headers=h)
+    assert r.status_code == 204
+    r = httpx.delete(f"{url}/v1/users/s2", headers=h)
+    assert r.status_code == 404 and r.json()["error"] == "unknown_user"
+
+
+def test_twenty_concurrent_verifies_are_all_answered_correctly(server):
+    url, verifier, _ = server
+    videos = sorted(need("grid-s2/video").glob("*.mpg"))
+    h = {"X-API-Key": KEY}
+    assert httpx.post(f"{url}/v1/users/conc/enroll", files=_files(videos[:3]), headers=h, timeout=120).status_code == 201
+    probes = [videos[3 + i % 17] for i in range(20)]
+    expected = {p.name: verifier.verify("conc", p).score for p in set(probes)}
+
+    def one(p):
+        r = httpx.post(f"{url}/v1/users/conc/verify", files=_files([p], "video"), headers=h, timeout=180)
+        return p.name, r.status_code, r.json()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(one, probes))
+    assert [code for _, code, _ in results] == [200] * 20
+    for name, _, body in results:
+        assert body["score"] == pytest.approx(expected[name], abs=1e-5), name
+
+
+def test_bad_requests_get_the_right_4xx_and_leave_the_store_alone(server, tmp_path):
+    url, verifier, _ = server
+    h = {"X-API-Key": KEY}
+    before = verifier.store.users()
+    good = need("grid-s2/video/bbaf2a.mpg")
+    # wrong / missing API key
+    r = httpx.post(f"{url}/v1/users/x/verify", files=_files([good], "video"), headers={"X-API-Key": "nope"})
+    assert r.status_code == 401 and "API key" in r.json()["detail"]
+    assert httpx.post(f"{url}/v1/users/x/verify", files=_files([good], "video")).status_code == 401
+    # not a video
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not a video")
+    r = httpx.post(f"{url}/v1/users/bad/enroll", files=_files([junk]), headers=h)
+    assert r.status_code == 422 and r.json()["error"] == "fte" and "not a readable video" in r.json()["detail"]
+    # no face
+    noise = np.random.default_rng(0).integers(0, 255, (15, 96, 128, 3), dtype=np.uint8)
+    r = httpx.post(f"{url}/v1/users/bad/enroll", files=_files([write_video(tmp_path / "noise.mp4", noise, 25.0)]), headers=h, timeout=60)
+    assert r.status_code == 422 and "no face" in r.json()["detail"]
+    # empty upload
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    r = httpx.post(f"{url}/v1/users/bad/enroll", files=_files([empty]), headers=h)
+    assert r.status_code == 400 and r.json()["error"] == "empty_upload"
+    # oversized upload (the server here takes 8 MiB)
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * (9 << 20))
+    r = httpx.post(f"{url}/v1/users/bad/enroll", files=_files([big]), headers=h)
+    assert r.status_code == 413 and r.json()["error"] == "upload_too_large"
+    # unknown user
+    r = httpx.post(f"{url}/v1/users/nobody/verify", files=_files([good], "video"), headers=h)
+    assert r.status_code == 404 and "nobody" in r.json()["detail"]
+    # missing file field
+    r = httpx.post(f"{url}/v1/users/bad/verify", headers=h)
+    assert r.status_code in (400, 404) and "detail" in r.json()
+    assert verifier.store.users() == before
