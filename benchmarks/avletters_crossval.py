@@ -55,7 +55,7 @@ def main() -> None:
         t = time.time()
         r = crossval(cfg, ds, args.out / f"row{i}", folds=args.folds, seed=0, progress=False)
         minutes = (time.time() - t) / 60
-        ti, td = r["eer_ci95_text_independent"], r["eer_ci95_text_dependent"]
+        ti, td = r["eer_text_independent_ci95"], r["eer_text_dependent_ci95"]
         lines.append(
             f"| {name} | {100 * r['eer_text_independent']:.2f} | {100 * ti[0]:.2f}–{100 * ti[1]:.2f} | {100 * r['eer_text_dependent']:.2f} | "
             f"{100 * td[0]:.2f}–{100 * td[1]:.2f} | {100 * r.get('eer_wrong_phrase', float('nan')):.1f} | {minutes:.1f} |"

@@ -208,7 +208,7 @@ def crossval(
         table.add_column(col)
     for kind in ("text_independent", "text_dependent", "wrong_phrase"):
         if f"eer_{kind}" in r:
-            lo, hi = r[f"eer_ci95_{kind}"]
+            lo, hi = r[f"eer_{kind}_ci95"]
             table.add_row(kind, str(r[f"n_genuine_{kind}"]), str(r[f"n_impostor_{kind}"]), f"{100 * r[f'eer_{kind}']:.2f}", f"{100 * lo:.2f}–{100 * hi:.2f}", f"{100 * r[f'eer_fold_mean_{kind}']:.2f}")
     console.print(table)
 

@@ -203,3 +203,11 @@ def test_cli_enrol_with_a_bad_clip_fails_and_stores_nothing(tmp_path, model_file
 def test_keygen_makes_a_usable_key():
     res = runner.invoke(app, ["keygen"])
     Fernet(res.output.strip().encode())
+
+
+def test_public_names_at_the_top_level():
+    import lipauth
+
+    assert lipauth.Verifier is Verifier and lipauth.TemplateStore is TemplateStore and lipauth.load_model is load_model
+    with pytest.raises(AttributeError):
+        lipauth.no_such_thing

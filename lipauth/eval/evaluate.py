@@ -77,7 +77,8 @@ def evaluate_clips(embedder: LipEmbedder, clips: list[LipClip], out: str | Path,
         scores = score_trials(emb, trials)
         boot = n_boot if kind != "wrong_phrase" else 0
         for key, value in trial_metrics(scores, trials, clips, threshold=threshold, n_boot=boot).items():
-            metrics[f"{key}_{kind}"] = value
+            # eer_<kind>_ci95 is the name the interface promises; the rest are <metric>_<kind>
+            metrics[f"eer_{kind}_ci95" if key == "eer_ci95" else f"{key}_{kind}"] = value
         write_scores(out / SCORE_FILES[kind], metas, trials, scores)
         curves[kind.replace("_", "-")] = (scores, trials.genuine)
     if not curves:
@@ -107,7 +108,7 @@ def report(m: dict[str, Any], title: str) -> str:
     for kind in TRIAL_KINDS:
         if f"eer_{kind}" not in m:
             continue
-        ci = m.get(f"eer_ci95_{kind}")
+        ci = m.get(f"eer_{kind}_ci95")
         ci_txt = f"{100 * ci[0]:.2f}–{100 * ci[1]:.2f}" if ci else "–"
         at = [m.get(f"{k}_at_val_threshold_{kind}") for k in ("fmr", "fnmr", "hter")]
         at_txt = " / ".join(f"{100 * v:.2f}" for v in at) if at[0] is not None else "–"

@@ -64,7 +64,7 @@ def crossval(cfg: dict, dataset: Dataset, out: str | Path, *, folds: int, n_val:
         a = sum((p[2] for p in parts), [])
         b = sum((p[3] for p in parts), [])
         result[f"eer_{kind}"] = eer(s, g)[0]
-        result[f"eer_ci95_{kind}"] = list(bootstrap_eer_ci(s, g, a, b, n_boot=500, seed=seed))
+        result[f"eer_{kind}_ci95"] = list(bootstrap_eer_ci(s, g, a, b, n_boot=500, seed=seed))
         result[f"n_genuine_{kind}"] = int(g.sum())
         result[f"n_impostor_{kind}"] = int((~g).sum())
         result[f"eer_fold_mean_{kind}"] = float(np.mean([f[f"eer_{kind}"] for f in per_fold if f"eer_{kind}" in f]))
