@@ -38,12 +38,7 @@ def det_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, title:
     ax.plot([ticks[0], ticks[-1]], [ticks[0], ticks[-1]], ls=":", c="grey", lw=0.8)
     ax.set_xlabel("FMR (%)")
     ax.set_ylabel("FNMR (%)")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, ax, out, title)
 
 
 def roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, title: str) -> None:
@@ -56,12 +51,7 @@ def roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, title:
     ax.set_xlim(1e-3, 1)
     ax.set_xlabel("FMR")
     ax.set_ylabel("1 - FNMR (true match rate)")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, ax, out, title)
 
 
 def histogram_plot(scores: np.ndarray, genuine: np.ndarray, out: Path, title: str, threshold: float | None = None) -> None:
@@ -75,6 +65,15 @@ def histogram_plot(scores: np.ndarray, genuine: np.ndarray, out: Path, title: st
     ax.set_xlabel("cosine similarity")
     ax.set_ylabel("density")
     ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def _finish(plt, fig, ax, out: Path, title: str) -> None:
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=110)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from lipauth.data.clip import ClipMeta, LipClip
 from lipauth.errors import CorpusError, EmptyCorpusError, InvalidInputError
+from lipauth.registry import Registry
 from lipauth.video.roi import CropSpec
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".flv", ".mpg", ".mpeg", ".m4v")
@@ -63,32 +64,13 @@ class VideoCorpus:
         return pipeline.process(item.path, item.meta)
 
 
-_REGISTRY: dict[str, Callable[[], CorpusReader]] = {}
-
-
-def register_corpus(name: str):
-    def wrap(cls):
-        _REGISTRY[name] = cls
-        return cls
-
-    return wrap
-
-
-def corpus_names() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+CORPORA = Registry("corpus", tuple(f"lipauth.data.corpora.{m}" for m in ("avletters", "cremad", "folder", "grid")))
+register_corpus = CORPORA.register
+corpus_names = CORPORA.names
 
 
 def get_corpus(name: str) -> CorpusReader:
-    _load_builtin()
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise InvalidInputError(f"unknown corpus {name!r}; choose one of {', '.join(sorted(_REGISTRY))}") from None
-
-
-def _load_builtin() -> None:
-    from lipauth.data.corpora import avletters, cremad, folder, grid  # noqa: F401
+    return CORPORA.get(name)()
 
 
 def _existing_dir(root: Path) -> Path:

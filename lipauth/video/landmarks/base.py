@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol
+from typing import Iterable, Protocol
 
 import numpy as np
 
-from lipauth.errors import InvalidInputError
+from lipauth.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -38,34 +38,12 @@ class LandmarkBackend(Protocol):
         ...
 
 
-_REGISTRY: dict[str, Callable[..., LandmarkBackend]] = {}
-
-
-def register_backend(name: str):
-    def wrap(factory):
-        _REGISTRY[name] = factory
-        return factory
-
-    return wrap
-
-
-def available_backends() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+BACKENDS = Registry("landmark backend", ("lipauth.video.landmarks.dlib_backend", "lipauth.video.landmarks.mediapipe_backend"))
+register_backend = BACKENDS.register
+available_backends = BACKENDS.names
 
 
 def create_backend(name: str, **kwargs) -> LandmarkBackend:
     """Make a landmark backend by name: 'dlib' (68-point, face_recognition's 24 lip
     coordinates) or 'mediapipe' (FaceMesh, 40 lip points)."""
-    _load_builtin()
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise InvalidInputError(f"unknown landmark backend {name!r}; choose one of {', '.join(sorted(_REGISTRY))}") from None
-    return factory(**kwargs)
-
-
-def _load_builtin() -> None:
-    # Imported here, not at module top, so that importing lipauth does not load dlib or
-    # mediapipe; each backend module imports its package only when instantiated.
-    from lipauth.video.landmarks import dlib_backend, mediapipe_backend  # noqa: F401
+    return BACKENDS.get(name)(**kwargs)
