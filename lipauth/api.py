@@ -45,7 +45,9 @@ class LipModel:
 
     @property
     def thresholds(self) -> dict[str, float]:
-        return self.embedder.thresholds
+        """Operating points for verification (probe against an enrolment template); models
+        made before those were calibrated fall back to the clip-pair thresholds."""
+        return self.embedder.verify_thresholds or self.embedder.thresholds
 
     def clip(self, video: str | os.PathLike | LipClip) -> LipClip:
         """A video file through the pipeline, or a LipClip as it is."""

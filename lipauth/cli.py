@@ -363,29 +363,32 @@ def keygen() -> None:
 @app.command()
 @handle_errors
 def demo(
-    data: Optional[Path] = typer.Option(None, "--data", help="Folder with the sample corpora (default: $LIPAUTH_DATA or ../shared/data)."),
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Where to write results."),
-    backend: str = BackendOpt,
+    data: Optional[Path] = typer.Option(None, "--data", help="Run on real data instead: a folder holding avletters/ (e.g. ../shared/data)."),
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Where to write everything."),
+    epochs: int = typer.Option(6, "--epochs", min=1),
 ) -> None:
-    """Preprocess the bundled sample recordings and draw a contact sheet of one of them."""
-    from lipauth.data.corpora import get_corpus
-    from lipauth.data.shared import default_data_root
-    from lipauth.errors import CorpusError
-    from lipauth.preprocess import preprocess_corpus
+    """The whole story: corpus -> preprocess -> train -> evaluate (DET) -> enrol -> verify."""
+    import time
 
-    root = data or default_data_root()
-    corpora = [("crema-d", root / "crema-d-sample"), ("grid", root / "grid-sample"), ("grid", root / "grid-s2")]
-    present = [(c, p) for c, p in corpora if p.is_dir()]
-    if not present:
-        raise CorpusError(f"no sample corpora under {root} (expected crema-d-sample/, grid-sample/, grid-s2/); pass --data DIR")
-    config = _pipeline_config(backend, "30x18", "grey")
-    for corpus, path in present:
-        console.rule(f"{corpus}: {path}")
-        summary = _run_preprocess(preprocess_corpus, path, out / path.name, corpus, config, 2, False)
-        _print_summary(summary)
-    corpus, path = present[0]
-    first = get_corpus(corpus).items(path)[0].path
-    _inspect(first, out / "inspect.png", config, 8)
+    from lipauth.demo import run_demo
+
+    start = time.perf_counter()
+    r = run_demo(out, data, epochs=epochs, progress=lambda step, text: console.rule(f"[bold]{step}[/bold]  {text}", align="left"))
+    m = r["metrics"]
+    table = Table(title=f"lipauth demo ({'real data: ' + str(data) if data else 'synthetic corpus'}), {time.perf_counter() - start:.0f} s")
+    table.add_column("step")
+    table.add_column("result")
+    table.add_row("preprocess", f"{r['clips']} clips, FTA {100 * r['fta_rate']:.1f} %")
+    table.add_row("train", f"best validation EER {100 * r['val_eer']:.2f} %")
+    for kind in ("text_independent", "text_dependent"):
+        if f"eer_{kind}" in m:
+            lo, hi = m.get(f"eer_{kind}_ci95", (float("nan"), float("nan")))
+            table.add_row(f"test EER, {kind.replace('_', '-')}", f"{100 * m[f'eer_{kind}']:.2f} % (95 % CI {100 * lo:.2f}–{100 * hi:.2f}; {m[f'n_genuine_{kind}']} genuine / {m[f'n_impostor_{kind}']} impostor trials)")
+    for label, d, who in (("genuine attempt", r["genuine"], r["claimed"]), ("impostor attempt", r["impostor"], r["impostor_speaker"])):
+        verdict = "[green]accepted[/green]" if d.accepted else "[red]rejected[/red]"
+        table.add_row(label, f"{who} claims {r['claimed']}: score {d.score:.3f} vs threshold {d.threshold:.3f} → {verdict}")
+    table.add_row("pictures", f"{out / 'eval' / 'det.png'}, {out / 'eval' / 'hist.png'}")
+    console.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

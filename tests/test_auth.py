@@ -211,3 +211,47 @@ def test_public_names_at_the_top_level():
     assert lipauth.Verifier is Verifier and lipauth.TemplateStore is TemplateStore and lipauth.load_model is load_model
     with pytest.raises(AttributeError):
         lipauth.no_such_thing
+
+
+@pytest.mark.slow
+def test_default_model_ranks_the_real_speaker_first():
+    """The bundled model on face videos it never saw: grid-s2's speaker enrolled from 3
+    clips; every other grid-s2 clip must score above every clip of the other speakers in
+    grid-sample and crema-d-sample. lwbsza.mpg is the same person filmed at lower quality,
+    so it must score like a genuine clip."""
+    model = load_model()
+    s2 = sorted(need("grid-s2/video").glob("*.mpg"))
+    template = model.embed_many(s2[:3]).mean(axis=0)
+    template /= np.linalg.norm(template)
+    genuine = model.embed_many(s2[3:]) @ template
+    others = [p for p in sorted(need("grid-sample").glob("*.mpg")) if p.name != "lwbsza.mpg"] + sorted(need("crema-d-sample").glob("*.flv"))
+    impostor = model.embed_many(others) @ template
+    assert genuine.min() > impostor.max(), (genuine.min(), impostor.max())
+    assert model.embed(need("grid-sample/lwbsza.mpg")) @ template > impostor.max()
+
+
+@pytest.mark.slow
+def test_a_process_killed_while_enrolling_leaves_the_store_consistent(tmp_path, quick_model_file, monkeypatch):
+    """Kill enrolment processes at different moments (SIGKILL, no clean-up); the store must
+    always open, and every user in it must be complete (all its clips) or absent."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
+    db = tmp_path / "t.db"
+    TemplateStore(db).put(Template.from_embeddings("existing", np.ones((2, 4)), "m"))
+    videos = [str(p) for p in sorted(need("grid-s2/video").glob("*.mpg"))[:4]]
+    for delay in (0.5, 1.5, 3.0, 6.0):
+        proc = subprocess.Popen([sys.executable, "-m", "lipauth.cli", "enroll", f"u{delay}", *videos, "--store", str(db), "--model", str(quick_model_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        store = TemplateStore(db)
+        users = {u["user_id"]: u["n_clips"] for u in store.users()}
+        assert users.pop("existing") == 2
+        assert all(n == 4 for n in users.values()), users
+        for u in users:
+            assert store.get(u).embeddings.shape[0] == 4
+        store.close()

@@ -12,7 +12,7 @@ from tests.conftest import need
 
 
 def test_registry():
-    assert corpus_names() == ["avletters", "crema-d", "folder", "grid"]
+    assert corpus_names() == ["avletters", "crema-d", "folder", "grid", "lipcrops"]
     with pytest.raises(InvalidInputError, match="unknown corpus"):
         get_corpus("timit")
 

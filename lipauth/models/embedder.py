@@ -3,7 +3,9 @@
 model.pt is self-contained (loaded with torch.load(weights_only=True), no pickled classes):
     format, model {name, config}, state_dict, preprocessing {crop, backend, length},
     backend_scoring (whitening fitted on the training speakers' embeddings), thresholds
-    {eer, fmr_1pct, ...} and llr calibration {a, b} fitted on validation speakers, plus
+    {eer, fmr_1pct, ...} for clip-against-clip trials and verify_thresholds for a probe
+    against a 3-clip enrolment template, and an llr calibration {a, b}, all fitted on the
+    validation speakers, plus
     provenance (training speakers, validation metrics, git commit).
 """
 
@@ -36,7 +38,8 @@ class LipEmbedder:
     backend: str = "dlib"
     length: int | None = None  # clips are cropped/padded to this many frames, if set
     normalize: str = "dataset"  # pixel normalisation, see lipauth.data.batching
-    thresholds: dict[str, float] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)  # clip against clip (evaluation)
+    verify_thresholds: dict[str, float] = field(default_factory=dict)  # probe against an enrolment template
     calibration: dict[str, float] | None = None
     backend_scoring: Whitening | None = None  # applied to the network's embeddings, if fitted
     info: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +93,7 @@ class LipEmbedder:
             "state_dict": self.model.state_dict(),
             "preprocessing": {"crop": vars(self.crop).copy(), "backend": self.backend, "length": self.length, "normalize": self.normalize},
             "thresholds": self.thresholds,
+            "verify_thresholds": self.verify_thresholds,
             "calibration": self.calibration,
             "backend_scoring": self.backend_scoring.to_dict() if self.backend_scoring is not None else None,
             "info": self.info,
@@ -124,6 +128,7 @@ class LipEmbedder:
             length=pre.get("length"),
             normalize=pre.get("normalize", "dataset"),
             thresholds=payload.get("thresholds") or {},
+            verify_thresholds=payload.get("verify_thresholds") or {},
             calibration=payload.get("calibration"),
             backend_scoring=Whitening.from_dict(payload.get("backend_scoring")),
             info=payload.get("info") or {},

@@ -61,8 +61,8 @@ def _merge(base: dict, new: dict, where: str, prefix: str = "") -> None:
             base[key] = value
             continue
         if key not in base:
-            if prefix in ("model.", "augment."):
-                base[key] = value  # checked by the model / loss / augmenter that takes them
+            if prefix in ("model.", "augment.", "data.crop."):
+                base[key] = value  # checked by the model / CropSpec / augmenter that takes them
                 continue
             raise InvalidInputError(f"{where}: unknown setting {prefix}{key}")
         if isinstance(base[key], dict) and isinstance(value, dict):

@@ -171,6 +171,7 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
         calib_clips, calibrated_on = (val_clips, "validation speakers") if val_clips else (train_clips, "training speakers (no validation split)")
         thresholds, calibration = calibrate(embedder, calib_clips)
         embedder.thresholds, embedder.calibration = thresholds, calibration
+        embedder.verify_thresholds = calibrate_verification(embedder, calib_clips)
         summary = {"best_epoch": best["epoch"], "best_val_eer": best["val_eer"], "epochs_run": len(history), "calibrated_on": calibrated_on, "split": split.to_dict()}
         embedder.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": seed}
         embedder.save(out / "model.pt")
@@ -182,19 +183,45 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
 
 def calibrate(embedder: LipEmbedder, clips: list[LipClip]) -> tuple[dict[str, float], dict[str, float]]:
     """Thresholds at the EER and at FMR 1 % / 0.1 %, and the score -> LLR calibration, from
-    text-independent trials among `clips`."""
+    text-independent clip-against-clip trials among `clips` (what `evaluate` scores)."""
     emb = embedder.embed_clips(clips)
     trials = make_trials([c.meta for c in clips], "text_independent")
     scores = np.sum(emb[trials.a] * emb[trials.b], axis=1)
-    rate, t_eer = eer(scores, trials.genuine)
-    thresholds = {
+    a, b = fit_llr_calibration(scores, trials.genuine)
+    return _thresholds(scores, trials.genuine), {"a": a, "b": b}
+
+
+def calibrate_verification(embedder: LipEmbedder, clips: list[LipClip], *, n_enrol: int = 3, draws: int = 20, seed: int = 0) -> dict[str, float]:
+    """Thresholds for what the Verifier scores: a probe against the mean of `n_enrol`
+    enrolment clips. Averaging raises cosine scores, so clip-pair thresholds would accept
+    too much. Per speaker, `draws` random enrolment sets; every other clip is a probe."""
+    emb = embedder.embed_clips(clips)
+    speakers = np.array([c.meta.speaker for c in clips], dtype=object)
+    rng = np.random.default_rng(seed)
+    scores, genuine = [], []
+    for spk in sorted(set(speakers)):
+        own = np.flatnonzero(speakers == spk)
+        if len(own) <= n_enrol:
+            continue
+        for _ in range(draws):
+            enrol = rng.choice(own, n_enrol, replace=False)
+            template = emb[enrol].mean(axis=0)
+            template /= np.linalg.norm(template)
+            probes = np.setdiff1d(np.arange(len(clips)), enrol)
+            scores.append(emb[probes] @ template)
+            genuine.append(speakers[probes] == spk)
+    s, g = np.concatenate(scores), np.concatenate(genuine)
+    return {**_thresholds(s, g), "n_enrol": n_enrol}
+
+
+def _thresholds(scores: np.ndarray, genuine: np.ndarray) -> dict[str, float]:
+    rate, t_eer = eer(scores, genuine)
+    return {
         "eer": t_eer,
-        "fmr_1pct": threshold_at_fmr(scores, trials.genuine, 0.01),
-        "fmr_0.1pct": threshold_at_fmr(scores, trials.genuine, 0.001),
+        "fmr_1pct": threshold_at_fmr(scores, genuine, 0.01),
+        "fmr_0.1pct": threshold_at_fmr(scores, genuine, 0.001),
         "calibration_eer": rate,
     }
-    a, b = fit_llr_calibration(scores, trials.genuine)
-    return thresholds, {"a": a, "b": b}
 
 
 def fit_backend(spec: dict | None, embedder: LipEmbedder, train_clips: list[LipClip]) -> Whitening | None:

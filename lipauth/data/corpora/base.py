@@ -64,7 +64,7 @@ class VideoCorpus:
         return pipeline.process(item.path, item.meta)
 
 
-CORPORA = Registry("corpus", tuple(f"lipauth.data.corpora.{m}" for m in ("avletters", "cremad", "folder", "grid")))
+CORPORA = Registry("corpus", tuple(f"lipauth.data.corpora.{m}" for m in ("avletters", "cremad", "folder", "grid", "lipcrops")))
 register_corpus = CORPORA.register
 corpus_names = CORPORA.names
 
