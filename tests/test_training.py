@@ -108,3 +108,18 @@ def test_ddp_with_two_processes(tmp_path):
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(log) == 1  # written once, by rank 0
     LipEmbedder.load(out / "model.pt")
+
+
+def test_verification_thresholds_with_few_clips():
+    """Calibration data with 2 clips per speaker still calibrates (enrolling from 1 clip);
+    with 1 clip per speaker it returns nothing rather than failing."""
+    from lipauth.data.clip import ClipMeta, LipClip
+    from lipauth.training.trainer import calibrate_verification
+
+    torch.manual_seed(0)
+    emb = LipEmbedder(model=create_model("whispernet_v2").eval(), model_name="whispernet_v2", model_config={}, crop=CropSpec())
+    rng = np.random.default_rng(0)
+    clips = [LipClip(frames=rng.integers(0, 255, (12, 18, 30), dtype=np.uint8), meta=ClipMeta(clip_id=f"{s}{i}", speaker=s), fps=25.0) for s in "ab" for i in range(2)]
+    t = calibrate_verification(emb, clips)
+    assert t["n_enrol"] == 1 and set(t) >= {"eer", "fmr_1pct"}
+    assert calibrate_verification(emb, clips[::2]) == {}

@@ -197,6 +197,10 @@ def calibrate_verification(embedder: LipEmbedder, clips: list[LipClip], *, n_enr
     too much. Per speaker, `draws` random enrolment sets; every other clip is a probe."""
     emb = embedder.embed_clips(clips)
     speakers = np.array([c.meta.speaker for c in clips], dtype=object)
+    # Small calibration sets: enrol from fewer clips, so each speaker keeps a probe.
+    n_enrol = min(n_enrol, min(int((speakers == s).sum()) for s in set(speakers)) - 1)
+    if n_enrol < 1 or len(set(speakers)) < 2:
+        return {}  # nothing to calibrate on: the Verifier falls back to the clip-pair thresholds
     rng = np.random.default_rng(seed)
     scores, genuine = [], []
     for spk in sorted(set(speakers)):
