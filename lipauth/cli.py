@@ -216,9 +216,10 @@ def crossval(
 StoreOpt = typer.Option(None, "--store", help="Template store: a SQLite file path or an SQLAlchemy URL (default: $LIPAUTH_STORE or ~/.lipauth/templates.db).")
 ModelOpt = typer.Option(None, "--model", help="Model file (default: the model bundled with lipauth).")
 PointOpt = typer.Option("eer", "--operating-point", help="eer, fmr_1pct, fmr_0.1pct, or a cosine threshold.")
+ScoringOpt = typer.Option(None, "--scoring", help="raw or normalised (default: what the model recommends).")
 
 
-def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer"):
+def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer", scoring: Optional[str] = None):
     from lipauth.api import load_model
     from lipauth.auth.store import TemplateStore
     from lipauth.auth.verifier import Verifier
@@ -227,7 +228,7 @@ def _verifier(store: Optional[str], model: Optional[Path], operating_point: str 
         point: str | float = float(operating_point)
     except ValueError:
         point = operating_point
-    return Verifier(load_model(model), TemplateStore(store), operating_point=point)
+    return Verifier(load_model(model), TemplateStore(store), operating_point=point, scoring=scoring)
 
 
 @app.command()
@@ -251,6 +252,7 @@ def verify(
     store: Optional[str] = StoreOpt,
     model: Optional[Path] = ModelOpt,
     operating_point: str = PointOpt,
+    scoring: Optional[str] = ScoringOpt,
     liveness: bool = typer.Option(False, "--liveness", help="Also run the presentation-attack checks."),
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
 ) -> None:
@@ -262,7 +264,7 @@ def verify(
             from lipauth.errors import InvalidInputError
 
             raise InvalidInputError("--liveness: the presentation-attack checks are not built yet (issue #5)")
-        decision = _verifier(store, model, operating_point).verify(user, video)
+        decision = _verifier(store, model, operating_point, scoring).verify(user, video)
     except LipauthError as exc:
         if as_json:
             print(json.dumps({"user": user, "error": exc.code, "message": str(exc)}))
@@ -339,6 +341,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     operating_point: str = PointOpt,
+    scoring: Optional[str] = ScoringOpt,
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", help="Largest accepted upload."),
 ) -> None:
     """Run the REST service (API key from LIPAUTH_API_KEY; docs at /docs)."""
@@ -348,7 +351,7 @@ def serve(
 
     from lipauth.service.app import create_app
 
-    app_ = create_app(_verifier(store, model, operating_point), api_key=os.environ.get("LIPAUTH_API_KEY", ""), max_upload_bytes=int(max_upload_mb * (1 << 20)))
+    app_ = create_app(_verifier(store, model, operating_point, scoring), api_key=os.environ.get("LIPAUTH_API_KEY", ""), max_upload_bytes=int(max_upload_mb * (1 << 20)))
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 

@@ -231,6 +231,43 @@ def test_default_model_ranks_the_real_speaker_first():
 
 
 @pytest.mark.slow
+def test_default_model_accepts_the_user_and_rejects_the_others(tmp_path, monkeypatch):
+    """The issue's check, at the default settings (the model's recommended scoring, EER
+    point): grid-s2's speaker enrolled from 3 clips; the other 17 grid-s2 clips accepted, the
+    16 clips of other people in grid-sample and crema-d-sample rejected."""
+    monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
+    model = load_model()
+    verifier = Verifier(model, TemplateStore(tmp_path / "t.db"))
+    assert verifier.scoring == "normalised"
+    s2 = sorted(need("grid-s2/video").glob("*.mpg"))
+    verifier.enroll("s2", s2[:3])
+    others = [p for p in sorted(need("grid-sample").glob("*.mpg")) if p.name != "lwbsza.mpg"] + sorted(need("crema-d-sample").glob("*.flv"))
+    false_rejects = [p.name for p in s2[3:] if not verifier.verify("s2", p).accepted]
+    false_accepts = [p.name for p in others if verifier.verify("s2", p).accepted]
+    assert false_rejects == [] and false_accepts == []
+    assert verifier.verify("s2", need("grid-sample/lwbsza.mpg")).accepted  # the same man, lower quality
+
+
+def test_self_similarity_and_normalised_threshold(model, store):
+    e = np.array([[1.0, 0.0], [0.8, 0.6], [0.6, 0.8]], np.float32)
+    t = Template.from_embeddings("u", e, model.id)
+    loo = []
+    for i in range(3):
+        rest = np.delete(e, i, axis=0).sum(axis=0)
+        loo.append(e[i] @ rest / np.linalg.norm(rest))
+    assert t.self_similarity == pytest.approx(np.mean(loo), abs=1e-6)
+    assert Template.from_embeddings("v", e[:1], model.id).self_similarity is None
+    import dataclasses
+
+    embedder = dataclasses.replace(model.embedder, verify_thresholds={**model.embedder.verify_thresholds, "normalised": {"eer": -0.1}})
+    model = LipModel(embedder, model.id)  # a copy: the module's model fixture stays as it was
+    v = Verifier(model, store, scoring="normalised")
+    assert v.threshold_for(t)[0] == pytest.approx(t.self_similarity - 0.1)
+    assert v.threshold_for(Template.from_embeddings("w", e[:1], model.id))[0] == v.threshold  # one clip: raw
+    assert Verifier(model, store, operating_point=0.5, scoring="normalised").scoring == "raw"  # a number is a raw threshold
+
+
+@pytest.mark.slow
 def test_a_process_killed_while_enrolling_leaves_the_store_consistent(tmp_path, quick_model_file, monkeypatch):
     """Kill enrolment processes at different moments (SIGKILL, no clean-up); the store must
     always open, and every user in it must be complete (all its clips) or absent."""

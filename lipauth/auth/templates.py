@@ -25,6 +25,20 @@ class Template:
         m = self.embeddings.mean(axis=0)
         return m / max(float(np.linalg.norm(m)), 1e-12)
 
+    @property
+    def self_similarity(self) -> float | None:
+        """Mean leave-one-out score of the enrolment clips against the mean of the others:
+        where this user's genuine scores lie, with this camera. None with one clip."""
+        e = self.embeddings
+        if len(e) < 2:
+            return None
+        total = e.sum(axis=0)
+        scores = []
+        for i in range(len(e)):
+            rest = total - e[i]
+            scores.append(float(e[i] @ rest / max(float(np.linalg.norm(rest)), 1e-12)))
+        return float(np.mean(scores))
+
     @classmethod
     def from_embeddings(cls, user_id: str, embeddings: np.ndarray, model_id: str, passphrase: str | None = None) -> "Template":
         emb = np.asarray(embeddings, np.float32)

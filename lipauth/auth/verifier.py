@@ -41,13 +41,27 @@ class Decision:
 
 
 class Verifier:
-    def __init__(self, model, store: TemplateStore, *, operating_point: str | float = "eer", min_enrol_clips: int = 1) -> None:
+    def __init__(self, model, store: TemplateStore, *, operating_point: str | float = "eer", scoring: str | None = None, min_enrol_clips: int = 1) -> None:
         """operating_point: "eer", "fmr_1pct" or "fmr_0.1pct" (thresholds the model file carries,
-        calibrated on its validation speakers), or a threshold on the cosine score."""
+        calibrated on its validation speakers), or a threshold on the cosine score.
+
+        scoring: "raw" compares the cosine score with one threshold for everyone;
+        "normalised" with the user's template self-similarity plus a calibrated offset, which
+        carries over to cameras and corpora the model was not calibrated on. None takes the
+        model's recommendation. A numeric operating point always scores raw."""
         self.model = model
         self.store = store
         self.min_enrol_clips = min_enrol_clips
         self.threshold, self.operating_point = self._resolve(operating_point)
+        calibrated = getattr(model.embedder, "verify_thresholds", {}) or {}
+        self.scoring = "raw" if isinstance(operating_point, (int, float)) else (scoring or calibrated.get("scoring", "raw"))
+        if self.scoring not in ("raw", "normalised"):
+            raise InvalidInputError(f"scoring must be raw or normalised, got {self.scoring!r}")
+        self.offset = None
+        if self.scoring == "normalised":
+            if "normalised" not in calibrated:
+                raise InvalidInputError("this model carries no enrolment-normalised thresholds; use scoring='raw'")
+            self.offset = float(calibrated["normalised"][self.operating_point])
 
     def _resolve(self, point: str | float) -> tuple[float, str]:
         if isinstance(point, (int, float)):
@@ -83,13 +97,20 @@ class Verifier:
         self._check_model(template)
         probe = self.model.embed(video)
         score = float(template.mean @ probe)
-        reasons = []
-        accepted = score >= self.threshold
-        reasons.append(f"score {score:.3f} {'>=' if accepted else '<'} threshold {self.threshold:.3f} ({self.operating_point})")
+        threshold, how = self.threshold_for(template)
+        accepted = score >= threshold
+        reasons = [f"score {score:.3f} {'>=' if accepted else '<'} threshold {threshold:.3f} ({how})"]
         if template.passphrase is not None and passphrase is not None and passphrase != template.passphrase:
             accepted = False
             reasons.append("the claimed passphrase differs from the enrolled one")
-        return Decision(user=user_id, score=score, threshold=self.threshold, accepted=accepted, llr=self.model.llr(score), operating_point=self.operating_point, reasons=reasons)
+        return Decision(user=user_id, score=score, threshold=threshold, accepted=accepted, llr=self.model.llr(score), operating_point=self.operating_point, reasons=reasons)
+
+    def threshold_for(self, template: Template) -> tuple[float, str]:
+        """The cosine threshold this user's probes must reach, and how it was set."""
+        own = template.self_similarity if self.offset is not None else None
+        if own is None:
+            return self.threshold, self.operating_point
+        return own + self.offset, f"{self.operating_point}, enrolment-normalised: self-similarity {own:.3f} {self.offset:+.3f}"
 
     def identify(self, video: str | os.PathLike | LipClip, k: int = 5) -> list[tuple[str, float, bool]]:
         """The k enrolled users most like the probe: (user, score, above threshold), best first."""
@@ -98,8 +119,9 @@ class Verifier:
             return []
         probe = self.model.embed(video)
         scores = np.array([t.mean @ probe for t in templates])
-        order = np.argsort(-scores)[:k]
-        return [(templates[i].user_id, float(scores[i]), bool(scores[i] >= self.threshold)) for i in order]
+        thresholds = np.array([self.threshold_for(t)[0] for t in templates])
+        order = np.argsort(-(scores - thresholds))[:k]  # by margin over each user's own threshold
+        return [(templates[i].user_id, float(scores[i]), bool(scores[i] >= thresholds[i])) for i in order]
 
     def delete(self, user_id: str) -> None:
         self.store.delete(user_id)

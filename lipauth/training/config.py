@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
         "weight_decay": 1e-4,
         "patience": 10,
         "text_dependent_triplets": False,
+        # how the Verifier scores by default: raw cosine, or "normalised" (minus the
+        # template's self-similarity: thresholds that carry over to other cameras/corpora)
+        "verify_scoring": "raw",
     },
     # scoring backend fitted on the training speakers' embeddings after training (or null)
     "backend": {"type": "whitening", "n_components": 64},

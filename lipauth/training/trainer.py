@@ -172,6 +172,8 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
         thresholds, calibration = calibrate(embedder, calib_clips)
         embedder.thresholds, embedder.calibration = thresholds, calibration
         embedder.verify_thresholds = calibrate_verification(embedder, calib_clips)
+        if embedder.verify_thresholds:
+            embedder.verify_thresholds["scoring"] = tcfg["verify_scoring"]
         summary = {"best_epoch": best["epoch"], "best_val_eer": best["val_eer"], "epochs_run": len(history), "calibrated_on": calibrated_on, "split": split.to_dict()}
         embedder.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": seed}
         embedder.save(out / "model.pt")
@@ -201,21 +203,26 @@ def calibrate_verification(embedder: LipEmbedder, clips: list[LipClip], *, n_enr
     n_enrol = min(n_enrol, min(int((speakers == s).sum()) for s in set(speakers)) - 1)
     if n_enrol < 1 or len(set(speakers)) < 2:
         return {}  # nothing to calibrate on: the Verifier falls back to the clip-pair thresholds
+    from lipauth.auth.templates import Template
+
     rng = np.random.default_rng(seed)
-    scores, genuine = [], []
+    scores, offsets, genuine = [], [], []
     for spk in sorted(set(speakers)):
         own = np.flatnonzero(speakers == spk)
-        if len(own) <= n_enrol:
-            continue
         for _ in range(draws):
             enrol = rng.choice(own, n_enrol, replace=False)
-            template = emb[enrol].mean(axis=0)
-            template /= np.linalg.norm(template)
+            t = Template.from_embeddings(spk, emb[enrol], model_id="")
             probes = np.setdiff1d(np.arange(len(clips)), enrol)
-            scores.append(emb[probes] @ template)
+            scores.append(emb[probes] @ t.mean)
+            offsets.append(t.self_similarity if n_enrol >= 2 else np.nan)
             genuine.append(speakers[probes] == spk)
     s, g = np.concatenate(scores), np.concatenate(genuine)
-    return {**_thresholds(s, g), "n_enrol": n_enrol}
+    out: dict = {**_thresholds(s, g), "n_enrol": n_enrol}
+    if n_enrol >= 2:
+        # Enrolment-normalised scores: score minus the template's own self-similarity.
+        d = np.concatenate([sc - off for sc, off in zip(scores, offsets)])
+        out["normalised"] = _thresholds(d, g)
+    return out
 
 
 def _thresholds(scores: np.ndarray, genuine: np.ndarray) -> dict[str, float]:
