@@ -385,8 +385,9 @@ def demo(
     table.add_row("train", f"best validation EER {100 * r['val_eer']:.2f} %")
     for kind in ("text_independent", "text_dependent"):
         if f"eer_{kind}" in m:
-            lo, hi = m.get(f"eer_{kind}_ci95", (float("nan"), float("nan")))
-            table.add_row(f"test EER, {kind.replace('_', '-')}", f"{100 * m[f'eer_{kind}']:.2f} % (95 % CI {100 * lo:.2f}–{100 * hi:.2f}; {m[f'n_genuine_{kind}']} genuine / {m[f'n_impostor_{kind}']} impostor trials)")
+            ci = m.get(f"eer_{kind}_ci95")
+            ci_txt = f"95 % CI {100 * ci[0]:.2f}–{100 * ci[1]:.2f}" if ci else f"no CI from {m['n_speakers']} speakers"
+            table.add_row(f"test EER, {kind.replace('_', '-')}", f"{100 * m[f'eer_{kind}']:.2f} % ({ci_txt}; {m[f'n_genuine_{kind}']} genuine / {m[f'n_impostor_{kind}']} impostor trials)")
     for label, d, who in (("genuine attempt", r["genuine"], r["claimed"]), ("impostor attempt", r["impostor"], r["impostor_speaker"])):
         verdict = "[green]accepted[/green]" if d.accepted else "[red]rejected[/red]"
         table.add_row(label, f"{who} claims {r['claimed']}: score {d.score:.3f} vs threshold {d.threshold:.3f} → {verdict}")

@@ -29,11 +29,12 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def unseen(tmp_path_factory):
-    """Two AVLetters speakers in their own folder, as a user's held-out data would be."""
+    """Three AVLetters speakers in a folder of their own, laid out as a user's data would be
+    (Kate trained the model: these tests check counts and files, not accuracy)."""
     root = tmp_path_factory.mktemp("unseen")
     (root / "Lips").mkdir()
     (root / "Audio" / "mfcc" / "Clean").mkdir(parents=True)
-    for spk in ("John", "Nicola"):
+    for spk in ("John", "Nicola", "Kate"):
         for mat in need("avletters/Lips").glob(f"*_{spk}-lips.mat"):
             shutil.copy(mat, root / "Lips" / mat.name)
     return root
@@ -45,11 +46,12 @@ def test_evaluate_writes_the_promised_files(tmp_path, trained, unseen):
     res = runner.invoke(app, ["evaluate", "--model", str(trained), "--data", str(unseen), "--corpus", "avletters", "--out", str(out), "--bootstrap", "100"])
     assert res.exit_code == 0, res.output
     m = json.loads((out / "metrics.json").read_text())
-    # 2 speakers x 78 clips: C(78,2) genuine pairs each, 78*78 impostor pairs
-    assert m["n_genuine_text_independent"] == 2 * 78 * 77 // 2
-    assert m["n_impostor_text_independent"] == 78 * 78
-    # text-dependent: same letter; 3 reps per speaker -> 3 genuine pairs per letter and speaker
-    assert m["n_genuine_text_dependent"] == 26 * 2 * 3 and m["n_impostor_text_dependent"] == 26 * 9
+    # 3 speakers x 78 clips: C(78,2) genuine pairs each, 78*78 impostor pairs per speaker pair
+    assert m["n_genuine_text_independent"] == 3 * 78 * 77 // 2
+    assert m["n_impostor_text_independent"] == 3 * 78 * 78
+    # text-dependent: same letter; 3 reps per speaker -> 3 genuine pairs per letter and
+    # speaker, 3 x 3 impostor pairs per letter and speaker pair
+    assert m["n_genuine_text_dependent"] == 26 * 3 * 3 and m["n_impostor_text_dependent"] == 26 * 3 * 9
     assert 0 <= m["eer_text_independent"] <= 1 and 0 <= m["eer_text_dependent"] <= 1
     lo, hi = m["eer_text_independent_ci95"]
     assert lo <= m["eer_text_independent"] <= hi
@@ -84,6 +86,19 @@ def test_evaluate_bad_inputs(tmp_path, unseen):
     assert res.exit_code == 2 and "not a lipauth model file" in res.output
     res = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "none.pt"), "--data", str(unseen), "--corpus", "avletters", "--out", str(tmp_path / "e")])
     assert res.exit_code == 2 and "no such model file" in res.output
+
+
+@pytest.mark.slow
+def test_two_speakers_give_no_confidence_interval(tmp_path, trained):
+    two = tmp_path / "two" / "Lips"
+    two.mkdir(parents=True)
+    for spk in ("Kate", "Bill"):
+        for mat in list(need("avletters/Lips").glob(f"*_{spk}-lips.mat"))[:10]:
+            shutil.copy(mat, two / mat.name)
+    res = runner.invoke(app, ["evaluate", "--model", str(trained), "--data", str(two.parent), "--corpus", "avletters", "--out", str(tmp_path / "e")])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert "eer_text_independent_ci95" not in m and "n/a" in (tmp_path / "e" / "report.md").read_text()
 
 
 @pytest.mark.slow

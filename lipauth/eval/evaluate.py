@@ -31,6 +31,7 @@ from lipauth.eval.metrics import bootstrap_eer_ci, eer, fnmr_at_fmr, min_dcf, ra
 from lipauth.eval.plots import det_plot, histogram_plot, roc_plot
 from lipauth.models.embedder import LipEmbedder
 
+MIN_SPEAKERS_FOR_CI = 3
 SCORE_FILES = {"text_independent": "scores.csv", "text_dependent": "scores_text_dependent.csv", "wrong_phrase": "scores_wrong_phrase.csv"}
 
 
@@ -47,7 +48,8 @@ def trial_metrics(scores: np.ndarray, trials: Trials, clips: list[LipClip], *, t
     m["min_dcf_p0.01"] = min_dcf(scores, g, 0.01)[0]
     spk = [c.meta.speaker for c in clips]
     n_speakers = len(set(spk))
-    if n_boot and n_speakers >= 2:
+    # Resampling 2 speakers only ever gives the same pair back (or no impostors): no CI.
+    if n_boot and n_speakers >= MIN_SPEAKERS_FOR_CI:
         m["eer_ci95"] = list(bootstrap_eer_ci(scores, g, [spk[i] for i in trials.a], [spk[i] for i in trials.b], n_boot=n_boot, seed=seed))
     if threshold is not None:
         m.update({f"{k}_at_val_threshold": v for k, v in rates_at(scores, g, threshold).items()})
@@ -109,7 +111,7 @@ def report(m: dict[str, Any], title: str) -> str:
         if f"eer_{kind}" not in m:
             continue
         ci = m.get(f"eer_{kind}_ci95")
-        ci_txt = f"{100 * ci[0]:.2f}–{100 * ci[1]:.2f}" if ci else "–"
+        ci_txt = f"{100 * ci[0]:.2f}–{100 * ci[1]:.2f}" if ci else f"n/a (< {MIN_SPEAKERS_FOR_CI} speakers)"
         at = [m.get(f"{k}_at_val_threshold_{kind}") for k in ("fmr", "fnmr", "hter")]
         at_txt = " / ".join(f"{100 * v:.2f}" for v in at) if at[0] is not None else "–"
         lines.append(
