@@ -70,7 +70,7 @@ class LipModel:
 def load_model(path: str | os.PathLike | None = None) -> LipModel:
     """Load a model file made by `lipauth train`; None loads the model bundled with lipauth."""
     path = Path(path) if path is not None else default_model_path()
-    if path is None or not path.is_file():
+    if not path.is_file():
         raise InvalidInputError(f"{path}: no such model file")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return LipModel(LipEmbedder.load(path), model_id=digest)
