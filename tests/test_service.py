@@ -127,3 +127,14 @@ def test_bad_requests_get_the_right_4xx_and_leave_the_store_alone(server, tmp_pa
     r = httpx.post(f"{url}/v1/users/bad/verify", headers=h)
     assert r.status_code in (400, 404) and "detail" in r.json()
     assert verifier.store.users() == before
+
+
+def test_serve_refuses_to_start_without_an_api_key(monkeypatch, quick_model_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from lipauth.cli import app
+
+    monkeypatch.delenv("LIPAUTH_API_KEY", raising=False)
+    monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
+    res = CliRunner().invoke(app, ["serve", "--model", str(quick_model_file), "--store", str(tmp_path / "t.db")])
+    assert res.exit_code == 2 and "LIPAUTH_API_KEY" in res.output
