@@ -82,6 +82,10 @@ class Trials:
     def n_impostor(self) -> int:
         return int((~self.genuine).sum())
 
+    def scores(self, embeddings: np.ndarray) -> np.ndarray:
+        """Cosine score of every trial, from L2-normalised embeddings indexed like the clips."""
+        return np.sum(embeddings[self.a] * embeddings[self.b], axis=1)
+
 
 def make_trials(metas: list[ClipMeta], kind: str, *, max_impostors: int | None = None, seed: int = 0) -> Trials:
     """All pairs of the given kind; impostor pairs are subsampled to `max_impostors` if set."""

@@ -35,10 +35,6 @@ MIN_SPEAKERS_FOR_CI = 3
 SCORE_FILES = {"text_independent": "scores.csv", "text_dependent": "scores_text_dependent.csv", "wrong_phrase": "scores_wrong_phrase.csv"}
 
 
-def score_trials(emb: np.ndarray, trials: Trials) -> np.ndarray:
-    return np.sum(emb[trials.a] * emb[trials.b], axis=1)
-
-
 def trial_metrics(scores: np.ndarray, trials: Trials, clips: list[LipClip], *, threshold: float | None, n_boot: int, seed: int = 0) -> dict[str, Any]:
     g = trials.genuine
     rate, t = eer(scores, g)
@@ -56,12 +52,15 @@ def trial_metrics(scores: np.ndarray, trials: Trials, clips: list[LipClip], *, t
     return m
 
 
-def evaluate_clips(embedder: LipEmbedder, clips: list[LipClip], out: str | Path, *, n_boot: int = 500, n_failed: int = 0, title: str = "") -> dict[str, Any]:
+def evaluate_clips(
+    embedder: LipEmbedder, clips: list[LipClip], out: str | Path, *, n_boot: int = 500, n_failed: int = 0, title: str = "", embeddings: np.ndarray | None = None
+) -> dict[str, Any]:
+    """`embeddings`, if the caller has them already, are the clips' embeddings (no second pass)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if len({c.meta.speaker for c in clips}) < 2:
         raise InvalidInputError("evaluation needs clips of at least 2 speakers (impostor trials)")
-    emb = embedder.embed_clips(clips)
+    emb = embedder.embed_clips(clips) if embeddings is None else embeddings
     metas = [c.meta for c in clips]
     threshold = embedder.thresholds.get("eer")
     metrics: dict[str, Any] = {
@@ -76,7 +75,7 @@ def evaluate_clips(embedder: LipEmbedder, clips: list[LipClip], out: str | Path,
         trials = make_trials(metas, kind)
         if trials.n_genuine == 0 or trials.n_impostor == 0:
             continue  # e.g. no phrase labels: no text-dependent trials
-        scores = score_trials(emb, trials)
+        scores = trials.scores(emb)
         boot = n_boot if kind != "wrong_phrase" else 0
         for key, value in trial_metrics(scores, trials, clips, threshold=threshold, n_boot=boot).items():
             # eer_<kind>_ci95 is the name the interface promises; the rest are <metric>_<kind>

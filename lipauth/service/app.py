@@ -17,7 +17,7 @@ import hmac
 import os
 import tempfile
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -127,7 +127,5 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
 
 @contextmanager
 def _all_saved(uploads, saved) -> Iterator[list[Path]]:
-    from contextlib import ExitStack
-
     with ExitStack() as stack:
         yield [stack.enter_context(saved(u)) for u in uploads]

@@ -16,7 +16,7 @@ import numpy as np
 from lipauth.data.dataset import Dataset
 from lipauth.data.protocol import TRIAL_KINDS, kfold_speakers, make_trials
 from lipauth.errors import InvalidInputError
-from lipauth.eval.evaluate import evaluate_clips, score_trials
+from lipauth.eval.evaluate import evaluate_clips
 from lipauth.eval.metrics import bootstrap_eer_ci, eer
 from lipauth.models.embedder import LipEmbedder
 from lipauth.training.trainer import calibrate, train
@@ -31,7 +31,8 @@ def fit(cfg: dict, dataset: Dataset, out: Path, split, progress: bool):
         model = PCABaseline(CropSpec(**cfg["data"]["crop"]), n_components=cfg["model"].get("n_components", 64), whiten=cfg["model"].get("whiten", True), normalize=cfg["data"]["normalize"])
         train_clips = dataset.of_speakers(split.train)
         model.fit(train_clips)
-        model.thresholds, model.calibration = calibrate(model, dataset.of_speakers(split.val) or train_clips)
+        calib_clips = dataset.of_speakers(split.val) or train_clips
+        model.thresholds, model.calibration = calibrate(model.embed_clips(calib_clips), calib_clips)
         return model
     train(cfg, dataset, out, split=split, progress=progress)
     return LipEmbedder.load(out / "model.pt")
@@ -46,15 +47,15 @@ def crossval(cfg: dict, dataset: Dataset, out: str | Path, *, folds: int, n_val:
         fold_dir = out / f"fold{i}"
         model = fit(cfg, dataset, fold_dir, split, progress)
         test = dataset.of_speakers(split.test)
-        m = evaluate_clips(model, test, fold_dir / "eval", n_boot=0, title=f"{cfg['model']['name']} fold {i}")
-        per_fold.append({"test_speakers": list(split.test), **{k: v for k, v in m.items() if k.startswith(("eer_", "n_"))}})
         emb = model.embed_clips(test)
+        m = evaluate_clips(model, test, fold_dir / "eval", n_boot=0, title=f"{cfg['model']['name']} fold {i}", embeddings=emb)
+        per_fold.append({"test_speakers": list(split.test), **{k: v for k, v in m.items() if k.startswith(("eer_", "n_"))}})
         metas = [c.meta for c in test]
         for kind in TRIAL_KINDS:
             t = make_trials(metas, kind)
             if t.n_genuine and t.n_impostor:
                 spk = [m.speaker for m in metas]
-                pooled[kind].append((score_trials(emb, t), t.genuine, [spk[j] for j in t.a], [spk[j] for j in t.b]))
+                pooled[kind].append((t.scores(emb), t.genuine, [spk[j] for j in t.a], [spk[j] for j in t.b]))
     result: dict[str, Any] = {"folds": per_fold, "model": cfg["model"]["name"], "n_folds": folds, "speakers": dataset.speakers}
     for kind, parts in pooled.items():
         if not parts:

@@ -169,9 +169,9 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
         embedder = LipEmbedder(model=model, model_name=cfg["model"]["name"], model_config=model_cfg, crop=crop, backend=cfg["data"]["backend"], normalize=normalize)
         embedder.backend_scoring = fit_backend(cfg.get("backend"), embedder, train_clips)
         calib_clips, calibrated_on = (val_clips, "validation speakers") if val_clips else (train_clips, "training speakers (no validation split)")
-        thresholds, calibration = calibrate(embedder, calib_clips)
-        embedder.thresholds, embedder.calibration = thresholds, calibration
-        embedder.verify_thresholds = calibrate_verification(embedder, calib_clips)
+        calib_emb = embedder.embed_clips(calib_clips)  # once, for both kinds of threshold
+        embedder.thresholds, embedder.calibration = calibrate(calib_emb, calib_clips)
+        embedder.verify_thresholds = calibrate_verification(calib_emb, calib_clips)
         if embedder.verify_thresholds:
             embedder.verify_thresholds["scoring"] = tcfg["verify_scoring"]
         summary = {"best_epoch": best["epoch"], "best_val_eer": best["val_eer"], "epochs_run": len(history), "calibrated_on": calibrated_on, "split": split.to_dict()}
@@ -183,21 +183,21 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
     return summary
 
 
-def calibrate(embedder: LipEmbedder, clips: list[LipClip]) -> tuple[dict[str, float], dict[str, float]]:
+def calibrate(emb: np.ndarray, clips: list[LipClip]) -> tuple[dict[str, float], dict[str, float]]:
     """Thresholds at the EER and at FMR 1 % / 0.1 %, and the score -> LLR calibration, from
-    text-independent clip-against-clip trials among `clips` (what `evaluate` scores)."""
-    emb = embedder.embed_clips(clips)
+    text-independent clip-against-clip trials among `clips` (what `evaluate` scores);
+    `emb` are the clips' embeddings."""
     trials = make_trials([c.meta for c in clips], "text_independent")
-    scores = np.sum(emb[trials.a] * emb[trials.b], axis=1)
+    scores = trials.scores(emb)
     a, b = fit_llr_calibration(scores, trials.genuine)
     return _thresholds(scores, trials.genuine), {"a": a, "b": b}
 
 
-def calibrate_verification(embedder: LipEmbedder, clips: list[LipClip], *, n_enrol: int = 3, draws: int = 20, seed: int = 0) -> dict[str, float]:
+def calibrate_verification(emb: np.ndarray, clips: list[LipClip], *, n_enrol: int = 3, draws: int = 20, seed: int = 0) -> dict[str, float]:
     """Thresholds for what the Verifier scores: a probe against the mean of `n_enrol`
     enrolment clips. Averaging raises cosine scores, so clip-pair thresholds would accept
-    too much. Per speaker, `draws` random enrolment sets; every other clip is a probe."""
-    emb = embedder.embed_clips(clips)
+    too much. Per speaker, `draws` random enrolment sets; every other clip is a probe.
+    `emb` are the clips' embeddings."""
     speakers = np.array([c.meta.speaker for c in clips], dtype=object)
     # Small calibration sets: enrol from fewer clips, so each speaker keeps a probe.
     n_enrol = min(n_enrol, min(int((speakers == s).sum()) for s in set(speakers)) - 1)
@@ -249,7 +249,7 @@ def _val_eer(model, clips: list[LipClip], crop: CropSpec, cfg: dict, train_clips
     embedder.backend_scoring = fit_backend(cfg.get("backend"), embedder, train_clips)
     emb = embedder.embed_clips(clips)
     trials = make_trials([c.meta for c in clips], "text_independent")
-    return eer(np.sum(emb[trials.a] * emb[trials.b], axis=1), trials.genuine)[0]
+    return eer(trials.scores(emb), trials.genuine)[0]
 
 
 def _batches(tcfg: dict, clips: list[LipClip], labels: list, seed: int, rank: int, world: int):

@@ -1,0 +1,33 @@
+"""`lipauth crossval` on the real AVLetters clips, with the fast PCA baseline."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from lipauth.cli import app
+from tests.conftest import need
+
+runner = CliRunner()
+
+
+def test_crossval_tests_every_speaker_once_and_pools_the_folds(tmp_path):
+    out = tmp_path / "cv"
+    res = runner.invoke(app, ["crossval", "--config", "configs/baseline_pca_avletters.yaml", "--data", str(need("avletters")), "--corpus", "avletters", "--folds", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    r = json.loads((out / "crossval.json").read_text())
+    tested = [s for f in r["folds"] for s in f["test_speakers"]]
+    assert sorted(tested) == sorted(r["speakers"]) and len(tested) == 7
+    for kind in ("text_independent", "text_dependent"):
+        assert r[f"n_genuine_{kind}"] == sum(f[f"n_genuine_{kind}"] for f in r["folds"])
+        assert r[f"n_impostor_{kind}"] == sum(f[f"n_impostor_{kind}"] for f in r["folds"])
+        lo, hi = r[f"eer_{kind}_ci95"]
+        assert lo <= r[f"eer_{kind}"] <= hi
+    # every speaker's 78 clips give C(78, 2) genuine pairs, whichever fold tests them
+    assert r["n_genuine_text_independent"] == 7 * 78 * 77 // 2
+    assert (out / "fold0" / "eval" / "det.png").exists()
+
+
+def test_crossval_needs_two_test_speakers_per_fold(tmp_path):
+    res = runner.invoke(app, ["crossval", "--config", "configs/baseline_pca_avletters.yaml", "--data", str(need("avletters")), "--corpus", "avletters", "--folds", "4", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "k-fold" in res.output
