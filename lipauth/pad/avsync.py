@@ -1,0 +1,222 @@
+"""Audio-visual synchrony: does the voice on a video come from the mouth on it?
+
+After Torfi et al. 2017 ("3D convolutional neural networks for cross audio-visual matching
+recognition") and SyncNet (Chung & Zisserman 2016): a coupled 3D CNN maps a short window of
+mouth frames and the audio features over the same span into one space, trained with a
+contrastive loss so that in-sync pairs lie close and shifted or swapped audio lies far.
+
+Scoring a whole utterance, as in SyncNet: the mean distance between video windows and the
+audio windows `offset` frames later, for every offset in +-max_offset; the best offset is
+the smallest distance, its confidence the median minus the minimum. The sync score used as
+a liveness check is (median - distance at offset 0) / spread of the distances over offsets:
+high when the audio fits the mouth as recorded, near zero for audio from another recording,
+negative when it fits better shifted. Dividing by the spread makes the score comparable
+across corpora (isolated letters vs sentences, studio vs webcam): on the shared data it
+moved the in-sync rejection at the validation threshold from 50-90 % to 0-60 %.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from lipauth.data.clip import LipClip
+from lipauth.data.mfcc import N_STATIC, video_aligned_features
+from lipauth.errors import InvalidInputError, TooFewFramesError
+
+FORMAT = "lipauth-avsync/1"
+
+
+def plain(obj):
+    """Metrics and settings as plain Python types, so that model files load with
+    torch.load(weights_only=True) (numpy scalars would need pickled globals)."""
+    return json.loads(json.dumps(obj, default=lambda x: x.tolist() if hasattr(x, "tolist") else str(x)))
+
+
+@dataclass
+class SyncConfig:
+    window: int = 9  # video frames per window (0.36 s at 25 fps); the audio window is 2x
+    width: int = 30  # mouth crop size the visual stream takes
+    height: int = 18
+    embedding_dim: int = 128
+    channels: tuple[int, int, int] = (32, 64, 128)
+    max_offset: int = 15  # frames searched either side, as SyncNet
+
+    @property
+    def audio_window(self) -> int:
+        return 2 * self.window
+
+
+class VisualStream(nn.Module):
+    """(B, 1, window, H, W) standardised mouth frames -> (B, D)."""
+
+    def __init__(self, cfg: SyncConfig) -> None:
+        super().__init__()
+        c1, c2, c3 = cfg.channels
+        block = lambda i, o: [nn.Conv3d(i, o, 3, padding=1, bias=False), nn.BatchNorm3d(o), nn.ReLU(inplace=True)]  # noqa: E731
+        self.features = nn.Sequential(
+            *block(1, c1), nn.MaxPool3d((1, 2, 2)), *block(c1, c2), nn.MaxPool3d((1, 2, 2)), *block(c2, c3), nn.AdaptiveAvgPool3d((cfg.window, 1, 1))
+        )
+        self.head = nn.Linear(c3 * cfg.window, cfg.embedding_dim)  # keeps the order of frames
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1))
+
+
+class AudioStream(nn.Module):
+    """(B, 3, 2*window, 13) MFCC / delta / delta-delta maps -> (B, D)."""
+
+    def __init__(self, cfg: SyncConfig) -> None:
+        super().__init__()
+        c1, c2, c3 = cfg.channels
+        block = lambda i, o: [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]  # noqa: E731
+        self.features = nn.Sequential(*block(3, c1), *block(c1, c2), nn.MaxPool2d((2, 1)), *block(c2, c3), nn.AdaptiveAvgPool2d((cfg.window, 1)))
+        self.head = nn.Linear(c3 * cfg.window, cfg.embedding_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1))
+
+
+class SyncNet(nn.Module):
+    def __init__(self, cfg: SyncConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg or SyncConfig()
+        self.visual = VisualStream(self.cfg)
+        self.audio = AudioStream(self.cfg)
+
+    def embed_video(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(self.visual(x), dim=1)
+
+    def embed_audio(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(self.audio(x), dim=1)
+
+
+# -- from a clip to windows ---------------------------------------------------------------
+def mouth_frames(clip: LipClip, cfg: SyncConfig) -> np.ndarray:
+    """(T, H, W) float32 grey mouth frames at the model's size, standardised over the clip
+    so that lighting and camera gain do not matter, only motion and shape."""
+    f = clip.frames if clip.frames.ndim == 3 else cv2.cvtColor(clip.frames.reshape(-1, clip.frames.shape[2], 3), cv2.COLOR_RGB2GRAY).reshape(clip.frames.shape[:3])
+    if (f.shape[2], f.shape[1]) != (cfg.width, cfg.height):
+        f = np.stack([cv2.resize(x, (cfg.width, cfg.height), interpolation=cv2.INTER_AREA) for x in f])
+    f = f.astype(np.float32)
+    return (f - f.mean()) / max(float(f.std()), 1.0)
+
+
+@dataclass
+class SyncInputs:
+    """A clip made ready for the model: frames (T, H, W) and audio (2T-1, 13, 3)."""
+
+    frames: np.ndarray
+    audio: np.ndarray
+
+    @classmethod
+    def from_clip(cls, clip: LipClip, cfg: SyncConfig) -> "SyncInputs":
+        if clip.n_frames < cfg.window + 1:
+            raise TooFewFramesError(f"{clip.meta.clip_id}: {clip.n_frames} frames; synchrony needs at least {cfg.window + 1}")
+        audio = video_aligned_features(clip)
+        if audio.shape[1] != N_STATIC:
+            raise InvalidInputError(f"{clip.meta.clip_id}: unexpected audio feature shape {audio.shape}")
+        return cls(frames=mouth_frames(clip, cfg), audio=audio)
+
+    def video_window(self, t: int, cfg: SyncConfig) -> np.ndarray:
+        return self.frames[t : t + cfg.window][None]  # (1, V, H, W)
+
+    def audio_window(self, t: int, cfg: SyncConfig) -> np.ndarray:
+        """The audio features over video frames t .. t+window-1 (padded at the end)."""
+        a = self.audio[2 * t : 2 * t + cfg.audio_window]
+        if len(a) < cfg.audio_window:
+            a = np.concatenate([a, np.repeat(a[-1:], cfg.audio_window - len(a), axis=0)])
+        return a.transpose(2, 0, 1)  # (3, 2V, 13)
+
+    def last_start(self, cfg: SyncConfig) -> int:
+        """Windows start at 0 .. last_start (inclusive)."""
+        return self.frames.shape[0] - cfg.window
+
+
+@dataclass
+class SyncResult:
+    """SyncNet's outputs for one utterance."""
+
+    offsets: list[int]  # video frames; positive: the audio matches best when taken later
+    distances: list[float]  # mean window distance at each offset
+    window_distances: list[float]  # per window, at offset 0
+    best_offset: int
+    confidence: float  # median - min distance over offsets
+    score: float  # (median - distance at offset 0) / std over offsets: higher = in sync
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SyncModel:
+    """A trained SyncNet with its threshold: scores clips, saves and loads itself."""
+
+    def __init__(self, net: SyncNet, threshold: float | None = None, info: dict | None = None) -> None:
+        self.net = net.eval()
+        self.cfg = net.cfg
+        self.threshold = threshold
+        self.info = info or {}
+
+    @torch.no_grad()
+    def analyse(self, clip: LipClip) -> SyncResult:
+        cfg = self.cfg
+        x = SyncInputs.from_clip(clip, cfg)
+        last = x.last_start(cfg)
+        video = torch.from_numpy(np.stack([x.video_window(t, cfg) for t in range(last + 1)]))
+        starts = range(-cfg.max_offset, last + cfg.max_offset + 1)
+        valid = [s for s in starts if 0 <= s <= last]
+        audio = torch.from_numpy(np.stack([x.audio_window(s, cfg) for s in valid]))
+        v, a = self.net.embed_video(video), self.net.embed_audio(audio)
+        d = torch.cdist(v, a).numpy()  # (video window t, audio window at valid[j])
+        col = {s: j for j, s in enumerate(valid)}
+        offsets, means = [], []
+        for o in range(-cfg.max_offset, cfg.max_offset + 1):
+            pairs = [d[t, col[t + o]] for t in range(last + 1) if (t + o) in col]
+            if pairs:
+                offsets.append(o)
+                means.append(float(np.mean(pairs)))
+        means_arr = np.asarray(means)
+        at_zero = means[offsets.index(0)]
+        best = int(np.argmin(means_arr))
+        median = float(np.median(means_arr))
+        return SyncResult(
+            offsets=offsets,
+            distances=means,
+            window_distances=[float(d[t, col[t]]) for t in range(last + 1)],
+            best_offset=offsets[best],
+            confidence=median - float(means_arr[best]),
+            score=(median - at_zero) / (float(means_arr.std()) + 1e-6),
+        )
+
+    def score(self, clip: LipClip) -> float:
+        return self.analyse(clip).score
+
+    # -- the model file -------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cfg = asdict(self.cfg)
+        cfg["channels"] = list(cfg["channels"])
+        torch.save({"format": FORMAT, "config": cfg, "state_dict": self.net.state_dict(), "threshold": plain(self.threshold), "info": plain(self.info)}, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "SyncModel":
+        try:
+            blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, EOFError) as exc:
+            raise InvalidInputError(f"{path}: not a readable model file ({exc})") from exc
+        if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+            raise InvalidInputError(f"{path}: not an AV-synchrony model file ({FORMAT})")
+        cfg = dict(blob["config"])
+        cfg["channels"] = tuple(cfg["channels"])
+        net = SyncNet(SyncConfig(**cfg))
+        net.load_state_dict(blob["state_dict"])
+        return cls(net, blob.get("threshold"), blob.get("info", {}))

@@ -1,0 +1,216 @@
+"""Training and evaluating the AV-synchrony model.
+
+Pairs, as in Torfi et al. 2017 and SyncNet: a window of mouth frames with the audio over
+the same span is a genuine pair; the same window with audio shifted by at least
+`min_shift` frames, or with audio from another clip, is an impostor pair. Contrastive loss
+(pytorch-metric-learning) pulls genuine pairs together and pushes impostors past a margin.
+
+Evaluation is by utterance on held-out speakers: every clip as recorded (in sync) against
+the same clip with its audio delayed (shifted) or replaced by another clip's (swapped).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import torch
+from pytorch_metric_learning.distances import LpDistance
+from pytorch_metric_learning.losses import ContrastiveLoss
+from rich.progress import Progress
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from lipauth.data.clip import AUDIO_RATE, LipClip
+from lipauth.errors import EmptyCorpusError, LipauthError
+from lipauth.eval.metrics import eer
+from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
+
+
+@dataclass
+class SyncTrainConfig:
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    margin: float = 1.0  # impostor pairs are pushed at least this far apart (unit embeddings)
+    min_shift: int = 4  # frames: a shift this large is out of sync
+    seed: int = 0
+
+
+# -- attacks on the audio of a clip -------------------------------------------------------
+def shift_audio(clip: LipClip, seconds: float) -> LipClip:
+    """The clip with its audio delayed by `seconds` (silence, or the first feature frame,
+    fills the start), as a badly dubbed or replayed video would have it."""
+    if clip.audio is not None and len(clip.audio):
+        n = int(round(seconds * AUDIO_RATE))
+        audio = np.concatenate([np.zeros(n, clip.audio.dtype), clip.audio])[: len(clip.audio)]
+        return replace(clip, audio=audio).with_meta(clip_id=f"{clip.meta.clip_id}+shift{seconds:g}s")
+    feats, rate = clip.audio_features, clip.audio_features_rate
+    n = int(round(seconds * rate))
+    feats = np.concatenate([np.repeat(feats[:1], n, axis=0), feats])[: len(feats)]
+    return replace(clip, audio_features=feats).with_meta(clip_id=f"{clip.meta.clip_id}+shift{seconds:g}s")
+
+
+def swap_audio(clip: LipClip, other: LipClip) -> LipClip:
+    """The clip's mouth with another clip's audio (a dubbed video)."""
+    return replace(clip, audio=other.audio, audio_features=other.audio_features, audio_features_rate=other.audio_features_rate).with_meta(
+        clip_id=f"{clip.meta.clip_id}+audio_of_{other.meta.clip_id}"
+    )
+
+
+# -- training -----------------------------------------------------------------------------
+def _prepare(clips: list[LipClip], cfg: SyncConfig) -> tuple[list[SyncInputs], dict[str, str]]:
+    ready, failures = [], {}
+    for c in clips:
+        try:
+            ready.append(SyncInputs.from_clip(c, cfg))
+        except LipauthError as exc:
+            failures[c.meta.clip_id] = str(exc)
+    return ready, failures
+
+
+def train_sync(
+    train_clips: list[LipClip], val_clips: list[LipClip], cfg: SyncConfig | None = None, tcfg: SyncTrainConfig | None = None, *, progress: bool = True
+) -> tuple[SyncModel, dict]:
+    """Train on `train_clips`; choose the best epoch and the threshold on `val_clips`
+    (other speakers). Returns the model and a history."""
+    cfg, tcfg = cfg or SyncConfig(), tcfg or SyncTrainConfig()
+    torch.manual_seed(tcfg.seed)
+    rng = np.random.default_rng(tcfg.seed)
+    data, failures = _prepare(train_clips, cfg)
+    if len(data) < 2:
+        raise EmptyCorpusError(f"AV-synchrony training needs at least 2 clips with audio, got {len(data)}")
+    windows = [(i, t) for i, x in enumerate(data) for t in range(x.last_start(cfg) + 1)]
+    net = SyncNet(cfg)
+    opt = torch.optim.AdamW(net.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    steps = max(1, len(windows) // tcfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tcfg.lr, total_steps=tcfg.epochs * steps)
+    loss_fn = ContrastiveLoss(pos_margin=0.0, neg_margin=tcfg.margin, distance=LpDistance(normalize_embeddings=True))
+    history, best, best_state = [], -1.0, None
+    t0 = time.time()
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("training AV synchrony", total=tcfg.epochs * steps)
+        for epoch in range(tcfg.epochs):
+            net.train()
+            order = rng.permutation(len(windows))
+            losses = []
+            for s in range(steps):
+                batch = [windows[j] for j in order[s * tcfg.batch_size : (s + 1) * tcfg.batch_size]]
+                video, audio, a1, p, a2, n = _pairs(batch, data, cfg, tcfg, rng)
+                v = net.visual(torch.from_numpy(video))
+                a = net.audio(torch.from_numpy(audio))
+                loss = loss_fn(v, indices_tuple=(a1, p, a2, n), ref_emb=a)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(loss.item())
+                bar.advance(task)
+            model = SyncModel(net)
+            report = evaluate_sync(model, val_clips, seed=tcfg.seed) if val_clips else {}
+            auc = report.get("auc", float(epoch))  # without validation clips: the last epoch
+            history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), **{k: report[k] for k in ("eer", "auc", "ap") if k in report}})
+            if auc > best:
+                best, best_state = auc, {k: v.clone() for k, v in net.state_dict().items()}
+                threshold = report.get("threshold")
+    net.load_state_dict(best_state)
+    info = {
+        "config": asdict(cfg) | {"channels": list(cfg.channels)},
+        "train": asdict(tcfg),
+        "n_train_clips": len(data),
+        "n_val_clips": len(val_clips),
+        "train_speakers": sorted({c.meta.speaker or "?" for c in train_clips}),
+        "val_speakers": sorted({c.meta.speaker or "?" for c in val_clips}),
+        "failures": failures,
+        "history": history,
+        "seconds": round(time.time() - t0, 1),
+    }
+    return SyncModel(net, threshold, info), info
+
+
+def _pairs(batch, data: list[SyncInputs], cfg: SyncConfig, tcfg: SyncTrainConfig, rng: np.random.Generator):
+    """Video windows, then audio windows [aligned (B) | shifted (<=B) | other clip (B)],
+    and the (anchor, positive, anchor, negative) index tuple into the audio windows."""
+    b = len(batch)
+    video = np.stack([data[i].video_window(t, cfg) for i, t in batch])
+    aligned = [data[i].audio_window(t, cfg) for i, t in batch]
+    shifted, shifted_of = [], []
+    for k, (i, t) in enumerate(batch):
+        last = data[i].last_start(cfg)
+        far = [u for u in range(last + 1) if abs(u - t) >= tcfg.min_shift]
+        if far:
+            shifted.append(data[i].audio_window(int(rng.choice(far)), cfg))
+            shifted_of.append(k)
+    others = []
+    for i, _ in batch:
+        j = int(rng.integers(len(data) - 1))
+        j += j >= i  # any clip but this one
+        others.append(data[j].audio_window(int(rng.integers(data[j].last_start(cfg) + 1)), cfg))
+    audio = np.stack(aligned + shifted + others).astype(np.float32)
+    a1 = list(range(b))
+    p = list(range(b))
+    a2 = shifted_of + list(range(b))
+    n = [b + m for m in range(len(shifted))] + [b + len(shifted) + k for k in range(b)]
+    # the other windows' aligned audio in the batch: negatives unless from the same clip nearby
+    for k, (i, t) in enumerate(batch):
+        for m, (j, u) in enumerate(batch):
+            if m != k and (i != j or abs(u - t) >= tcfg.min_shift):
+                a2.append(k)
+                n.append(m)
+    as_t = lambda x: torch.as_tensor(x, dtype=torch.long)  # noqa: E731
+    return video.astype(np.float32), audio, as_t(a1), as_t(p), as_t(a2), as_t(n)
+
+
+# -- evaluation ---------------------------------------------------------------------------
+def attack_trials(clips: list[LipClip], *, shifts_s: tuple[float, ...] = (0.2, 0.5), seed: int = 0) -> list[tuple[LipClip, str]]:
+    """Every clip as recorded ("in_sync"), delayed by each shift ("shift_0.5s"), and with the
+    audio of a clip of another speaker where there is one, else another clip ("swapped")."""
+    rng = np.random.default_rng(seed)
+    trials = []
+    for i, c in enumerate(clips):
+        trials.append((c, "in_sync"))
+        for s in shifts_s:
+            trials.append((shift_audio(c, s), f"shift_{s:g}s"))
+        others = [o for o in clips if o.meta.speaker != c.meta.speaker] or [o for j, o in enumerate(clips) if j != i]
+        if others:
+            trials.append((swap_audio(c, others[int(rng.integers(len(others)))]), "swapped"))
+    return trials
+
+
+def evaluate_sync(model: SyncModel, clips: list[LipClip], *, shifts_s: tuple[float, ...] = (0.2, 0.5), seed: int = 0, threshold: float | None = None) -> dict:
+    """Utterance-level in-sync vs out-of-sync: EER, AUC, AP overall and per attack, the
+    share of in-sync clips whose best offset is within one frame of 0, and, at `threshold`
+    (else the model's), how many of each kind are accepted."""
+    rows = []
+    for clip, kind in attack_trials(clips, shifts_s=shifts_s, seed=seed):
+        try:
+            r = model.analyse(clip)
+        except LipauthError:
+            continue
+        rows.append((kind, r.score, r.best_offset, r.confidence))
+    if not rows:
+        raise EmptyCorpusError("no clip could be scored for synchrony (too short, or no audio)")
+    kinds = np.array([r[0] for r in rows])
+    scores = np.array([r[1] for r in rows])
+    real = kinds == "in_sync"
+    out = {"n_in_sync": int(real.sum()), "n_out_of_sync": int((~real).sum())}
+    if real.all() or not real.any():
+        return out
+    out["eer"], out["threshold"] = eer(scores, real)
+    out["auc"] = float(roc_auc_score(real, scores))
+    out["ap"] = float(average_precision_score(real, scores))
+    thr = model.threshold if threshold is None else threshold
+    offsets = np.array([r[2] for r in rows])
+    out["in_sync_offset_within_1"] = float(np.mean(np.abs(offsets[real]) <= 1))
+    per = {}
+    for kind in sorted(set(kinds) - {"in_sync"}):
+        m = real | (kinds == kind)
+        per[kind] = {"n": int((kinds == kind).sum()), "eer": eer(scores[m], real[m])[0], "auc": float(roc_auc_score(real[m], scores[m]))}
+        if thr is not None:
+            per[kind]["accepted_at_threshold"] = float(np.mean(scores[kinds == kind] >= thr))
+    out["per_attack"] = per
+    if thr is not None:
+        out["in_sync_rejected_at_threshold"] = float(np.mean(scores[real] < thr))
+    out["scores"] = [{"kind": k, "score": float(s), "best_offset": int(o), "confidence": float(c)} for k, s, o, c in rows]
+    return out
