@@ -40,7 +40,8 @@ class LipModel:
     @property
     def pipeline(self) -> LipPipeline:
         if self._pipeline is None:  # made on first use: loading dlib costs ~0.5 s
-            self._pipeline = LipPipeline(PipelineConfig(backend=self.embedder.backend, crop=self.embedder.crop))
+            # face crops ride along (8 resizes, ~1 ms) so that face liveness can run on the clip
+            self._pipeline = LipPipeline(PipelineConfig(backend=self.embedder.backend, crop=self.embedder.crop, face_crops=8))
         return self._pipeline
 
     @property

@@ -253,18 +253,14 @@ def verify(
     model: Optional[Path] = ModelOpt,
     operating_point: str = PointOpt,
     scoring: Optional[str] = ScoringOpt,
-    liveness: bool = typer.Option(False, "--liveness", help="Also run the presentation-attack checks."),
+    liveness: bool = typer.Option(False, "--liveness", help="Also run the presentation-attack checks: AV synchrony (if the video has audio) and face liveness."),
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
 ) -> None:
     """Verify a claimed identity. Exit 0 accept, 1 reject, 2 error."""
     import json
 
     try:
-        if liveness:
-            from lipauth.errors import InvalidInputError
-
-            raise InvalidInputError("--liveness: the presentation-attack checks are not built yet (issue #5)")
-        decision = _verifier(store, model, operating_point, scoring).verify(user, video)
+        decision = _verifier(store, model, operating_point, scoring).verify(user, video, liveness=liveness)
     except LipauthError as exc:
         if as_json:
             print(json.dumps({"user": user, "error": exc.code, "message": str(exc)}))
@@ -278,6 +274,12 @@ def verify(
         verdict = "[green]ACCEPT[/green]" if decision.accepted else "[red]REJECT[/red]"
         llr = f", LLR {decision.llr:+.2f}" if decision.llr is not None else ""
         console.print(f"{verdict} {user}: score {decision.score:.3f}, threshold {decision.threshold:.3f} ({decision.operating_point}){llr}", highlight=False)
+        for c in decision.checks:
+            mark = "[green]pass[/green]" if c.passed else "[red]FAIL[/red]"
+            console.print(f"  {mark} {c.name}: {c.score:.3f} (threshold {c.threshold:.3f}; {c.detail})", highlight=False)
+        for r in decision.reasons:
+            if r.endswith("not run: the video has no audio track") or "not run" in r:
+                console.print(f"  [yellow]note[/yellow] {r}", highlight=False)
     raise typer.Exit(0 if decision.accepted else 1)
 
 
@@ -304,6 +306,37 @@ def identify(
     for i, (u, sc, above) in enumerate(found, 1):
         table.add_row(str(i), u, f"{sc:.3f}", "yes" if above else "")
     console.print(table)
+
+
+@app.command("check-sync")
+@handle_errors
+def check_sync(
+    video: Path = typer.Argument(..., help="A talking-face video with an audio track."),
+    sync_model: Optional[Path] = typer.Option(None, "--sync-model", help="AV-synchrony model (default: the bundled one)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Does the audio fit the mouth? SyncNet's outputs: best offset, confidence, sync score.
+    Exit 0 in sync, 1 out of sync, 2 error."""
+    import json
+
+    from lipauth.api import load_model
+    from lipauth.pad.avsync import SyncModel
+    from lipauth.pad.checks import SYNC_MODEL, bundled
+
+    model = SyncModel.load(sync_model or bundled(SYNC_MODEL))
+    clip = load_model().clip(video)
+    r = model.analyse(clip)
+    in_sync = r.score >= model.threshold
+    if as_json:
+        print(json.dumps({"video": str(video), "in_sync": in_sync, "threshold": model.threshold, **r.to_dict()}))
+    else:
+        verdict = "[green]IN SYNC[/green]" if in_sync else "[red]OUT OF SYNC[/red]"
+        console.print(
+            f"{verdict} {video.name}: sync score {r.score:.2f} (threshold {model.threshold:.2f}); best audio offset {r.best_offset:+d} frames "
+            f"({1000 * r.best_offset / clip.fps:+.0f} ms), confidence {r.confidence:.3f}",
+            highlight=False,
+        )
+    raise typer.Exit(0 if in_sync else 1)
 
 
 users_app = typer.Typer(help="List or delete enrolled users.", no_args_is_help=True)

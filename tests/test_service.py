@@ -65,6 +65,13 @@ def test_enrol_verify_identify_delete_over_http(server):
     expected = verifier.verify("s2", videos[4])
     assert d["score"] == pytest.approx(expected.score, abs=1e-5) and d["accepted"] == expected.accepted
     assert d["threshold"] == pytest.approx(verifier.threshold)
+    assert d["checks"] == []
+    r = httpx.post(f"{url}/v1/users/s2/verify", files=_files([videos[4]], "video"), data={"liveness": "true"}, headers=h, timeout=60)
+    assert r.status_code == 200, r.text
+    live, expected = r.json(), verifier.verify("s2", videos[4], liveness=True)
+    assert [c["name"] for c in live["checks"]] == ["av_sync", "face_liveness"]
+    for got, want in zip(live["checks"], expected.checks):
+        assert got["score"] == pytest.approx(want.score, abs=1e-4) and got["threshold"] == pytest.approx(want.threshold) and got["passed"] == want.passed
     r = httpx.post(f"{url}/v1/identify", files=_files([videos[5]], "video"), params={"k": 3}, headers=h, timeout=60)
     assert r.status_code == 200 and r.json()["candidates"][0]["user"] == "s2"
     r = httpx.delete(f"{url}/v1/users/s2", headers=h)

@@ -12,17 +12,9 @@ from lipauth.auth.store import TemplateStore
 from lipauth.auth.templates import Template
 from lipauth.data.clip import LipClip
 from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError
+from lipauth.pad.checks import Check, PresentationChecks
 
 OPERATING_POINTS = ("eer", "fmr_1pct", "fmr_0.1pct")
-
-
-@dataclass
-class Check:
-    name: str
-    score: float
-    threshold: float
-    passed: bool
-    detail: str = ""
 
 
 @dataclass
@@ -41,15 +33,21 @@ class Decision:
 
 
 class Verifier:
-    def __init__(self, model, store: TemplateStore, *, operating_point: str | float = "eer", scoring: str | None = None, min_enrol_clips: int = 1) -> None:
+    def __init__(
+        self, model, store: TemplateStore, *, operating_point: str | float = "eer", scoring: str | None = None, min_enrol_clips: int = 1, checks: PresentationChecks | None = None
+    ) -> None:
         """operating_point: "eer", "fmr_1pct" or "fmr_0.1pct" (thresholds the model file carries,
         calibrated on its validation speakers), or a threshold on the cosine score.
 
         scoring: "raw" compares the cosine score with one threshold for everyone;
         "normalised" with the user's template self-similarity plus a calibrated offset, which
         carries over to cameras and corpora the model was not calibrated on. None takes the
-        model's recommendation. A numeric operating point always scores raw."""
+        model's recommendation. A numeric operating point always scores raw.
+
+        checks: the presentation-attack models for verify(liveness=True); None loads the
+        ones bundled with lipauth when first needed."""
         self.model = model
+        self._checks = checks
         self.store = store
         self.min_enrol_clips = min_enrol_clips
         self.threshold, self.operating_point = self._resolve(operating_point)
@@ -87,15 +85,28 @@ class Verifier:
                 problems.append(f"{_name(v)}: {exc}")
         if problems:
             raise FailureToEnrol(f"failure to enrol {user_id!r}: " + "; ".join(problems))
-        template = Template.from_embeddings(user_id, self.model.embedder.embed_clips(clips), self.model.id, passphrase)
+        # the real face crops are kept (as liveness embeddings) so that later probes can be
+        # compared with this user's own bona fide presentations
+        face_refs = self.checks.face_references(clips) if any("face_crops" in c.extra for c in clips) else None
+        template = Template.from_embeddings(user_id, self.model.embedder.embed_clips(clips), self.model.id, passphrase, face_refs)
         self.store.put(template)  # one transaction: all or nothing
         return template
 
     # -- verification ---------------------------------------------------------------------
-    def verify(self, user_id: str, video: str | os.PathLike | LipClip, *, passphrase: str | None = None) -> Decision:
+    @property
+    def checks(self) -> PresentationChecks:
+        if self._checks is None:
+            self._checks = PresentationChecks.load()
+        return self._checks
+
+    def verify(self, user_id: str, video: str | os.PathLike | LipClip, *, passphrase: str | None = None, liveness: bool = False) -> Decision:
+        """1:1 verification. liveness=True also runs the presentation-attack checks (AV
+        synchrony where the video has audio, face liveness); the claim is accepted only if
+        the score reaches the threshold and every check that ran passed."""
         template = self.store.get(user_id)  # UnknownUserError before any video work
         self._check_model(template)
-        probe = self.model.embed(video)
+        clip = self.model.clip(video)
+        probe = self.model.embedder.embed_clips([clip])[0]
         score = float(template.mean @ probe)
         threshold, how = self.threshold_for(template)
         accepted = score >= threshold
@@ -103,7 +114,16 @@ class Verifier:
         if template.passphrase is not None and passphrase is not None and passphrase != template.passphrase:
             accepted = False
             reasons.append("the claimed passphrase differs from the enrolled one")
-        return Decision(user=user_id, score=score, threshold=threshold, accepted=accepted, llr=self.model.llr(score), operating_point=self.operating_point, reasons=reasons)
+        checks: list[Check] = []
+        if liveness:
+            checks, notes = self.checks.run(clip, template.face_refs)
+            reasons += notes
+            for c in checks:
+                reasons.append(f"{c.name}: {c.score:.3f} {'>=' if c.passed else '<'} {c.threshold:.3f}, {'passed' if c.passed else 'FAILED'} ({c.detail})")
+            accepted = accepted and all(c.passed for c in checks)
+        return Decision(
+            user=user_id, score=score, threshold=threshold, accepted=accepted, llr=self.model.llr(score), operating_point=self.operating_point, reasons=reasons, checks=checks
+        )
 
     def threshold_for(self, template: Template) -> tuple[float, str]:
         """The cosine threshold this user's probes must reach, and how it was set."""

@@ -14,6 +14,7 @@ import numpy as np
 from lipauth.data.clip import ClipMeta, LipClip
 from lipauth.errors import TooFewFramesError
 from lipauth.video.decode import DecodedVideo, decode_video
+from lipauth.video.face import face_crops
 from lipauth.video.gaps import interpolate_gaps
 from lipauth.video.landmarks import LandmarkBackend, LandmarkTrack, create_backend
 from lipauth.video.roi import CropSpec, crop_frames, lip_boxes, normalise_to_boxes
@@ -28,9 +29,13 @@ class PipelineConfig:
     max_missing_fraction: float = 0.25
     max_seconds: float = 30.0  # frames are held in memory; longer videos are refused
     audio: bool = True
+    face_crops: int = 0  # face crops (64x64 RGB) for face liveness kept in clip.extra; 0: none
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not d["face_crops"]:  # so that folders preprocessed before the field existed still match
+            del d["face_crops"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "PipelineConfig":
@@ -68,6 +73,9 @@ class LipPipeline:
         track = self.backend.track(video.frames)
         points, missing = interpolate_gaps(track.points, max_gap=cfg.max_gap, max_missing_fraction=cfg.max_missing_fraction)
         boxes = lip_boxes(points, cfg.crop)
+        extra = {"missing": missing, "detected": track.detected, "backend": self.backend.name}
+        if cfg.face_crops:
+            extra["face_crops"] = face_crops(video.frames, points, n=cfg.face_crops)
         crops = crop_frames(video.frames, boxes, cfg.crop)
         meta = meta or ClipMeta(clip_id=os.path.splitext(os.path.basename(path))[0], source=str(path))
         clip = LipClip(
@@ -77,6 +85,6 @@ class LipPipeline:
             landmarks=normalise_to_boxes(points, boxes),
             audio=video.audio,
             boxes=boxes,
-            extra={"missing": missing, "detected": track.detected, "backend": self.backend.name},
+            extra=extra,
         )
         return clip, PipelineTrace(video=video, track=track, points=points, missing=missing, boxes=boxes)

@@ -1,0 +1,78 @@
+"""The presentation-attack checks a verification can run, each reported with its score and
+threshold: AV synchrony where the clip has audio, face liveness where it has face crops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from lipauth.data.clip import LipClip
+from lipauth.data.mfcc import has_audio
+from lipauth.errors import LipauthError
+from lipauth.pad.avsync import SyncModel
+from lipauth.pad.liveness import LivenessModel
+
+SYNC_MODEL = "avsync.pt"
+LIVENESS_MODEL = "liveness.pt"
+
+
+@dataclass
+class Check:
+    name: str
+    score: float
+    threshold: float
+    passed: bool
+    detail: str = ""
+
+
+def bundled(name: str) -> Path:
+    return Path(str(resources.files("lipauth") / "assets" / name))
+
+
+class PresentationChecks:
+    """Holds the PAD models; `run` gives one Check per check that could run, and the
+    reasons why the others did not."""
+
+    def __init__(self, sync: SyncModel | None = None, face: LivenessModel | None = None, *, face_point: str = "midpoint") -> None:
+        self.sync = sync
+        self.face = face
+        self.face_point = face_point
+
+    @classmethod
+    def load(cls, sync_path: str | Path | None = None, face_path: str | Path | None = None) -> "PresentationChecks":
+        """The given model files, else the ones bundled with lipauth."""
+        return cls(SyncModel.load(sync_path or bundled(SYNC_MODEL)), LivenessModel.load(face_path or bundled(LIVENESS_MODEL)))
+
+    def face_references(self, clips: list[LipClip]) -> np.ndarray | None:
+        """Liveness embeddings of the real face crops of enrolment clips (None without any)."""
+        crops = [c.extra["face_crops"] for c in clips if isinstance(c.extra.get("face_crops"), np.ndarray)]
+        if self.face is None or not crops:
+            return None
+        return self.face.embed(np.concatenate(crops))
+
+    def run(self, clip: LipClip, face_refs: np.ndarray | None = None) -> tuple[list[Check], list[str]]:
+        checks, notes = [], []
+        if self.sync is not None:
+            if has_audio(clip):
+                try:
+                    r = self.sync.analyse(clip)
+                    thr = float(self.sync.threshold)
+                    checks.append(Check("av_sync", r.score, thr, r.score >= thr, f"best audio offset {r.best_offset:+d} frames, confidence {r.confidence:.2f}"))
+                except LipauthError as exc:
+                    checks.append(Check("av_sync", 0.0, float(self.sync.threshold), False, f"could not be run, so failed: {exc}"))
+            else:
+                notes.append("AV synchrony not run: the video has no audio track")
+        if self.face is not None:
+            crops = clip.extra.get("face_crops")
+            if isinstance(crops, np.ndarray) and len(crops):
+                key = self.face_point if face_refs is not None else f"generic_{self.face_point}"
+                thr = float(self.face.thresholds[key])
+                how = "the enrolled face crops" if face_refs is not None else "the model's bona fide reference (no face crops enrolled)"
+                s = self.face.score(crops, face_refs)
+                checks.append(Check("face_liveness", s, thr, s >= thr, f"compared with {how}"))
+            else:
+                notes.append("face liveness not run: the clip carries no face crops (only videos processed by lipauth do)")
+        return checks, notes
