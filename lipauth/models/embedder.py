@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from lipauth.data.batching import to_batch
+from lipauth.data.mfcc import has_audio
 from lipauth.data.clip import LipClip
 from lipauth.errors import InvalidInputError
 from lipauth.models.backend import Whitening
@@ -48,6 +49,10 @@ class LipEmbedder:
     def uses_landmarks(self) -> bool:
         return bool(getattr(self.model, "uses_landmarks", False))
 
+    @property
+    def uses_audio(self) -> bool:
+        return bool(getattr(self.model, "uses_audio", False))
+
     def embed_clips(self, clips: Sequence[LipClip], batch_size: int = 32) -> np.ndarray:
         """(N, D) L2-normalised embeddings, through the scoring backend if there is one."""
         raw = self.network_embeddings(clips, batch_size)
@@ -66,7 +71,7 @@ class LipEmbedder:
         for length, idx in groups.items():
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start : start + batch_size]
-                batch = to_batch([clips[i] for i in chunk], length=length, landmarks=self.uses_landmarks, normalize=self.normalize)
+                batch = to_batch([clips[i] for i in chunk], length=length, landmarks=self.uses_landmarks, normalize=self.normalize, audio=self.uses_audio)
                 results.update(zip(chunk, self.model(batch).cpu().numpy()))
         return np.stack([results[i] for i in range(len(clips))]) if clips else np.zeros((0, 0), np.float32)
 
@@ -78,6 +83,8 @@ class LipEmbedder:
             )
         if self.uses_landmarks and clip.landmarks is None:
             raise InvalidInputError(f"clip {clip.meta.clip_id} has no landmarks; this model's landmark branch needs them")
+        if self.uses_audio and not has_audio(clip):
+            raise InvalidInputError(f"clip {clip.meta.clip_id} has no audio; this model's voice branch needs it")
 
     def llr(self, scores: np.ndarray) -> np.ndarray:
         if not self.calibration:

@@ -57,6 +57,7 @@ def crossval(cfg: dict, dataset: Dataset, out: str | Path, *, folds: int, n_val:
                 spk = [m.speaker for m in metas]
                 pooled[kind].append((t.scores(emb), t.genuine, [spk[j] for j in t.a], [spk[j] for j in t.b]))
     result: dict[str, Any] = {"folds": per_fold, "model": cfg["model"]["name"], "n_folds": folds, "speakers": dataset.speakers}
+    trials: dict[str, np.ndarray] = {}
     for kind, parts in pooled.items():
         if not parts:
             continue
@@ -64,13 +65,22 @@ def crossval(cfg: dict, dataset: Dataset, out: str | Path, *, folds: int, n_val:
         g = np.concatenate([p[1] for p in parts])
         a = sum((p[2] for p in parts), [])
         b = sum((p[3] for p in parts), [])
-        result[f"eer_{kind}"] = eer(s, g)[0]
-        result[f"eer_{kind}_ci95"] = list(bootstrap_eer_ci(s, g, a, b, n_boot=500, seed=seed))
-        result[f"n_genuine_{kind}"] = int(g.sum())
-        result[f"n_impostor_{kind}"] = int((~g).sum())
+        result.update(pooled_metrics(kind, s, g, a, b, seed))
         result[f"eer_fold_mean_{kind}"] = float(np.mean([f[f"eer_{kind}"] for f in per_fold if f"eer_{kind}" in f]))
+        trials.update({f"{kind}/scores": s, f"{kind}/genuine": g, f"{kind}/speaker_a": np.array(a), f"{kind}/speaker_b": np.array(b)})
     if "eer_text_independent" not in result:
         raise InvalidInputError("cross-validation produced no text-independent trials")
     out.mkdir(parents=True, exist_ok=True)
     (out / "crossval.json").write_text(json.dumps(result, indent=2))
+    np.savez_compressed(out / "pooled_trials.npz", **trials)  # the same trials in the same order for every model: late fusion adds them
     return result
+
+
+def pooled_metrics(kind: str, scores, genuine, speaker_a, speaker_b, seed: int = 0) -> dict[str, Any]:
+    """EER with its speaker-bootstrap CI and trial counts, under the metrics.json key names."""
+    return {
+        f"eer_{kind}": eer(scores, genuine)[0],
+        f"eer_{kind}_ci95": list(bootstrap_eer_ci(scores, genuine, list(speaker_a), list(speaker_b), n_boot=500, seed=seed)),
+        f"n_genuine_{kind}": int(np.sum(genuine)),
+        f"n_impostor_{kind}": int(np.sum(~np.asarray(genuine, bool))),
+    }

@@ -31,6 +31,7 @@ import yaml
 from lipauth import __version__
 from lipauth.data.augment import AugmentSpec, augment
 from lipauth.data.batching import NORMALIZE, to_batch
+from lipauth.data.mfcc import has_audio
 from lipauth.data.clip import LipClip
 from lipauth.data.dataset import Dataset
 from lipauth.data.protocol import Split, make_trials, split_speakers
@@ -79,6 +80,9 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
     uses_landmarks = bool(getattr(model, "uses_landmarks", False))
     if uses_landmarks and train_clips[0].landmarks is None:
         raise InvalidInputError("this model uses landmarks, but the clips have none (AVLetters ships crops only); set use_landmarks: false")
+    uses_audio = bool(getattr(model, "uses_audio", False))
+    if uses_audio and not has_audio(train_clips[0]):
+        raise InvalidInputError("this model has a voice branch, but the clips carry no audio")
 
     tcfg = cfg["train"]
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg["lr"], weight_decay=tcfg["weight_decay"])
@@ -120,7 +124,7 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
             losses = []
             for idx in _batches(tcfg, train_clips, labels, seed + 1000 * epoch, rank, world):
                 clips = [augment(train_clips[i], aug, rng) if aug else train_clips[i] for i in idx]
-                batch = to_batch(clips, length=length, rng=rng, landmarks=uses_landmarks, normalize=normalize)
+                batch = to_batch(clips, length=length, rng=rng, landmarks=uses_landmarks, normalize=normalize, audio=uses_audio)
                 emb = ddp_model(batch)
                 if tcfg["sampling"] == "triplets":
                     n = len(idx) // 3
