@@ -19,6 +19,7 @@ class Template:
     passphrase: str | None = None  # for text-dependent use
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     face_refs: np.ndarray | None = None  # face-liveness embeddings of the enrolment clips' real face crops
+    face_refs_model: str | None = None  # the liveness model that made them
 
     @property
     def mean(self) -> np.ndarray:
@@ -41,17 +42,19 @@ class Template:
         return float(np.mean(scores))
 
     @classmethod
-    def from_embeddings(cls, user_id: str, embeddings: np.ndarray, model_id: str, passphrase: str | None = None, face_refs: np.ndarray | None = None) -> "Template":
+    def from_embeddings(
+        cls, user_id: str, embeddings: np.ndarray, model_id: str, passphrase: str | None = None, face_refs: np.ndarray | None = None, face_refs_model: str | None = None
+    ) -> "Template":
         emb = np.asarray(embeddings, np.float32)
         if emb.ndim != 2 or len(emb) == 0:
             raise InvalidInputError(f"enrolment needs at least one embedding, got shape {emb.shape}")
         refs = None if face_refs is None else np.asarray(face_refs, np.float32)
-        return cls(user_id=user_id, embeddings=emb, model_id=model_id, passphrase=passphrase, face_refs=refs)
+        return cls(user_id=user_id, embeddings=emb, model_id=model_id, passphrase=passphrase, face_refs=refs, face_refs_model=face_refs_model if refs is not None else None)
 
     def to_bytes(self) -> bytes:
         d = {"embeddings": self.embeddings.tolist(), "model_id": self.model_id, "passphrase": self.passphrase, "created_at": self.created_at}
         if self.face_refs is not None:
-            d["face_refs"] = self.face_refs.tolist()
+            d["face_refs"], d["face_refs_model"] = self.face_refs.tolist(), self.face_refs_model
         return json.dumps(d).encode()
 
     @classmethod
@@ -60,5 +63,5 @@ class Template:
         refs = d.get("face_refs")  # absent in templates enrolled before face liveness existed
         return cls(
             user_id=user_id, embeddings=np.asarray(d["embeddings"], np.float32), model_id=d["model_id"], passphrase=d.get("passphrase"), created_at=d["created_at"],
-            face_refs=None if refs is None else np.asarray(refs, np.float32),
+            face_refs=None if refs is None else np.asarray(refs, np.float32), face_refs_model=d.get("face_refs_model"),
         )

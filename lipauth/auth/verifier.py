@@ -87,12 +87,23 @@ class Verifier:
             raise FailureToEnrol(f"failure to enrol {user_id!r}: " + "; ".join(problems))
         # the real face crops are kept (as liveness embeddings) so that later probes can be
         # compared with this user's own bona fide presentations
-        face_refs = self.checks.face_references(clips) if any("face_crops" in c.extra for c in clips) else None
-        template = Template.from_embeddings(user_id, self.model.embedder.embed_clips(clips), self.model.id, passphrase, face_refs)
+        face_refs = self._face_references(clips)
+        face_model = self.checks.face.id if face_refs is not None else None
+        template = Template.from_embeddings(user_id, self.model.embedder.embed_clips(clips), self.model.id, passphrase, face_refs, face_model)
         self.store.put(template)  # one transaction: all or nothing
         return template
 
     # -- verification ---------------------------------------------------------------------
+    def _face_references(self, clips: list[LipClip]):
+        """Liveness embeddings of the enrolment clips' face crops, or None (no crops, or no
+        liveness model): enrolment never fails for want of the optional checks."""
+        if not any("face_crops" in c.extra for c in clips):
+            return None
+        try:
+            return self.checks.face_references(clips)
+        except LipauthError:
+            return None
+
     @property
     def checks(self) -> PresentationChecks:
         if self._checks is None:
@@ -116,7 +127,7 @@ class Verifier:
             reasons.append("the claimed passphrase differs from the enrolled one")
         checks: list[Check] = []
         if liveness:
-            checks, notes = self.checks.run(clip, template.face_refs)
+            checks, notes = self.checks.run(clip, template.face_refs, template.face_refs_model)
             reasons += notes
             for c in checks:
                 reasons.append(f"{c.name}: {c.score:.3f} {'>=' if c.passed else '<'} {c.threshold:.3f}, {'passed' if c.passed else 'FAILED'} ({c.detail})")

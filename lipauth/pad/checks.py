@@ -53,8 +53,13 @@ class PresentationChecks:
             return None
         return self.face.embed(np.concatenate(crops))
 
-    def run(self, clip: LipClip, face_refs: np.ndarray | None = None) -> tuple[list[Check], list[str]]:
+    def run(self, clip: LipClip, face_refs: np.ndarray | None = None, face_refs_model: str | None = None) -> tuple[list[Check], list[str]]:
+        """face_refs: the user's enrolled liveness embeddings, made by the liveness model
+        `face_refs_model`; from another model they are not comparable and are not used."""
         checks, notes = [], []
+        if face_refs is not None and self.face is not None and face_refs_model != self.face.id:
+            notes.append("the enrolled face crops were embedded by another liveness model: compared with the model's reference instead (enrol again to use them)")
+            face_refs = None
         if self.sync is not None:
             if has_audio(clip):
                 try:

@@ -10,6 +10,7 @@ its training clients' real crops).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -66,8 +67,9 @@ class LivenessTrainConfig:
 
 
 class LivenessModel:
-    def __init__(self, net: LivenessNet, reference: np.ndarray | None = None, thresholds: dict | None = None, info: dict | None = None) -> None:
+    def __init__(self, net: LivenessNet, reference: np.ndarray | None = None, thresholds: dict | None = None, info: dict | None = None, model_id: str = "") -> None:
         self.net = net.eval()
+        self.id = model_id  # enrolled face embeddings are only comparable with this model's
         self.reference = reference
         self.thresholds = thresholds or {}
         self.info = info or {}
@@ -105,7 +107,8 @@ class LivenessModel:
         net = LivenessNet(blob["embedding_dim"])
         net.load_state_dict(blob["state_dict"])
         ref = blob.get("reference")
-        return cls(net, None if ref is None else ref.numpy(), blob.get("thresholds", {}), blob.get("info", {}))
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+        return cls(net, None if ref is None else ref.numpy(), blob.get("thresholds", {}), blob.get("info", {}), model_id=digest)
 
 
 def train_liveness(samples: list[FaceSample], cfg: LivenessTrainConfig | None = None, *, progress: bool = True) -> tuple[LivenessModel, dict]:
