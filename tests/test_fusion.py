@@ -49,6 +49,11 @@ def test_voice_models_embed_and_learn(name):
         assert model.lip.head[1].weight.grad.abs().sum() > 0  # the lip trunk learns through the joint layer
 
 
+def test_voice_model_settings_are_checked():
+    with pytest.raises(InvalidInputError, match="bad settings"):
+        create_model("voice", hiden=64)
+
+
 def test_late_fusion_sums_scores_of_the_same_trials(tmp_path):
     rng = np.random.default_rng(0)
     g = np.array([True] * 50 + [False] * 200)

@@ -23,7 +23,18 @@ N_AUDIO_FEATURES = 39  # 13 statics x (value, delta, delta-delta)
 
 
 class VoiceNet(nn.Module):
-    def __init__(self, embedding_dim: int = 128, hidden: int = 128, dropout: float = 0.3, bn_neck: bool = True, **_video_settings) -> None:
+    def __init__(
+        self,
+        embedding_dim: int = 128,
+        hidden: int = 128,
+        dropout: float = 0.3,
+        bn_neck: bool = True,
+        # the video settings every model is given by the trainer; unused by the voice
+        width: int | None = None,
+        height: int | None = None,
+        channels: int | None = None,
+        n_landmarks: int | None = None,
+    ) -> None:
         super().__init__()
         self.uses_landmarks = False
         self.uses_audio = True
