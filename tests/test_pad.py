@@ -253,8 +253,9 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
     """The issue's check on every grid-s2 probe: the speaker enrolled from 3 clips; each other
     clip re-muxed with PyAV with its audio 0.5 s late, and with another clip's audio (the
     same man saying another sentence: the hardest dub). Every shifted video must be
-    rejected, and so must most dubbed ones; most genuine videos must pass every check.
-    The rates are the bundled model's measured ones (docs/pad.md), with one clip of slack."""
+    rejected, and at least half the dubbed ones; most genuine videos must pass every check.
+    Floors below the bundled model's measured rates (dubs rejected 10-11 of 17 across runs:
+    scores near the threshold flip with the H.264 re-encode); docs/pad.md has the figures."""
     from lipauth.api import load_model
     from lipauth.auth.store import TemplateStore
     from lipauth.auth.verifier import Verifier
@@ -278,7 +279,7 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
     # the lips and the face are the user's: only AV synchrony can catch these
     assert np.mean([d.score >= d.threshold and d.checks[1].passed for d in shifted + dubbed]) >= 0.9
     assert not any(d.accepted for d in shifted)
-    assert np.mean([not d.accepted for d in dubbed]) >= 0.6
+    assert np.mean([not d.accepted for d in dubbed]) >= 0.5
     assert np.mean(genuine) >= 0.75
     # re-muxing alone is no attack: a clip whose own audio is written back scores as before
     d = verifier.verify("s2", _dub(probes[0], tmp_path / "remux.mp4", audio[probes[0]]), liveness=True)
