@@ -17,7 +17,6 @@ moved the in-sync rejection at the validation threshold from 50-90 % to 0-60 %.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,14 +29,10 @@ from torch import nn
 from lipauth.data.clip import LipClip
 from lipauth.data.mfcc import N_STATIC, video_aligned_features
 from lipauth.errors import InvalidInputError, TooFewFramesError
+from lipauth.pad.model_file import load_blob, plain, save_blob
 
 FORMAT = "lipauth-avsync/1"
 
-
-def plain(obj):
-    """Metrics and settings as plain Python types, so that model files load with
-    torch.load(weights_only=True) (numpy scalars would need pickled globals)."""
-    return json.loads(json.dumps(obj, default=lambda x: x.tolist() if hasattr(x, "tolist") else str(x)))
 
 
 @dataclass
@@ -200,21 +195,13 @@ class SyncModel:
 
     # -- the model file -------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         cfg = asdict(self.cfg)
         cfg["channels"] = list(cfg["channels"])
-        torch.save({"format": FORMAT, "config": cfg, "state_dict": self.net.state_dict(), "threshold": plain(self.threshold), "info": plain(self.info)}, path)
-        return path
+        return save_blob(path, {"format": FORMAT, "config": cfg, "state_dict": self.net.state_dict(), "threshold": plain(self.threshold), "info": plain(self.info)})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SyncModel":
-        try:
-            blob = torch.load(Path(path), map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError) as exc:
-            raise InvalidInputError(f"{path}: not a readable model file ({exc})") from exc
-        if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-            raise InvalidInputError(f"{path}: not an AV-synchrony model file ({FORMAT})")
+        blob = load_blob(path, FORMAT, "an AV-synchrony model file")
         cfg = dict(blob["config"])
         cfg["channels"] = tuple(cfg["channels"])
         net = SyncNet(SyncConfig(**cfg))

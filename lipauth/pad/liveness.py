@@ -25,7 +25,7 @@ from torch import nn
 
 from lipauth.data.face_sample import FACE_SIZE, FaceSample
 from lipauth.errors import EmptyCorpusError, InvalidInputError
-from lipauth.pad.avsync import plain
+from lipauth.pad.model_file import load_blob, plain, save_blob
 
 FORMAT = "lipauth-liveness/1"
 SIZE = FACE_SIZE
@@ -88,22 +88,14 @@ class LivenessModel:
         return float(np.mean(self.embed(crops) @ refs.T))
 
     def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         blob = {"format": FORMAT, "embedding_dim": self.net.embedding_dim, "state_dict": self.net.state_dict(), "thresholds": plain(self.thresholds), "info": plain(self.info)}
         if self.reference is not None:
             blob["reference"] = torch.from_numpy(np.asarray(self.reference, np.float32))
-        torch.save(blob, path)
-        return path
+        return save_blob(path, blob)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LivenessModel":
-        try:
-            blob = torch.load(Path(path), map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError) as exc:
-            raise InvalidInputError(f"{path}: not a readable model file ({exc})") from exc
-        if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-            raise InvalidInputError(f"{path}: not a face-liveness model file ({FORMAT})")
+        blob = load_blob(path, FORMAT, "a face-liveness model file")
         net = LivenessNet(blob["embedding_dim"])
         net.load_state_dict(blob["state_dict"])
         ref = blob.get("reference")
