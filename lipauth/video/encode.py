@@ -42,6 +42,10 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, audio: 
     with av.open(str(path), mode="w") as container:
         vs = container.add_stream(vcodec, rate=rate if vcodec != "mpeg1video" else Fraction(25))
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        if vcodec != "libx264":
+            # ffmpeg's own encoders default to 200 kb/s, which smears a mouth into blocks;
+            # 8 Mb/s is about what GRID's MPEG-1 files use
+            vs.bit_rate = 8_000_000
         if vcodec == "mpeg1video" and abs(float(rate) - 25) > 1e-6:
             raise InvalidInputError("MPEG-1 output is written at 25 fps only")
         astream = None
