@@ -17,7 +17,7 @@ from pathlib import Path
 from lipauth.api import load_model
 from lipauth.data.shared import default_data_root
 from lipauth.pad.checks import PresentationChecks
-from lipauth.pad.sync_training import shift_audio, swap_audio
+from lipauth.pad.attacks import shift_audio, swap_audio
 
 
 def main() -> None:

@@ -19,7 +19,8 @@ from lipauth.errors import CorpusError, InvalidInputError, TooFewFramesError
 from lipauth.eval.pad_metrics import apcer_bpcer, bpcer_at_apcer, threshold_at_apcer
 from lipauth.pad.attacks import apply_attack, attack_frames, map_points, sample_params
 from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
-from lipauth.pad.sync_training import SyncTrainConfig, _pairs, shift_audio, swap_audio
+from lipauth.pad.attacks import shift_audio, swap_audio
+from lipauth.pad.sync_training import SyncTrainConfig, _pairs
 from tests.conftest import need
 
 

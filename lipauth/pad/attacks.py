@@ -21,14 +21,19 @@ replay (a video played on a phone or laptop screen)
 
 Every attack takes an (H, W, 3) uint8 RGB frame and a numpy Generator and returns a frame
 of the same shape; a clip is attacked with one set of parameters for all its frames.
+
+Attacks on the sound, for AV synchrony: `shift_audio` (the audio late, as in a badly
+dubbed or re-muxed video) and `swap_audio` (another recording's audio on this mouth).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
 import cv2
 import numpy as np
 
+from lipauth.data.clip import AUDIO_RATE, LipClip
 from lipauth.errors import InvalidInputError
 
 ATTACK_TYPES = ("print", "replay")
@@ -120,3 +125,22 @@ def map_points(points: np.ndarray, p: AttackParams, shape: tuple[int, int]) -> n
     out[..., 1] = (h - sh) // 2 + out[..., 1] * sh / h
     return out
 
+
+def shift_audio(clip: LipClip, seconds: float) -> LipClip:
+    """The clip with its audio delayed by `seconds` (silence, or the first feature frame,
+    fills the start), as a badly dubbed or replayed video would have it."""
+    if clip.audio is not None and len(clip.audio):
+        n = int(round(seconds * AUDIO_RATE))
+        audio = np.concatenate([np.zeros(n, clip.audio.dtype), clip.audio])[: len(clip.audio)]
+        return replace(clip, audio=audio).with_meta(clip_id=f"{clip.meta.clip_id}+shift{seconds:g}s")
+    feats, rate = clip.audio_features, clip.audio_features_rate
+    n = int(round(seconds * rate))
+    feats = np.concatenate([np.repeat(feats[:1], n, axis=0), feats])[: len(feats)]
+    return replace(clip, audio_features=feats).with_meta(clip_id=f"{clip.meta.clip_id}+shift{seconds:g}s")
+
+
+def swap_audio(clip: LipClip, other: LipClip) -> LipClip:
+    """The clip's mouth with another clip's audio (a dubbed video)."""
+    return replace(clip, audio=other.audio, audio_features=other.audio_features, audio_features_rate=other.audio_features_rate).with_meta(
+        clip_id=f"{clip.meta.clip_id}+audio_of_{other.meta.clip_id}"
+    )

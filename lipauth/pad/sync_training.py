@@ -12,7 +12,7 @@ the same clip with its audio delayed (shifted) or replaced by another clip's (sw
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -21,9 +21,10 @@ from pytorch_metric_learning.losses import ContrastiveLoss
 from rich.progress import Progress
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from lipauth.data.clip import AUDIO_RATE, LipClip
+from lipauth.data.clip import LipClip
 from lipauth.errors import EmptyCorpusError, LipauthError
 from lipauth.eval.metrics import eer
+from lipauth.pad.attacks import shift_audio, swap_audio
 from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
 
 
@@ -36,27 +37,6 @@ class SyncTrainConfig:
     margin: float = 1.0  # impostor pairs are pushed at least this far apart (unit embeddings)
     min_shift: int = 4  # frames: a shift this large is out of sync
     seed: int = 0
-
-
-# -- attacks on the audio of a clip -------------------------------------------------------
-def shift_audio(clip: LipClip, seconds: float) -> LipClip:
-    """The clip with its audio delayed by `seconds` (silence, or the first feature frame,
-    fills the start), as a badly dubbed or replayed video would have it."""
-    if clip.audio is not None and len(clip.audio):
-        n = int(round(seconds * AUDIO_RATE))
-        audio = np.concatenate([np.zeros(n, clip.audio.dtype), clip.audio])[: len(clip.audio)]
-        return replace(clip, audio=audio).with_meta(clip_id=f"{clip.meta.clip_id}+shift{seconds:g}s")
-    feats, rate = clip.audio_features, clip.audio_features_rate
-    n = int(round(seconds * rate))
-    feats = np.concatenate([np.repeat(feats[:1], n, axis=0), feats])[: len(feats)]
-    return replace(clip, audio_features=feats).with_meta(clip_id=f"{clip.meta.clip_id}+shift{seconds:g}s")
-
-
-def swap_audio(clip: LipClip, other: LipClip) -> LipClip:
-    """The clip's mouth with another clip's audio (a dubbed video)."""
-    return replace(clip, audio=other.audio, audio_features=other.audio_features, audio_features_rate=other.audio_features_rate).with_meta(
-        clip_id=f"{clip.meta.clip_id}+audio_of_{other.meta.clip_id}"
-    )
 
 
 # -- training -----------------------------------------------------------------------------
