@@ -20,7 +20,7 @@ from lipauth.eval.pad_metrics import apcer_bpcer, bpcer_at_apcer, threshold_at_a
 from lipauth.pad.attacks import apply_attack, attack_frames, map_points, sample_params
 from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
 from lipauth.pad.attacks import shift_audio, swap_audio
-from lipauth.pad.sync_training import SyncTrainConfig, _pairs
+from lipauth.pad.sync_training import SyncTrainConfig, _pairs, _voiced
 from tests.conftest import need
 
 
@@ -102,22 +102,32 @@ def test_sync_model_outputs_as_in_syncnet(tmp_path):
 
 
 def test_training_pairs_are_aligned_positives_and_out_of_sync_negatives():
-    cfg, tcfg = SyncConfig(), SyncTrainConfig(min_shift=4)
+    cfg, tcfg = SyncConfig(), SyncTrainConfig(min_shift=4, dub_same_speaker=1.0)
     data = [SyncInputs.from_clip(_talking_clip(40, s), cfg) for s in range(3)]
+    groups = ["a", "a", "b"]  # clips 0 and 1 are one speaker
     rng = np.random.default_rng(0)
-    batch = [(0, 3), (0, 20), (1, 5), (2, 30)]
-    video, audio, a1, p, a2, n = _pairs(batch, data, cfg, tcfg, rng)
+    batch = [(0, 3), (0, 20), (1, 5), (2, 30), (0, 0), (1, 10)]
+    video, audio, a1, p, a2, n = _pairs(batch, data, groups, cfg, tcfg, rng)
     b = len(batch)
     assert video.shape == (b, 1, 9, 18, 30) and audio.shape[1:] == (3, 18, 13)
     for k, (i, t) in enumerate(batch):  # positives: the window's own audio
         np.testing.assert_array_equal(audio[int(p[a1 == k][0])], data[i].audio_window(t, cfg))
+    dubbed_for = set()
     for k, m in zip(a2.tolist(), n.tolist()):  # no negative is this window's own audio, or near it
         i, t = batch[k]
         if m < b:
             j, u = batch[m]
             assert i != j or abs(u - t) >= 4
-        else:
-            assert not np.array_equal(audio[m], data[i].audio_window(t, cfg))
+            continue
+        assert not np.array_equal(audio[m], data[i].audio_window(t, cfg))
+        # a dub: the same place in another clip of the same speaker (dub_same_speaker=1)
+        other = [j for j in range(3) if j != i and groups[j] == groups[i]]
+        same_place = [j for j in other if np.array_equal(audio[m], data[j].audio_window(min(t, data[j].last_start(cfg)), cfg))]
+        if same_place:
+            dubbed_for.add(k)
+    voiced = {k for k, (i, t) in enumerate(batch) if _voiced(data[i], t, cfg)}
+    assert dubbed_for == voiced - {3}  # clip 2's speaker has no other clip to dub him with
+    assert 0 < len(voiced) < b  # the talking clips have silent and voiced windows
 
 
 def test_shifted_and_swapped_audio():
@@ -254,8 +264,9 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
     """The issue's check on every grid-s2 probe: the speaker enrolled from 3 clips; each other
     clip re-muxed with PyAV with its audio 0.5 s late, and with another clip's audio (the
     same man saying another sentence: the hardest dub). Every shifted video must be
-    rejected, and at least half the dubbed ones; most genuine videos must pass every check.
-    Floors below the bundled model's measured rates (docs/pad.md). The videos are written as
+    rejected, and at least three in four dubbed ones; nearly every genuine video must pass
+    every check. Floors below the bundled model's measured rates (17/17 genuine accepted,
+    14/17 dubs rejected; docs/pad.md). The videos are written as
     MPEG-1 like GRID's own: libx264 through PyAV gave different bytes from run to run, and
     scores near the threshold flipped with them."""
     from lipauth.api import load_model
@@ -281,8 +292,8 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
     # the lips and the face are the user's: only AV synchrony can catch these
     assert np.mean([d.score >= d.threshold and d.checks[1].passed for d in shifted + dubbed]) >= 0.9
     assert not any(d.accepted for d in shifted)
-    assert np.mean([not d.accepted for d in dubbed]) >= 0.5
-    assert np.mean(genuine) >= 0.75
+    assert np.mean([not d.accepted for d in dubbed]) >= 0.75
+    assert np.mean(genuine) >= 0.85
     # re-muxing alone is no attack: a clip whose own audio is written back scores as before
     d = verifier.verify("s2", _dub(probes[0], tmp_path / "remux.mpg", audio[probes[0]]), liveness=True)
     assert d.checks[0].score == pytest.approx(verifier.verify("s2", probes[0], liveness=True).checks[0].score, abs=0.3)
@@ -290,8 +301,9 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
 
 @pytest.mark.slow
 def test_held_out_speakers_dubbed_videos_are_mostly_rejected(checks):
-    """grid-sample's speakers (other than lwbsza) were never seen in training: at the bundled
-    threshold every 0.5 s-shifted version and most audio-swapped ones fail AV synchrony."""
+    """grid-sample's speakers (other than lwbsza) were never seen in training (4 of these
+    clips chose the threshold): at the bundled threshold every 0.5 s-shifted version and
+    most audio-swapped ones fail AV synchrony."""
     from lipauth.api import load_model
 
     model = load_model()
@@ -299,7 +311,7 @@ def test_held_out_speakers_dubbed_videos_are_mostly_rejected(checks):
     thr = checks.sync.threshold
     assert all(checks.sync.score(shift_audio(c, 0.5)) < thr for c in clips)
     swapped_rejected = np.mean([checks.sync.score(swap_audio(c, clips[(i + 1) % len(clips)])) < thr for i, c in enumerate(clips)])
-    assert swapped_rejected >= 0.7, swapped_rejected
+    assert swapped_rejected >= 0.8, swapped_rejected  # measured: 10 of 10
 
 
 @pytest.mark.slow
@@ -369,7 +381,7 @@ def test_cli_verify_liveness_and_check_sync(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_short_sync_training_on_real_data_learns_synchrony():
-    """Two AVLetters speakers, two epochs: validation AUC on a third speaker (in sync vs
+    """Two AVLetters speakers, three epochs: validation AUC on a third speaker (in sync vs
     shifted and swapped) must clearly beat the untrained network's."""
     from lipauth.data.dataset import load_dataset
     from lipauth.pad.sync_training import evaluate_sync, train_sync
@@ -380,7 +392,7 @@ def test_a_short_sync_training_on_real_data_learns_synchrony():
     val = ds.of_speakers(["Kate"])[::2]
     torch.manual_seed(0)
     untrained = evaluate_sync(SyncModel(SyncNet(SyncConfig())), val)["auc"]
-    model, info = train_sync(train, val, SyncConfig(), SyncTrainConfig(epochs=2), progress=False)
+    model, info = train_sync(train, val, SyncConfig(), SyncTrainConfig(epochs=3), progress=False)
     assert info["history"][-1]["loss"] < info["history"][0]["loss"]
     trained = max(h["auc"] for h in info["history"])
     assert trained > 0.8 and trained > untrained + 0.15, (untrained, trained)
