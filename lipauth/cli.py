@@ -202,7 +202,8 @@ def crossval(
 
     cfg = load_config(config, _overrides(epochs, seed))
     dataset = _load(cfg, data, corpus, out / "cache", 1)
-    r = run_crossval(cfg, dataset, out, folds=folds, n_val=val_speakers, seed=cfg["seed"])
+    # folds from the split's seed, training from --seed: runs with other seeds are comparable
+    r = run_crossval(cfg, dataset, out, folds=folds, n_val=val_speakers, seed=cfg["split"]["seed"])
     table = Table(title=f"{cfg['model']['name']}: {folds}-fold cross-validation by speaker")
     for col in ("trials", "genuine", "impostor", "pooled EER (%)", "95 % CI (%)", "mean fold EER (%)"):
         table.add_column(col)

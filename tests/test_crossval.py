@@ -31,3 +31,16 @@ def test_crossval_tests_every_speaker_once_and_pools_the_folds(tmp_path):
 def test_crossval_needs_two_test_speakers_per_fold(tmp_path):
     res = runner.invoke(app, ["crossval", "--config", "configs/baseline_pca_avletters.yaml", "--data", str(need("avletters")), "--corpus", "avletters", "--folds", "4", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "k-fold" in res.output
+
+
+def test_crossval_seed_changes_the_training_not_the_folds(tmp_path):
+    """`--seed S` reruns training with another seed on the same speaker folds (the split's
+    seed), so that runs with different seeds measure training variance, not fold luck."""
+    folds = []
+    for seed in ("0", "5"):
+        out = tmp_path / f"cv{seed}"
+        args = ["crossval", "--config", "configs/baseline_pca_avletters.yaml", "--data", str(need("avletters")), "--corpus", "avletters", "--out", str(out), "--seed", seed]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        folds.append([f["test_speakers"] for f in json.loads((out / "crossval.json").read_text())["folds"]])
+    assert folds[0] == folds[1]
