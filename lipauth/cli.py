@@ -195,6 +195,7 @@ def crossval(
     val_speakers: int = typer.Option(0, "--val-speakers", help="Validation speakers per fold (0: fixed epochs)."),
     epochs: Optional[int] = typer.Option(None, "--epochs"),
     seed: Optional[int] = typer.Option(None, "--seed"),
+    leave_out: int = typer.Option(0, "--leave-out", help="Test every group of this many speakers once instead of --folds (2: all pairs)."),
 ) -> None:
     """Cross-validation by speaker; pooled EER with a bootstrap CI over speakers."""
     from lipauth.training.config import load_config
@@ -203,8 +204,9 @@ def crossval(
     cfg = load_config(config, _overrides(epochs, seed))
     dataset = _load(cfg, data, corpus, out / "cache", 1)
     # folds from the split's seed, training from --seed: runs with other seeds are comparable
-    r = run_crossval(cfg, dataset, out, folds=folds, n_val=val_speakers, seed=cfg["split"]["seed"])
-    table = Table(title=f"{cfg['model']['name']}: {folds}-fold cross-validation by speaker")
+    r = run_crossval(cfg, dataset, out, folds=folds, n_val=val_speakers, seed=cfg["split"]["seed"], leave_out=leave_out)
+    how = f"leave-{leave_out}-speakers-out ({r['n_folds']} folds)" if leave_out else f"{folds}-fold"
+    table = Table(title=f"{cfg['model']['name']}: {how} cross-validation by speaker")
     for col in ("trials", "genuine", "impostor", "pooled EER (%)", "95 % CI (%)", "mean fold EER (%)"):
         table.add_column(col)
     for kind in ("text_independent", "text_dependent", "wrong_phrase"):

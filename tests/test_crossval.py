@@ -1,11 +1,14 @@
 """`lipauth crossval` on the real AVLetters clips, with the fast PCA baseline."""
 
 import json
+from itertools import combinations
 
 import pytest
 from typer.testing import CliRunner
 
 from lipauth.cli import app
+from lipauth.data.dataset import Dataset
+from lipauth.errors import InvalidInputError
 from tests.conftest import need
 
 runner = CliRunner()
@@ -44,3 +47,31 @@ def test_crossval_seed_changes_the_training_not_the_folds(tmp_path):
         assert res.exit_code == 0, res.output
         folds.append([f["test_speakers"] for f in json.loads((out / "crossval.json").read_text())["folds"]])
     assert folds[0] == folds[1]
+
+
+def test_leave_two_speakers_out_tests_every_pair_once():
+    from lipauth.data.protocol import leave_out_speakers
+
+    speakers = ["a", "b", "c", "d", "e", "f", "g"]
+    splits = leave_out_speakers(speakers, p=2, n_val=1)
+    assert sorted(s.test for s in splits) == sorted(combinations(speakers, 2))
+    for s in splits:
+        assert len(s.val) == 1 and sorted(s.train + s.val + s.test) == speakers
+        assert not set(s.test) & set(s.train + s.val)
+    with pytest.raises(InvalidInputError):
+        leave_out_speakers(speakers[:3], p=2, n_val=1)  # nobody left to train on
+
+
+def test_crossval_leave_two_out_pools_every_pair(tmp_path):
+    from lipauth.data.dataset import load_dataset
+    from lipauth.training.config import load_config
+    from lipauth.training.crossval import crossval
+    from lipauth.video.roi import CropSpec
+
+    ds = load_dataset(need("avletters"), "avletters", CropSpec(30, 18))
+    four = Dataset([c for c in ds.clips if c.meta.speaker in ("Anya", "Bill", "John", "Kate")])
+    r = crossval(load_config("configs/baseline_pca_avletters.yaml"), four, tmp_path, folds=3, leave_out=2, progress=False)
+    assert r["n_folds"] == 6 and sorted(tuple(f["test_speakers"]) for f in r["folds"]) == sorted(combinations(["Anya", "Bill", "John", "Kate"], 2))
+    # each speaker is tested in 3 folds; each fold's impostor pairs are its two speakers' clips
+    assert r["n_genuine_text_independent"] == 3 * 4 * 78 * 77 // 2
+    assert r["n_impostor_text_independent"] == 6 * 78 * 78

@@ -47,6 +47,22 @@ def split_speakers(speakers, *, n_val: int, n_test: int, seed: int, n_train: int
     return Split(train=tuple(sorted(train)), val=tuple(sorted(order[:n_val])), test=tuple(sorted(order[n_val : n_val + n_test])))
 
 
+def leave_out_speakers(speakers, *, p: int = 2, seed: int = 0, n_val: int = 0) -> list[Split]:
+    """Every group of `p` speakers tested once, trained on the rest (leave-p-speakers-out).
+    With few speakers the k-fold EER depends on which speakers happen to share a test fold
+    (docs/results.md); testing every pair removes that luck, at C(n, p) trainings."""
+    from itertools import combinations
+
+    pool = sorted(set(speakers))
+    if not 2 <= p <= len(pool) - 1 - n_val:
+        raise InvalidInputError(f"leave-p-out needs 2 <= p <= {len(pool) - 1 - n_val} for {len(pool)} speakers and {n_val} validation speakers")
+    splits = []
+    for test in combinations(pool, p):
+        rest = np.random.default_rng(seed).permutation([s for s in pool if s not in test]).tolist()
+        splits.append(Split(train=tuple(sorted(rest[n_val:])), val=tuple(sorted(rest[:n_val])), test=test))
+    return splits
+
+
 def kfold_speakers(speakers, *, k: int, seed: int, n_val: int = 0) -> list[Split]:
     """k folds that partition the speakers: each is tested once and never trained on in its
     fold; `n_val` of each fold's remaining speakers validate."""

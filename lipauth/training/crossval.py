@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from lipauth.data.dataset import Dataset
-from lipauth.data.protocol import TRIAL_KINDS, kfold_speakers, make_trials
+from lipauth.data.protocol import TRIAL_KINDS, kfold_speakers, leave_out_speakers, make_trials
 from lipauth.errors import InvalidInputError
 from lipauth.eval.evaluate import evaluate_clips
 from lipauth.eval.metrics import bootstrap_eer_ci, eer
@@ -38,9 +38,14 @@ def fit(cfg: dict, dataset: Dataset, out: Path, split, progress: bool):
     return LipEmbedder.load(out / "model.pt")
 
 
-def crossval(cfg: dict, dataset: Dataset, out: str | Path, *, folds: int, n_val: int = 0, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+def crossval(cfg: dict, dataset: Dataset, out: str | Path, *, folds: int, n_val: int = 0, seed: int = 0, progress: bool = True, leave_out: int = 0) -> dict[str, Any]:
+    """k folds by speaker, or with `leave_out` = p every group of p speakers tested once."""
     out = Path(out)
-    splits = kfold_speakers(dataset.speakers, k=folds, seed=seed, n_val=n_val)
+    if leave_out:
+        splits = leave_out_speakers(dataset.speakers, p=leave_out, seed=seed, n_val=n_val)
+        folds = len(splits)
+    else:
+        splits = kfold_speakers(dataset.speakers, k=folds, seed=seed, n_val=n_val)
     pooled: dict[str, list] = {k: [] for k in TRIAL_KINDS}
     per_fold = []
     for i, split in enumerate(splits):
@@ -56,7 +61,7 @@ def crossval(cfg: dict, dataset: Dataset, out: str | Path, *, folds: int, n_val:
             if t.n_genuine and t.n_impostor:
                 spk = [m.speaker for m in metas]
                 pooled[kind].append((t.scores(emb), t.genuine, [spk[j] for j in t.a], [spk[j] for j in t.b]))
-    result: dict[str, Any] = {"folds": per_fold, "model": cfg["model"]["name"], "n_folds": folds, "speakers": dataset.speakers}
+    result: dict[str, Any] = {"folds": per_fold, "model": cfg["model"]["name"], "n_folds": folds, "leave_out": leave_out, "speakers": dataset.speakers}
     trials: dict[str, np.ndarray] = {}
     for kind, parts in pooled.items():
         if not parts:
