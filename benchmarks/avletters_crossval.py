@@ -66,7 +66,7 @@ def main() -> None:
     r0 = r
     lines.append("")
     lines.append(
-        (f"leave-{args.leave_out}-speakers-out ({r0['n_folds']} folds)" if args.leave_out else f"{args.folds}-fold") + " cross-validation by speaker over {len(r0['speakers'])} speakers; trials pooled over folds: "
+        (f"leave-{args.leave_out}-speakers-out ({r0['n_folds']} folds)" if args.leave_out else f"{args.folds}-fold") + f" cross-validation by speaker over {len(r0['speakers'])} speakers; trials pooled over folds: "
         f"text-independent {r0['n_genuine_text_independent']} genuine / {r0['n_impostor_text_independent']} impostor, "
         f"text-dependent {r0['n_genuine_text_dependent']} / {r0['n_impostor_text_dependent']}. CIs: 500 bootstrap resamples of speakers."
     )

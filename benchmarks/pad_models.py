@@ -40,7 +40,7 @@ from lipauth.video.roi import CropSpec
 CROP = CropSpec(30, 18)
 SAME_AS_S2 = "lwbsza"  # grid-sample's recording of the grid-s2 speaker (shared/data/README)
 SAME_MAN = ("id2_vcd_swwp2s", "pwij3p")
-GRID_VAL = ("bbaf2n", "id2_swwp2s", "pwij3p", "lbbc2a")  # clip ids: 3 speakers validate, 5 test
+GRID_VAL = ("bbaf2n", "id2_swwp2s", "pwij3p", "lbbc2a")  # clip ids: these validate, the other 6 test
 
 
 def video_clips(data: Path, out: Path, name: str, corpus: str):

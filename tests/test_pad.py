@@ -20,7 +20,7 @@ from lipauth.eval.pad_metrics import apcer_bpcer, bpcer_at_apcer, threshold_at_a
 from lipauth.pad.attacks import apply_attack, attack_frames, map_points, sample_params
 from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
 from lipauth.pad.attacks import shift_audio, swap_audio
-from lipauth.pad.sync_training import SyncTrainConfig, _pairs, _voiced
+from lipauth.pad.sync_training import SyncTrainConfig, _augment, _pairs, _voiced
 from tests.conftest import need
 
 
@@ -128,6 +128,22 @@ def test_training_pairs_are_aligned_positives_and_out_of_sync_negatives():
     voiced = {k for k, (i, t) in enumerate(batch) if _voiced(data[i], t, cfg)}
     assert dubbed_for == voiced - {3}  # clip 2's speaker has no other clip to dub him with
     assert 0 < len(voiced) < b  # the talking clips have silent and voiced windows
+
+
+def test_augmentation_moves_and_rescales_the_mouth_and_leaves_the_batch_alone():
+    rng = np.random.default_rng(0)
+    video = rng.normal(size=(16, 1, 9, 18, 30)).astype(np.float32)
+    audio = rng.normal(size=(40, 3, 18, 13)).astype(np.float32)
+    v0, a0 = video.copy(), audio.copy()
+    v, a = _augment(video, audio, np.random.default_rng(1))
+    np.testing.assert_array_equal(video, v0)  # the caller's arrays are untouched
+    np.testing.assert_array_equal(audio, a0)
+    assert v.shape == video.shape and a.shape == audio.shape
+    for k in range(len(v)):  # flips and shifts only move pixels; contrast scales them all alike
+        ratio = np.sort(np.abs(v[k]).ravel()) / np.sort(np.abs(v0[k]).ravel())
+        assert 0.7 <= ratio.mean() <= 1.3 and ratio.std() < 1e-4
+    assert not np.allclose(v, v0) and 0.05 < np.std(a - a0) < 0.5  # noise of std 0.1, and dropped bands
+    assert np.mean([np.all(a[k, ..., c : c + 2] == 0) for k in range(len(a)) for c in range(12)]) > 0
 
 
 def test_shifted_and_swapped_audio():

@@ -42,14 +42,16 @@ class SyncTrainConfig:
 
 
 # -- training -----------------------------------------------------------------------------
-def _prepare(clips: list[LipClip], cfg: SyncConfig) -> tuple[list[SyncInputs], dict[str, str]]:
-    ready, failures = [], {}
+def _prepare(clips: list[LipClip], cfg: SyncConfig) -> tuple[list[SyncInputs], list[str], dict[str, str]]:
+    """The clips made ready, each one's speaker (its clip id where unknown), and the failures."""
+    ready, groups, failures = [], [], {}
     for c in clips:
         try:
             ready.append(SyncInputs.from_clip(c, cfg))
+            groups.append(c.meta.speaker or c.meta.clip_id)
         except LipauthError as exc:
             failures[c.meta.clip_id] = str(exc)
-    return ready, failures
+    return ready, groups, failures
 
 
 def train_sync(
@@ -60,12 +62,10 @@ def train_sync(
     cfg, tcfg = cfg or SyncConfig(), tcfg or SyncTrainConfig()
     torch.manual_seed(tcfg.seed)
     rng = np.random.default_rng(tcfg.seed)
-    data, failures = _prepare(train_clips, cfg)
+    data, groups, failures = _prepare(train_clips, cfg)
     if len(data) < 2:
         raise EmptyCorpusError(f"AV-synchrony training needs at least 2 clips with audio, got {len(data)}")
     windows = [(i, t) for i, x in enumerate(data) for t in range(x.last_start(cfg) + 1)]
-    ok = set(range(len(train_clips))) - {k for k, c in enumerate(train_clips) if c.meta.clip_id in failures}
-    groups = [c.meta.speaker or c.meta.clip_id for k, c in enumerate(train_clips) if k in ok]
     net = SyncNet(cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     steps = max(1, len(windows) // tcfg.batch_size)
