@@ -69,8 +69,8 @@ def sync_part(data: Path, out: Path, epochs: int, window: int = 9, min_shift: in
     val = [c for c in avl if c.meta.speaker == "Steve"] + cr + gs_val
     tests = {"AVLetters Verity": [c for c in avl if c.meta.speaker == "Verity"], f"grid-sample ({len(gs_test)} clips, unseen speakers)": gs_test}
     model, info = train_sync(train, val, SyncConfig(window=window), SyncTrainConfig(epochs=epochs, min_shift=min_shift))
-    # verify sees ~3 s face videos, where the sync score runs higher than on AVLetters'
-    # ~1 s letters (more windows average out): the operating point comes from the videos
+    # verify sees ~3 s face videos, where genuine sync scores run higher than on AVLetters'
+    # ~1 s letters (docs/pad.md): the operating point comes from the videos
     video_val = evaluate_sync(model, cr + gs_val)
     model.threshold = video_val["threshold"]
     report = {"train": {k: info[k] for k in ("n_train_clips", "n_val_clips", "seconds", "history")}}

@@ -10,6 +10,7 @@ Trials (after WhisperNet), over unordered pairs of clips of the evaluated speake
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
@@ -51,8 +52,6 @@ def leave_out_speakers(speakers, *, p: int = 2, seed: int = 0, n_val: int = 0) -
     """Every group of `p` speakers tested once, trained on the rest (leave-p-speakers-out).
     With few speakers the k-fold EER depends on which speakers happen to share a test fold
     (docs/results.md); testing every pair removes that luck, at C(n, p) trainings."""
-    from itertools import combinations
-
     pool = sorted(set(speakers))
     if not 2 <= p <= len(pool) - 1 - n_val:
         raise InvalidInputError(f"leave-p-out needs 2 <= p <= {len(pool) - 1 - n_val} for {len(pool)} speakers and {n_val} validation speakers")

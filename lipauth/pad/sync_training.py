@@ -141,11 +141,18 @@ def _pairs(batch, data: list[SyncInputs], groups: list[str], cfg: SyncConfig, tc
             shifted.append(data[i].audio_window(int(rng.choice(far)), cfg))
             shifted_of.append(k)
     dubbed, dubbed_of = [], []
+    members: dict[str, list[int]] = {}  # speaker -> clip indices, and the clips of everyone else
+    outsiders: dict[str, list[int]] = {}
+    for j, g in enumerate(groups):
+        members.setdefault(g, []).append(j)
     for k, (i, t) in enumerate(batch):
         if not _voiced(data[i], t, cfg):
             continue
-        same = [j for j in range(len(data)) if j != i and groups[j] == groups[i]]
-        other = [j for j in range(len(data)) if groups[j] != groups[i]]
+        g = groups[i]
+        if g not in outsiders:
+            outsiders[g] = [j for j in range(len(data)) if groups[j] != g]
+        same = [j for j in members[g] if j != i]
+        other = outsiders[g]
         pool = same if same and (not other or rng.random() < tcfg.dub_same_speaker) else other
         if pool:
             j = int(rng.choice(pool))
