@@ -152,7 +152,9 @@ def train(
     dataset = _load(cfg, data, corpus, out / "cache", workers)
     summary = run_training(cfg, dataset, out, resume=resume)
     if summary:
-        console.print(f"best validation EER {100 * summary['best_val_eer']:.2f} % at epoch {summary['best_epoch']} → {out / 'model.pt'}", highlight=False)
+        refit = summary.get("refit")
+        then = f"; retrained on all {len(refit['speakers'])} speakers for {refit['epochs']} epochs" if refit else ""
+        console.print(f"best validation EER {100 * summary['best_val_eer']:.2f} % at epoch {summary['best_epoch']}{then} → {out / 'model.pt'}", highlight=False)
 
 
 def _load(cfg: dict, data: Path, corpus: str, cache: Path, workers: int):

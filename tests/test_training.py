@@ -64,6 +64,27 @@ def test_short_training_lowers_validation_eer(tmp_path, avletters):
 
 
 @pytest.mark.slow
+def test_refit_trains_again_on_validation_speakers(tmp_path, avletters):
+    """With train.refit the validation speakers choose the epoch, then join training: the
+    final model is a new network trained for that many epochs on all 7 speakers, and it
+    carries the thresholds calibrated while they were still unseen."""
+    cfg = load_config(None, {**QUICK, "train": {**QUICK["train"], "epochs": 2, "refit": True}})
+    summary = train(cfg, avletters, tmp_path, split=SPLIT, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    refit = [r for r in log if r.get("phase") == "refit"]
+    assert [r["epoch"] for r in refit] == list(range(summary["best_epoch"] + 1))
+    assert summary["refit"]["speakers"] == sorted(SPLIT.train + SPLIT.val)
+    final, validated = LipEmbedder.load(tmp_path / "model.pt"), LipEmbedder.load(tmp_path / "validated_model.pt")
+    assert final.thresholds == validated.thresholds and final.info["refit"]["epochs"] == summary["best_epoch"] + 1
+    w_final, w_val = final.model.state_dict(), validated.model.state_dict()
+    assert any(not torch.equal(w_final[k], w_val[k]) for k in w_final), "the refit model is the validated one"
+    # the final model's backend is fitted on all 7 speakers, the validated one's on the 5
+    everyone = avletters.of_speakers(SPLIT.train + SPLIT.val)
+    np.testing.assert_allclose(final.backend_scoring.mean, final.network_embeddings(everyone).mean(axis=0), atol=1e-5)
+    np.testing.assert_allclose(validated.backend_scoring.mean, validated.network_embeddings(avletters.of_speakers(SPLIT.train)).mean(axis=0), atol=1e-5)
+
+
+@pytest.mark.slow
 def test_resume_continues_where_it_stopped(tmp_path, avletters):
     cfg = load_config(None, {**QUICK, "train": {**QUICK["train"], "epochs": 2}})
     train(cfg, avletters, tmp_path, split=SPLIT, progress=False)
@@ -92,10 +113,10 @@ def test_config_rejects_unknown_settings(tmp_path):
 
 @pytest.mark.slow
 def test_ddp_with_two_processes(tmp_path):
-    """torchrun, 2 processes, gloo: both ranks train, rank 0 writes one model."""
+    """torchrun, 2 processes, gloo: both ranks train, then refit, and rank 0 writes one model."""
     need("avletters")
     cfg = tmp_path / "ddp.yaml"
-    cfg.write_text(yaml.safe_dump({"train": {"epochs": 1, "miner": "none", "P": 4, "K": 4}, "split": {"val_speakers": 2}}))
+    cfg.write_text(yaml.safe_dump({"train": {"epochs": 1, "miner": "none", "P": 4, "K": 4, "refit": True}, "split": {"val_speakers": 2}}))
     out = tmp_path / "run"
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -106,8 +127,8 @@ def test_ddp_with_two_processes(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert (out / "model.pt").exists()
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert len(log) == 1  # written once, by rank 0
-    LipEmbedder.load(out / "model.pt")
+    assert [r.get("phase", "train") for r in log] == ["train", "refit"]  # written once each, by rank 0
+    assert len(LipEmbedder.load(out / "model.pt").info["refit"]["speakers"]) == 7
 
 
 def test_verification_thresholds_with_few_clips():

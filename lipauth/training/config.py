@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
         "lr": 1e-3,
         "weight_decay": 1e-4,
         "patience": 10,
+        # after validation has chosen the epoch, train again on training + validation
+        # speakers for that many epochs; the final model keeps the validated thresholds
+        "refit": False,
         "text_dependent_triplets": False,
         # how the Verifier scores by default: raw cosine, or "normalised" (minus the
         # template's self-similarity: thresholds that carry over to other cameras/corpora)

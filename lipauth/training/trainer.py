@@ -85,29 +85,13 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
         raise InvalidInputError("this model has a voice branch, but the clips carry no audio")
 
     tcfg = cfg["train"]
-    opt = torch.optim.AdamW(model.parameters(), lr=tcfg["lr"], weight_decay=tcfg["weight_decay"])
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, tcfg["epochs"]))
-    loss_fn = make_loss(tcfg["loss"])
-    miner = make_miner(tcfg["miner"], tcfg["loss"].get("distance", "cosine"), tcfg["loss"].get("margin", 0.2))
-    aug = AugmentSpec.from_dict(cfg.get("augment"))
-    length = int(cfg["data"]["length"])
-    normalize = cfg["data"]["normalize"]
-    if normalize not in NORMALIZE:
-        raise InvalidInputError(f"data.normalize must be one of {NORMALIZE}, got {normalize!r}")
-    ddp_model = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-
-    labels = [_label(c, tcfg["labels"]) for c in train_clips]
-    label_ids = {lab: i for i, lab in enumerate(sorted(set(labels), key=str))}
-    y_all = torch.tensor([label_ids[lab] for lab in labels])
-
+    fit = _Epochs(cfg, model, train_clips, rank, world)
     start_epoch, best, history = 0, {"val_eer": float("inf"), "epoch": -1}, []
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     if resume and (out / "checkpoint.pt").exists():
         ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
+        fit.load_state_dict(ck)
         start_epoch, best, history = ck["epoch"] + 1, ck["best"], ck["history"]
         torch.set_rng_state(ck["torch_rng"])
     elif rank == 0:
@@ -120,26 +104,7 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
         task = bar.add_task("train", total=tcfg["epochs"] - start_epoch, info="")
         for epoch in range(start_epoch, tcfg["epochs"]):
             t0 = time.perf_counter()
-            model.train()
-            losses = []
-            for idx in _batches(tcfg, train_clips, labels, seed + 1000 * epoch, rank, world):
-                clips = [augment(train_clips[i], aug, rng) if aug else train_clips[i] for i in idx]
-                batch = to_batch(clips, length=length, rng=rng, landmarks=uses_landmarks, normalize=normalize, audio=uses_audio)
-                emb = ddp_model(batch)
-                if tcfg["sampling"] == "triplets":
-                    n = len(idx) // 3
-                    r = torch.arange(n)
-                    # every third clip is anchor/positive/negative; labels only name the triplet roles
-                    loss = loss_fn(emb, torch.arange(len(idx)), indices_tuple=(3 * r, 3 * r + 1, 3 * r + 2))
-                else:
-                    y = y_all[idx]
-                    loss = loss_fn(emb, y, miner(emb, y) if miner else None)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-            sched.step()
-            record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"), "lr": sched.get_last_lr()[0]}
+            record = fit.epoch(epoch, rng)
             stop = False
             if rank == 0:
                 if val_clips:
@@ -156,35 +121,134 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
                 else:
                     bad_epochs += 1
                 stop = val_clips and bad_epochs >= tcfg["patience"]
-                with open(out / "metrics.jsonl", "a") as fh:
-                    fh.write(json.dumps(record) + "\n")
-                torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch, "best": best, "history": history, "torch_rng": torch.get_rng_state()}, out / "checkpoint.pt")
+                _log(out, record)
+                torch.save({**fit.state_dict(), "epoch": epoch, "best": best, "history": history, "torch_rng": torch.get_rng_state()}, out / "checkpoint.pt")
                 bar.update(task, advance=1, info=f"loss {record['loss']:.3f} val EER {100 * record['val_eer']:.1f}% (best {100 * best['val_eer']:.1f}% @ {best['epoch']})")
-            if world > 1:
-                flag = torch.tensor([1.0 if stop else 0.0])
-                dist.broadcast(flag, 0)
-                stop = bool(flag.item())
-            if stop:
+            if _broadcast(1.0 if stop else 0.0, world):
                 break
 
     summary: dict[str, Any] = {}
     if rank == 0:
         model.load_state_dict(torch.load(out / "best_weights.pt", map_location="cpu", weights_only=True))
-        embedder = LipEmbedder(model=model, model_name=cfg["model"]["name"], model_config=model_cfg, crop=crop, backend=cfg["data"]["backend"], normalize=normalize)
+    refit = bool(tcfg["refit"] and val_clips)
+    if refit:
+        # The validation speakers chose the epoch; now they join the training speakers, and the
+        # same recipe trains again from the same seed for that many epochs. With 5-7 speakers
+        # in a corpus, two more training speakers matter more than anything else we can tune.
+        n_epochs = int(_broadcast(best["epoch"] + 1 if rank == 0 else 0, world))
+        torch.manual_seed(seed + rank)
+        refit_model = create_model(cfg["model"]["name"], **model_cfg)
+        refit_fit = _Epochs(cfg, refit_model, train_clips + val_clips, rank, world)
+        refit_rng = np.random.default_rng([seed, rank, 10_000])
+        with _progress(progress and rank == 0) as bar:
+            task = bar.add_task("train", total=n_epochs, info="refit on training + validation speakers")
+            for epoch in range(n_epochs):
+                t0 = time.perf_counter()
+                record = {**refit_fit.epoch(epoch, refit_rng), "phase": "refit"}
+                if rank == 0:
+                    record["seconds"] = round(time.perf_counter() - t0, 2)
+                    _log(out, record)
+                    bar.update(task, advance=1)
+    if rank == 0:
+        embedder = _embedder(model, cfg, model_cfg, crop)
         embedder.backend_scoring = fit_backend(cfg.get("backend"), embedder, train_clips)
         calib_clips, calibrated_on = (val_clips, "validation speakers") if val_clips else (train_clips, "training speakers (no validation split)")
         calib_emb = embedder.embed_clips(calib_clips)  # once, for both kinds of threshold
-        embedder.thresholds, embedder.calibration = calibrate(calib_emb, calib_clips)
-        embedder.verify_thresholds = calibrate_verification(calib_emb, calib_clips)
-        if embedder.verify_thresholds:
-            embedder.verify_thresholds["scoring"] = tcfg["verify_scoring"]
+        thresholds, calibration = calibrate(calib_emb, calib_clips)
+        verify_thresholds = calibrate_verification(calib_emb, calib_clips)
+        if verify_thresholds:
+            verify_thresholds["scoring"] = tcfg["verify_scoring"]
         summary = {"best_epoch": best["epoch"], "best_val_eer": best["val_eer"], "epochs_run": len(history), "calibrated_on": calibrated_on, "split": split.to_dict()}
+        if refit:
+            # The validated model is kept beside the final one. The final model keeps its
+            # thresholds: the validation speakers are training speakers now, and their scores
+            # would place a threshold too optimistically (docs/results.md measures the transfer).
+            embedder.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": seed}
+            embedder.thresholds, embedder.calibration, embedder.verify_thresholds = thresholds, calibration, verify_thresholds
+            embedder.save(out / "validated_model.pt")
+            embedder = _embedder(refit_model, cfg, model_cfg, crop)
+            embedder.backend_scoring = fit_backend(cfg.get("backend"), embedder, train_clips + val_clips)
+            summary["refit"] = {"epochs": n_epochs, "speakers": sorted(split.train + split.val), "thresholds_from": "validated_model.pt"}
+        embedder.thresholds, embedder.calibration, embedder.verify_thresholds = thresholds, calibration, verify_thresholds
         embedder.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": seed}
         embedder.save(out / "model.pt")
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
     return summary
+
+
+class _Epochs:
+    """One model's optimisation: its optimiser, schedule, loss and the clips it learns from.
+    `epoch()` trains one pass (on every rank under DDP) and returns its log record."""
+
+    def __init__(self, cfg: dict, model: torch.nn.Module, clips: list[LipClip], rank: int, world: int) -> None:
+        tcfg = self.tcfg = cfg["train"]
+        self.model, self.clips, self.rank, self.world, self.seed = model, clips, rank, world, int(cfg["seed"])
+        self.opt = torch.optim.AdamW(model.parameters(), lr=tcfg["lr"], weight_decay=tcfg["weight_decay"])
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=max(1, tcfg["epochs"]))
+        self.loss_fn = make_loss(tcfg["loss"])
+        self.miner = make_miner(tcfg["miner"], tcfg["loss"].get("distance", "cosine"), tcfg["loss"].get("margin", 0.2))
+        self.aug = AugmentSpec.from_dict(cfg.get("augment"))
+        self.length = int(cfg["data"]["length"])
+        self.normalize = cfg["data"]["normalize"]
+        if self.normalize not in NORMALIZE:
+            raise InvalidInputError(f"data.normalize must be one of {NORMALIZE}, got {self.normalize!r}")
+        self.uses_landmarks = bool(getattr(model, "uses_landmarks", False))
+        self.uses_audio = bool(getattr(model, "uses_audio", False))
+        self.ddp_model = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+        self.labels = [_label(c, tcfg["labels"]) for c in clips]
+        label_ids = {lab: i for i, lab in enumerate(sorted(set(self.labels), key=str))}
+        self.y_all = torch.tensor([label_ids[lab] for lab in self.labels])
+
+    def epoch(self, epoch: int, rng: np.random.Generator) -> dict[str, Any]:
+        tcfg, aug = self.tcfg, self.aug
+        self.model.train()
+        losses = []
+        for idx in _batches(tcfg, self.clips, self.labels, self.seed + 1000 * epoch, self.rank, self.world):
+            clips = [augment(self.clips[i], aug, rng) if aug else self.clips[i] for i in idx]
+            batch = to_batch(clips, length=self.length, rng=rng, landmarks=self.uses_landmarks, normalize=self.normalize, audio=self.uses_audio)
+            emb = self.ddp_model(batch)
+            if tcfg["sampling"] == "triplets":
+                n = len(idx) // 3
+                r = torch.arange(n)
+                # every third clip is anchor/positive/negative; labels only name the triplet roles
+                loss = self.loss_fn(emb, torch.arange(len(idx)), indices_tuple=(3 * r, 3 * r + 1, 3 * r + 2))
+            else:
+                y = self.y_all[idx]
+                loss = self.loss_fn(emb, y, self.miner(emb, y) if self.miner else None)
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            losses.append(loss.item())
+        self.sched.step()
+        return {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"), "lr": self.sched.get_last_lr()[0]}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict()}
+
+    def load_state_dict(self, ck: dict[str, Any]) -> None:
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["opt"])
+        self.sched.load_state_dict(ck["sched"])
+
+
+def _embedder(model, cfg: dict, model_cfg: dict, crop: CropSpec) -> LipEmbedder:
+    return LipEmbedder(model=model, model_name=cfg["model"]["name"], model_config=model_cfg, crop=crop, backend=cfg["data"]["backend"], normalize=cfg["data"]["normalize"])
+
+
+def _broadcast(value: float, world: int) -> float:
+    """Rank 0's value on every rank (decisions only rank 0 can make: stop, best epoch)."""
+    if world == 1:
+        return value
+    t = torch.tensor([float(value)])
+    dist.broadcast(t, 0)
+    return float(t.item())
+
+
+def _log(out: Path, record: dict) -> None:
+    with open(out / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
 
 
 def calibrate(emb: np.ndarray, clips: list[LipClip]) -> tuple[dict[str, float], dict[str, float]]:
