@@ -56,3 +56,40 @@ def test_backend_roundtrips_through_the_model_file(tmp_path):
     assert out.shape == (3, 16)
     np.testing.assert_allclose(out, emb.embed_clips(clips), atol=1e-5)
     np.testing.assert_allclose(out, emb.backend_scoring.transform(emb.network_embeddings(clips)), atol=1e-5)
+
+
+def _member(seed: int, n_components: int | None, rng) -> LipEmbedder:
+    torch.manual_seed(seed)
+    cfg = {"embedding_dim": 32, "slow_channels": [8, 16, 32]}
+    emb = LipEmbedder(model=create_model("whispernet_v2", **cfg).eval(), model_name="whispernet_v2", model_config=cfg, crop=CropSpec())
+    if n_components:
+        emb.backend_scoring = Whitening.fit(rng.normal(size=(60, 32)), n_components=n_components)
+    return emb
+
+
+def test_ensemble_cosine_is_the_mean_of_the_members_cosines(tmp_path):
+    """The ensemble is score averaging behind one embedding: each member's cosine counts
+    1/M, whether or not that member has a whitening backend; it survives the model file."""
+    from lipauth.data.clip import ClipMeta, LipClip
+    from lipauth.training.trainer import ensemble_of
+
+    rng = np.random.default_rng(4)
+    members = [_member(0, 16, rng), _member(1, 8, rng), _member(2, None, rng)]
+    ens = LipEmbedder.load(ensemble_of(members).save(tmp_path / "ens.pt"))
+    assert ens.model_name == "ensemble" and len(ens.model.members) == 3
+    clips = [LipClip(frames=rng.integers(0, 255, (14, 18, 30), dtype=np.uint8), meta=ClipMeta(clip_id=str(i)), fps=25.0) for i in range(5)]
+    e = ens.embed_clips(clips)
+    assert e.shape == (5, 16 + 8 + 32)
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1, atol=1e-5)
+    each = [m.embed_clips(clips) for m in members]
+    np.testing.assert_allclose(e @ e.T, np.mean([x @ x.T for x in each], axis=0), atol=1e-5)
+
+
+def test_ensemble_members_must_share_preprocessing():
+    from lipauth.training.trainer import ensemble_of
+
+    rng = np.random.default_rng(5)
+    a, b = _member(0, 8, rng), _member(1, 8, rng)
+    b.crop = CropSpec(width=40, height=24)
+    with pytest.raises(InvalidInputError, match="preprocessing"):
+        ensemble_of([a, b])

@@ -20,7 +20,7 @@ def _batch(b=3, t=16, k=24, c=1, h=18, w=30):
 
 
 def test_registry():
-    assert model_names() == ["lip_voice", "voice", "whispernet_v1", "whispernet_v2"]
+    assert model_names() == ["ensemble", "lip_voice", "voice", "whispernet_v1", "whispernet_v2"]
     with pytest.raises(InvalidInputError, match="unknown model"):
         create_model("resnet50")
     with pytest.raises(InvalidInputError, match="bad settings"):

@@ -85,6 +85,23 @@ def test_refit_trains_again_on_validation_speakers(tmp_path, avletters):
 
 
 @pytest.mark.slow
+def test_ensemble_trains_members_from_successive_seeds(tmp_path, avletters):
+    """train.ensemble = 2 with refit: two members train (seeds 0 and 1) and refit; model.pt
+    scores as the mean of their cosines, with thresholds from the validated members."""
+    cfg = load_config(None, {**QUICK, "train": {**QUICK["train"], "epochs": 1, "refit": True, "ensemble": 2}})
+    summary = train(cfg, avletters, tmp_path, split=SPLIT, progress=False)
+    assert summary["ensemble"]["seeds"] == [0, 1] and summary["refit"]["epochs"] == [1, 1]
+    members = [LipEmbedder.load(tmp_path / f"member{i}" / "model.pt") for i in range(2)]
+    assert [m.info["seed"] for m in members] == [0, 1]
+    final, validated = LipEmbedder.load(tmp_path / "model.pt"), LipEmbedder.load(tmp_path / "validated_model.pt")
+    assert final.model_name == validated.model_name == "ensemble"
+    assert final.thresholds == validated.thresholds and (tmp_path / "config.yaml").exists()
+    val = avletters.of_speakers(SPLIT.val)[::10]
+    e = final.embed_clips(val)
+    np.testing.assert_allclose(e @ e.T, np.mean([x @ x.T for x in (m.embed_clips(val) for m in members)], axis=0), atol=1e-5)
+
+
+@pytest.mark.slow
 def test_resume_continues_where_it_stopped(tmp_path, avletters):
     cfg = load_config(None, {**QUICK, "train": {**QUICK["train"], "epochs": 2}})
     train(cfg, avletters, tmp_path, split=SPLIT, progress=False)

@@ -42,9 +42,40 @@ class Whitening:
         return {"type": "whitening", "mean": self.mean.tolist(), "projection": self.projection.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "Whitening | None":
+    def from_dict(cls, d: dict | None) -> "Whitening | MemberWhitening | None":
         if not d:
             return None
+        if d.get("type") == "member_whitening":
+            return MemberWhitening.from_dict(d)
         if d.get("type") != "whitening":
             raise InvalidInputError(f"unknown scoring backend {d.get('type')!r}")
         return cls(mean=np.asarray(d["mean"], np.float32), projection=np.asarray(d["projection"], np.float32))
+
+
+@dataclass
+class MemberWhitening:
+    """The backend of an ensemble (lipauth.models.ensemble): each member's slice of the
+    embedding through its own whitening (or only length-normalised, where a member has
+    none), then all divided by sqrt(M), so that a cosine is the mean of the members'."""
+
+    parts: list[Whitening | None]
+    dims: list[int]  # each member's embedding size, in order
+
+    def transform(self, embeddings: np.ndarray) -> np.ndarray:
+        x = np.asarray(embeddings, np.float32)
+        if x.ndim != 2 or x.shape[1] != sum(self.dims):
+            raise InvalidInputError(f"ensemble embeddings must be (N, {sum(self.dims)}), got {x.shape}")
+        out, start = [], 0
+        for part, d in zip(self.parts, self.dims):
+            z = x[:, start : start + d]
+            start += d
+            z = part.transform(z) if part is not None else z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+            out.append(z)
+        return np.concatenate(out, axis=1) / np.sqrt(len(self.parts))
+
+    def to_dict(self) -> dict:
+        return {"type": "member_whitening", "dims": list(self.dims), "parts": [p.to_dict() if p is not None else None for p in self.parts]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MemberWhitening":
+        return cls(parts=[Whitening.from_dict(p) for p in d["parts"]], dims=[int(x) for x in d["dims"]])

@@ -2,7 +2,8 @@
 
 model.pt is self-contained (loaded with torch.load(weights_only=True), no pickled classes):
     format, model {name, config}, state_dict, preprocessing {crop, backend, length},
-    backend_scoring (whitening fitted on the training speakers' embeddings), thresholds
+    backend_scoring (whitening fitted on the training speakers' embeddings; for an ensemble,
+    model {name: ensemble, config: {members: [...]}} and one whitening per member), thresholds
     {eer, fmr_1pct, ...} for clip-against-clip trials and verify_thresholds for a probe
     against a 3-clip enrolment template, and an llr calibration {a, b}, all fitted on the
     validation speakers, plus
@@ -23,7 +24,7 @@ from lipauth.data.batching import to_batch
 from lipauth.data.mfcc import has_audio
 from lipauth.data.clip import LipClip
 from lipauth.errors import InvalidInputError
-from lipauth.models.backend import Whitening
+from lipauth.models.backend import MemberWhitening, Whitening
 from lipauth.models.registry import create_model
 from lipauth.video.roi import CropSpec
 
@@ -42,7 +43,7 @@ class LipEmbedder:
     thresholds: dict[str, float] = field(default_factory=dict)  # clip against clip (evaluation)
     verify_thresholds: dict[str, float] = field(default_factory=dict)  # probe against an enrolment template
     calibration: dict[str, float] | None = None
-    backend_scoring: Whitening | None = None  # applied to the network's embeddings, if fitted
+    backend_scoring: Whitening | MemberWhitening | None = None  # applied to the network's embeddings, if fitted
     info: dict[str, Any] = field(default_factory=dict)
 
     @property

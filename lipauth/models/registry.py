@@ -11,7 +11,7 @@ import torch.nn as nn
 from lipauth.errors import InvalidInputError
 from lipauth.registry import Registry
 
-MODELS = Registry("model", ("lipauth.models.slowfast", "lipauth.models.whispernet_v1", "lipauth.models.voice"))
+MODELS = Registry("model", ("lipauth.models.slowfast", "lipauth.models.whispernet_v1", "lipauth.models.voice", "lipauth.models.ensemble"))
 register_model = MODELS.register
 model_names = MODELS.names
 

@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
         # after validation has chosen the epoch, train again on training + validation
         # speakers for that many epochs; the final model keeps the validated thresholds
         "refit": False,
+        # train this many networks alike from seeds seed, seed+1, ...; the model is their
+        # ensemble (cosine = the mean of the members' cosines)
+        "ensemble": 1,
         "text_dependent_triplets": False,
         # how the Verifier scores by default: raw cosine, or "normalised" (minus the
         # template's self-similarity: thresholds that carry over to other cameras/corpora)

@@ -14,6 +14,7 @@ RUN_DIR/
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import platform
@@ -38,8 +39,9 @@ from lipauth.data.protocol import Split, make_trials, split_speakers
 from lipauth.data.sampling import PKSampler, challenging_triplets
 from lipauth.errors import InvalidInputError
 from lipauth.eval.metrics import eer, fit_llr_calibration, threshold_at_fmr
-from lipauth.models.backend import Whitening
+from lipauth.models.backend import MemberWhitening, Whitening
 from lipauth.models.embedder import LipEmbedder
+from lipauth.models.ensemble import Ensemble
 from lipauth.models.registry import create_model
 from lipauth.training.losses import make_loss, make_miner
 from lipauth.video.roi import CropSpec
@@ -58,12 +60,97 @@ def resolve_split(cfg: dict, speakers: list[str]) -> Split:
 
 
 def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Split | None = None, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Train on `dataset` per `cfg` into `out`. Returns the final summary (best val EER etc.)."""
+    """Train on `dataset` per `cfg` into `out`. Returns the final summary (best val EER etc.).
+
+    With train.ensemble = M > 1, M members train alike from seeds seed .. seed+M-1 into
+    out/member0 .. and out/model.pt is their ensemble (lipauth.models.ensemble)."""
     out = Path(out)
     rank, world = _init_distributed()
+    split = split or resolve_split(cfg, dataset.speakers)
+    n_members = int(cfg["train"]["ensemble"])
+    if n_members < 1:
+        raise InvalidInputError(f"train.ensemble must be at least 1, got {n_members}")
+    if n_members == 1:
+        summary = _train_one(cfg, dataset, out, split, resume, progress, rank, world)
+    else:
+        if rank == 0 and not resume:
+            out.mkdir(parents=True, exist_ok=True)
+            _write_run_files(out, cfg, split, dataset)
+        members = []
+        for i in range(n_members):
+            member_cfg = copy.deepcopy(cfg)
+            member_cfg["seed"] = int(cfg["seed"]) + i
+            member_cfg["train"]["ensemble"] = 1
+            members.append(_train_one(member_cfg, dataset, out / f"member{i}", split, resume, progress, rank, world))
+        summary = _combine_members(cfg, dataset, out, split, members) if rank == 0 else {}
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
+
+
+def _combine_members(cfg: dict, dataset: Dataset, out: Path, split: Split, summaries: list[dict]) -> dict[str, Any]:
+    """out/model.pt (and validated_model.pt after a refit): the members' ensemble, with
+    thresholds calibrated for the ensemble's own (averaged) scores as one member's are."""
+    folders = [out / f"member{i}" for i in range(len(summaries))]
+    refit = all("refit" in s for s in summaries)
+    summary = {
+        "ensemble": {"members": [str(f.name) for f in folders], "seeds": [int(cfg["seed"]) + i for i in range(len(folders))], "best_epochs": [s["best_epoch"] for s in summaries]},
+        "best_val_eer": float(np.mean([s["best_val_eer"] for s in summaries])),  # the members' mean
+        "calibrated_on": summaries[0]["calibrated_on"],
+        "split": split.to_dict(),
+    }
+    calib_clips = dataset.of_speakers(split.val) or dataset.of_speakers(split.train)
+    # thresholds come from the models that had not seen the calibration speakers
+    calib_model = ensemble_of([LipEmbedder.load(f / ("validated_model.pt" if refit else "model.pt")) for f in folders])
+    calib_emb = calib_model.embed_clips(calib_clips)
+    thresholds, calibration = calibrate(calib_emb, calib_clips)
+    verify_thresholds = calibrate_verification(calib_emb, calib_clips)
+    if verify_thresholds:
+        verify_thresholds["scoring"] = cfg["train"]["verify_scoring"]
+    if split.val:
+        trials = make_trials([c.meta for c in calib_clips], "text_independent")
+        summary["ensemble"]["val_eer"] = eer(trials.scores(calib_emb), trials.genuine)[0]
+    final = calib_model
+    if refit:
+        calib_model.thresholds, calib_model.calibration, calib_model.verify_thresholds = thresholds, calibration, verify_thresholds
+        calib_model.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": int(cfg["seed"])}
+        calib_model.save(out / "validated_model.pt")
+        final = ensemble_of([LipEmbedder.load(f / "model.pt") for f in folders])
+        summary["refit"] = {"epochs": [s["refit"]["epochs"] for s in summaries], "speakers": summaries[0]["refit"]["speakers"], "thresholds_from": "validated_model.pt"}
+    final.thresholds, final.calibration, final.verify_thresholds = thresholds, calibration, verify_thresholds
+    final.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": int(cfg["seed"])}
+    final.save(out / "model.pt")
+    return summary
+
+
+def ensemble_of(members: list[LipEmbedder]) -> LipEmbedder:
+    """One LipEmbedder whose cosine is the mean of the members' (same preprocessing)."""
+    first = members[0]
+    for m in members[1:]:
+        if (m.crop, m.length, m.normalize, m.backend) != (first.crop, first.length, first.normalize, first.backend):
+            raise InvalidInputError("ensemble members must share their preprocessing (crop, length, normalisation, landmark backend)")
+    specs = [{"name": m.model_name, "config": m.model_config} for m in members]
+    net = Ensemble(specs)
+    for slot, m in zip(net.members, members):
+        slot.load_state_dict(m.model.state_dict())
+    dims = [int(m.backend_scoring.mean.shape[0]) if m.backend_scoring is not None else _embedding_dim(m) for m in members]  # each member's slice
+    return LipEmbedder(
+        model=net.eval(), model_name="ensemble", model_config={"members": specs}, crop=first.crop, backend=first.backend, length=first.length,
+        normalize=first.normalize, backend_scoring=MemberWhitening(parts=[m.backend_scoring for m in members], dims=dims),
+    )
+
+
+def _embedding_dim(m: LipEmbedder) -> int:
+    if not m.model_config.get("embedding_dim"):
+        raise InvalidInputError(f"an ensemble member without a scoring backend must name its embedding_dim ({m.model_name})")
+    return int(m.model_config["embedding_dim"])
+
+
+def _train_one(cfg: dict[str, Any], dataset: Dataset, out: Path, split: Split, resume: bool, progress: bool, rank: int, world: int) -> dict[str, Any]:
+    """One network: train, choose the epoch on validation, refit if asked, calibrate, save."""
     seed = int(cfg["seed"])
     torch.manual_seed(seed + rank)
-    split = split or resolve_split(cfg, dataset.speakers)
     train_clips = dataset.of_speakers(split.train)
     val_clips = dataset.of_speakers(split.val)
     if len({c.meta.speaker for c in train_clips}) < 2:
@@ -172,9 +259,6 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
         embedder.thresholds, embedder.calibration, embedder.verify_thresholds = thresholds, calibration, verify_thresholds
         embedder.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": seed}
         embedder.save(out / "model.pt")
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
     return summary
 
 
