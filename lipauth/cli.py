@@ -123,13 +123,17 @@ def _inspect(video: Path, out: Path, config, frames: int) -> None:
     console.print(f"{video}: {clip.n_frames} frames, {int(trace.track.detected.sum())} detections, {int(trace.missing.sum())} interpolated → {out}", highlight=False)
 
 
-def _overrides(epochs: Optional[int], seed: Optional[int]) -> dict:
+def _overrides(epochs: Optional[int], seed: Optional[int], ensemble: Optional[int] = None) -> dict:
     o: dict = {}
-    if epochs is not None:
-        o["train"] = {"epochs": epochs}
+    train = {k: v for k, v in (("epochs", epochs), ("ensemble", ensemble)) if v is not None}
+    if train:
+        o["train"] = train
     if seed is not None:
         o["seed"] = seed
     return o
+
+
+EnsembleOpt = typer.Option(None, "--ensemble", min=1, help="Override the config's train.ensemble: how many networks (seeds S, S+1, ...) the model averages.")
 
 
 @app.command()
@@ -141,6 +145,7 @@ def train(
     out: Path = typer.Option(..., "--out", help="Run folder: model.pt, metrics.jsonl, config.yaml, run.json."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the config's epochs."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the config's seed."),
+    ensemble: Optional[int] = EnsembleOpt,
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for preprocessing video corpora."),
 ) -> None:
@@ -148,7 +153,7 @@ def train(
     from lipauth.training.config import load_config
     from lipauth.training.trainer import train as run_training
 
-    cfg = load_config(config, _overrides(epochs, seed))
+    cfg = load_config(config, _overrides(epochs, seed, ensemble))
     dataset = _load(cfg, data, corpus, out / "cache", workers)
     summary = run_training(cfg, dataset, out, resume=resume)
     if summary:
@@ -197,13 +202,14 @@ def crossval(
     val_speakers: int = typer.Option(0, "--val-speakers", help="Validation speakers per fold (0: fixed epochs)."),
     epochs: Optional[int] = typer.Option(None, "--epochs"),
     seed: Optional[int] = typer.Option(None, "--seed"),
+    ensemble: Optional[int] = EnsembleOpt,
     leave_out: int = typer.Option(0, "--leave-out", help="Test every group of this many speakers once instead of --folds (2: all pairs)."),
 ) -> None:
     """Cross-validation by speaker; pooled EER with a bootstrap CI over speakers."""
     from lipauth.training.config import load_config
     from lipauth.training.crossval import crossval as run_crossval
 
-    cfg = load_config(config, _overrides(epochs, seed))
+    cfg = load_config(config, _overrides(epochs, seed, ensemble))
     dataset = _load(cfg, data, corpus, out / "cache", 1)
     # folds from the split's seed, training from --seed: runs with other seeds are comparable
     r = run_crossval(cfg, dataset, out, folds=folds, n_val=val_speakers, seed=cfg["split"]["seed"], leave_out=leave_out)

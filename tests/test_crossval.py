@@ -75,3 +75,14 @@ def test_crossval_leave_two_out_pools_every_pair(tmp_path):
     # each speaker is tested in 3 folds; each fold's impostor pairs are its two speakers' clips
     assert r["n_genuine_text_independent"] == 3 * 4 * 78 * 77 // 2
     assert r["n_impostor_text_independent"] == 6 * 78 * 78
+
+
+def test_ensemble_option_overrides_the_recipe():
+    """The recommended recipe trains 3 networks; `--ensemble 1` (train and crossval) asks for one."""
+    from lipauth.cli import _overrides
+    from lipauth.training.config import load_config
+
+    recipe = "configs/whispernet_v2_avletters.yaml"
+    assert load_config(recipe)["train"]["ensemble"] == 3
+    one = load_config(recipe, _overrides(None, 4, 1))
+    assert one["train"]["ensemble"] == 1 and one["seed"] == 4 and one["train"]["epochs"] == load_config(recipe)["train"]["epochs"]
