@@ -157,9 +157,18 @@ def train(
     dataset = _load(cfg, data, corpus, out / "cache", workers)
     summary = run_training(cfg, dataset, out, resume=resume)
     if summary:
-        refit = summary.get("refit")
-        then = f"; retrained on all {len(refit['speakers'])} speakers for {refit['epochs']} epochs" if refit else ""
-        console.print(f"best validation EER {100 * summary['best_val_eer']:.2f} % at epoch {summary['best_epoch']}{then} → {out / 'model.pt'}", highlight=False)
+        console.print(f"{training_outcome(summary)} → {out / 'model.pt'}", highlight=False)
+
+
+def training_outcome(summary: dict) -> str:
+    """One line on what `train` made: one network or an ensemble, refit or not."""
+    refit = summary.get("refit")
+    then = f"; retrained on all {len(refit['speakers'])} speakers for {refit['epochs']} epochs" if refit else ""
+    if "ensemble" in summary:
+        ens = summary["ensemble"]
+        val = f"validation EER {100 * ens['val_eer']:.2f} %, " if "val_eer" in ens else ""
+        return f"ensemble of {len(ens['seeds'])} (seeds {ens['seeds']}): {val}members' best epochs {ens['best_epochs']}{then}"
+    return f"best validation EER {100 * summary['best_val_eer']:.2f} % at epoch {summary['best_epoch']}{then}"
 
 
 def _load(cfg: dict, data: Path, corpus: str, cache: Path, workers: int):

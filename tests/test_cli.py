@@ -87,3 +87,12 @@ def test_demo_runs_the_whole_story(tmp_path):
 def test_demo_with_data_that_has_no_avletters_says_so(tmp_path):
     res = runner.invoke(app, ["demo", "--data", str(tmp_path)])
     assert res.exit_code == 2 and "avletters" in res.output
+
+
+def test_train_reports_one_network_or_an_ensemble():
+    from lipauth.cli import training_outcome
+
+    one = {"best_val_eer": 0.0375, "best_epoch": 3, "refit": {"epochs": 4, "speakers": list("abcdefg")}}
+    assert training_outcome(one) == "best validation EER 3.75 % at epoch 3; retrained on all 7 speakers for 4 epochs"
+    ens = {"best_val_eer": 0.04, "ensemble": {"seeds": [0, 1, 2], "best_epochs": [3, 0, 8], "val_eer": 0.0147}}
+    assert training_outcome(ens) == "ensemble of 3 (seeds [0, 1, 2]): validation EER 1.47 %, members' best epochs [3, 0, 8]"

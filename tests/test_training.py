@@ -96,6 +96,7 @@ def test_ensemble_trains_members_from_successive_seeds(tmp_path, avletters):
     final, validated = LipEmbedder.load(tmp_path / "model.pt"), LipEmbedder.load(tmp_path / "validated_model.pt")
     assert final.model_name == validated.model_name == "ensemble"
     assert final.thresholds == validated.thresholds and (tmp_path / "config.yaml").exists()
+    assert not (tmp_path / "metrics.jsonl").exists() and (tmp_path / "member1" / "metrics.jsonl").exists()
     val = avletters.of_speakers(SPLIT.val)[::10]
     e = final.embed_clips(val)
     np.testing.assert_allclose(e @ e.T, np.mean([x @ x.T for x in (m.embed_clips(val) for m in members)], axis=0), atol=1e-5)

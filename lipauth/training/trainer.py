@@ -75,7 +75,7 @@ def train(cfg: dict[str, Any], dataset: Dataset, out: str | Path, *, split: Spli
     else:
         if rank == 0 and not resume:
             out.mkdir(parents=True, exist_ok=True)
-            _write_run_files(out, cfg, split, dataset)
+            _write_run_files(out, cfg, split, dataset, metrics_log=False)  # each member logs its own epochs
         members = []
         for i in range(n_members):
             member_cfg = copy.deepcopy(cfg)
@@ -440,9 +440,10 @@ def _init_distributed() -> tuple[int, int]:
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
 
-def _write_run_files(out: Path, cfg: dict, split: Split, dataset: Dataset) -> None:
+def _write_run_files(out: Path, cfg: dict, split: Split, dataset: Dataset, metrics_log: bool = True) -> None:
     (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    (out / "metrics.jsonl").write_text("")
+    if metrics_log:
+        (out / "metrics.jsonl").write_text("")
     run = {
         "lipauth_version": __version__,
         "git_commit": git_commit(),
