@@ -104,24 +104,33 @@ def _combine_members(cfg: dict, dataset: Dataset, out: Path, split: Split, summa
     # thresholds come from the models that had not seen the calibration speakers
     calib_model = ensemble_of([LipEmbedder.load(f / ("validated_model.pt" if refit else "model.pt")) for f in folders])
     calib_emb = calib_model.embed_clips(calib_clips)
-    thresholds, calibration = calibrate(calib_emb, calib_clips)
-    verify_thresholds = calibrate_verification(calib_emb, calib_clips)
-    if verify_thresholds:
-        verify_thresholds["scoring"] = cfg["train"]["verify_scoring"]
+    calibrated = _calibration(calib_emb, calib_clips, cfg["train"]["verify_scoring"])
     if split.val:
         trials = make_trials([c.meta for c in calib_clips], "text_independent")
         summary["ensemble"]["val_eer"] = eer(trials.scores(calib_emb), trials.genuine)[0]
     final = calib_model
     if refit:
-        calib_model.thresholds, calib_model.calibration, calib_model.verify_thresholds = thresholds, calibration, verify_thresholds
-        calib_model.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": int(cfg["seed"])}
-        calib_model.save(out / "validated_model.pt")
+        _save(calib_model, out / "validated_model.pt", calibrated, summary, int(cfg["seed"]))
         final = ensemble_of([LipEmbedder.load(f / "model.pt") for f in folders])
         summary["refit"] = {"epochs": [s["refit"]["epochs"] for s in summaries], "speakers": summaries[0]["refit"]["speakers"], "thresholds_from": "validated_model.pt"}
-    final.thresholds, final.calibration, final.verify_thresholds = thresholds, calibration, verify_thresholds
-    final.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": int(cfg["seed"])}
-    final.save(out / "model.pt")
+    _save(final, out / "model.pt", calibrated, summary, int(cfg["seed"]))
     return summary
+
+
+def _calibration(emb: np.ndarray, clips: list[LipClip], verify_scoring: str) -> tuple[dict, dict, dict]:
+    """(thresholds, llr calibration, verify thresholds) from `clips`' embeddings `emb`."""
+    thresholds, calibration = calibrate(emb, clips)
+    verify_thresholds = calibrate_verification(emb, clips)
+    if verify_thresholds:
+        verify_thresholds["scoring"] = verify_scoring
+    return thresholds, calibration, verify_thresholds
+
+
+def _save(embedder: LipEmbedder, path: Path, calibrated: tuple[dict, dict, dict], summary: dict, seed: int) -> None:
+    """Write a model file with its calibration and provenance."""
+    embedder.thresholds, embedder.calibration, embedder.verify_thresholds = calibrated
+    embedder.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": seed}
+    embedder.save(path)
 
 
 def ensemble_of(members: list[LipEmbedder]) -> LipEmbedder:
@@ -240,25 +249,17 @@ def _train_one(cfg: dict[str, Any], dataset: Dataset, out: Path, split: Split, r
         embedder = _embedder(model, cfg, model_cfg, crop)
         embedder.backend_scoring = fit_backend(cfg.get("backend"), embedder, train_clips)
         calib_clips, calibrated_on = (val_clips, "validation speakers") if val_clips else (train_clips, "training speakers (no validation split)")
-        calib_emb = embedder.embed_clips(calib_clips)  # once, for both kinds of threshold
-        thresholds, calibration = calibrate(calib_emb, calib_clips)
-        verify_thresholds = calibrate_verification(calib_emb, calib_clips)
-        if verify_thresholds:
-            verify_thresholds["scoring"] = tcfg["verify_scoring"]
+        calibrated = _calibration(embedder.embed_clips(calib_clips), calib_clips, tcfg["verify_scoring"])
         summary = {"best_epoch": best["epoch"], "best_val_eer": best["val_eer"], "epochs_run": len(history), "calibrated_on": calibrated_on, "split": split.to_dict()}
         if refit:
             # The validated model is kept beside the final one. The final model keeps its
             # thresholds: the validation speakers are training speakers now, and their scores
             # would place a threshold too optimistically (docs/results.md measures the transfer).
-            embedder.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": seed}
-            embedder.thresholds, embedder.calibration, embedder.verify_thresholds = thresholds, calibration, verify_thresholds
-            embedder.save(out / "validated_model.pt")
+            _save(embedder, out / "validated_model.pt", calibrated, summary, seed)
             embedder = _embedder(refit_model, cfg, model_cfg, crop)
             embedder.backend_scoring = fit_backend(cfg.get("backend"), embedder, train_clips + val_clips)
             summary["refit"] = {"epochs": n_epochs, "speakers": sorted(split.train + split.val), "thresholds_from": "validated_model.pt"}
-        embedder.thresholds, embedder.calibration, embedder.verify_thresholds = thresholds, calibration, verify_thresholds
-        embedder.info = {**summary, "lipauth_version": __version__, "git_commit": git_commit(), "seed": seed}
-        embedder.save(out / "model.pt")
+        _save(embedder, out / "model.pt", calibrated, summary, seed)
     return summary
 
 
