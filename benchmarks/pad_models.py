@@ -32,7 +32,7 @@ from lipauth.eval.pad_metrics import apcer_bpcer, bpcer_at_apcer
 from lipauth.pad.avsync import SyncConfig
 from lipauth.pad.face_data import face_samples_from_video
 from lipauth.pad.liveness import LivenessTrainConfig, train_liveness
-from lipauth.pad.sync_training import SyncTrainConfig, evaluate_sync, train_sync
+from lipauth.pad.sync_training import SyncTrainConfig, evaluate_sync, train_sync_ensemble
 from lipauth.preprocess import preprocess_corpus
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
 from lipauth.video.roi import CropSpec
@@ -54,7 +54,7 @@ def video_clips(data: Path, out: Path, name: str, corpus: str):
     return [load_clip(folder / r["file"]) for r in rows.values() if r["status"] == "done"]
 
 
-def sync_part(data: Path, out: Path, epochs: int, window: int = 9, min_shift: int = 4) -> dict:
+def sync_part(data: Path, out: Path, epochs: int, window: int = 9, min_shift: int = 4, seed: int = 0, members: int = 1) -> dict:
     avl = load_dataset(data / "avletters", "avletters", CROP).clips
     s2 = video_clips(data, out, "grid-s2", "grid")
     gs = video_clips(data, out, "grid-sample", "grid")
@@ -68,7 +68,7 @@ def sync_part(data: Path, out: Path, epochs: int, window: int = 9, min_shift: in
     gs_test = [c for c in unseen if c.meta.clip_id not in GRID_VAL]
     val = [c for c in avl if c.meta.speaker == "Steve"] + cr + gs_val
     tests = {"AVLetters Verity": [c for c in avl if c.meta.speaker == "Verity"], f"grid-sample ({len(gs_test)} clips, unseen speakers)": gs_test}
-    model, info = train_sync(train, val, SyncConfig(window=window), SyncTrainConfig(epochs=epochs, min_shift=min_shift))
+    model, info = train_sync_ensemble(train, val, SyncConfig(window=window), SyncTrainConfig(epochs=epochs, min_shift=min_shift, seed=seed), members=members)
     # verify sees ~3 s face videos, where genuine sync scores run higher than on AVLetters'
     # ~1 s letters (docs/pad.md): the operating point comes from the videos
     video_val = evaluate_sync(model, cr + gs_val)
@@ -92,7 +92,7 @@ def sync_part(data: Path, out: Path, epochs: int, window: int = 9, min_shift: in
         "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
-        f"Threshold {model.threshold:.3f} (sync score), chosen at the EER of the validation videos. Training: {info['n_train_clips']} clips, {info['seconds']:.0f} s.",
+        f"Threshold {model.threshold:.3f} (sync score), chosen at the EER of the validation videos. Training: {info['n_train_clips']} clips, {len(model.nets)} network(s), {info['seconds']:.0f} s.",
     ]
     report["table"] = "\n".join(table)
     return report
@@ -171,6 +171,8 @@ def main() -> None:
     ap.add_argument("--sync-epochs", type=int, default=14)
     ap.add_argument("--sync-window", type=int, default=9, help="video frames per AV-synchrony window")
     ap.add_argument("--min-shift", type=int, default=4, help="frames: shorter shifts are not used as out-of-sync pairs")
+    ap.add_argument("--sync-seed", type=int, default=0, help="seed of the (first) AV-synchrony network")
+    ap.add_argument("--sync-members", type=int, default=1, help="AV-synchrony networks (seeds) scored together")
     ap.add_argument("--liveness-epochs", type=int, default=10)
     ap.add_argument("--only", choices=("sync", "liveness"))
     ap.add_argument("--install", action="store_true", help="copy the models into lipauth/assets/")
@@ -180,7 +182,7 @@ def main() -> None:
     for name, (fn, epochs, file) in parts.items():
         if args.only and args.only != name:
             continue
-        extra = {"window": args.sync_window, "min_shift": args.min_shift} if name == "sync" else {}
+        extra = {"window": args.sync_window, "min_shift": args.min_shift, "seed": args.sync_seed, "members": args.sync_members} if name == "sync" else {}
         report = fn(args.data, args.out, epochs, **extra)
         (args.out / f"{name}.json").write_text(json.dumps(report, indent=2, default=float))
         print(f"\n## {name}\n\n{report['table']}\n", flush=True)

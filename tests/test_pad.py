@@ -101,6 +101,32 @@ def test_sync_model_outputs_as_in_syncnet(tmp_path):
         SyncModel.load(Path(tmp_path / "nothing.pt"))
 
 
+
+def test_a_sync_ensemble_averages_its_networks_distances(tmp_path):
+    """Several networks: the distance of each window pair is the mean of theirs; one network
+    twice is that network; the model file keeps them all, and a one-network file of the
+    first format (lipauth-avsync/1) still loads."""
+    torch.manual_seed(0)
+    a, b = SyncNet(SyncConfig()), SyncNet(SyncConfig())
+    clip = _talking_clip(40)
+    x = SyncInputs.from_clip(clip, SyncConfig())
+    da, db = SyncModel(a).window_distances(x), SyncModel(b).window_distances(x)
+    assert not np.allclose(da, db)
+    pair = SyncModel([a, b], threshold=0.7)
+    np.testing.assert_allclose(pair.window_distances(x), (da + db) / 2, atol=1e-6)
+    r = pair.analyse(clip)
+    assert r.distances[15] == pytest.approx(float(np.diagonal((da + db) / 2).mean()), abs=1e-6)
+    assert SyncModel([a, a]).analyse(clip).distances == pytest.approx(SyncModel(a).analyse(clip).distances, abs=1e-6)
+    loaded = SyncModel.load(pair.save(tmp_path / "pair.pt"))
+    assert len(loaded.nets) == 2 and loaded.threshold == 0.7
+    assert loaded.analyse(clip).distances == pytest.approx(r.distances, abs=1e-6)
+    cfg = dataclasses.asdict(SyncConfig()) | {"channels": list(SyncConfig().channels)}
+    torch.save({"format": "lipauth-avsync/1", "config": cfg, "state_dict": a.state_dict(), "threshold": 0.5, "info": {}}, tmp_path / "v1.pt")
+    old = SyncModel.load(tmp_path / "v1.pt")
+    assert len(old.nets) == 1 and old.analyse(clip).distances == pytest.approx(SyncModel(a).analyse(clip).distances, abs=1e-6)
+    with pytest.raises(ValueError, match="same configuration"):
+        SyncModel([a, SyncNet(SyncConfig(window=5))])
+
 def test_training_pairs_are_aligned_positives_and_out_of_sync_negatives():
     cfg, tcfg = SyncConfig(), SyncTrainConfig(min_shift=4, dub_same_speaker=1.0)
     data = [SyncInputs.from_clip(_talking_clip(40, s), cfg) for s in range(3)]
@@ -413,3 +439,23 @@ def test_a_short_sync_training_on_real_data_learns_synchrony():
     trained = max(h["auc"] for h in info["history"])
     assert trained > 0.8 and trained > untrained + 0.15, (untrained, trained)
     assert model.threshold is not None
+
+
+def test_a_sync_ensemble_trains_one_network_per_seed():
+    """members=2: two networks from seeds 0 and 1 (so they differ), each keeping its own
+    best epoch; the first is exactly what train_sync makes with seed 0; the threshold is the
+    ensemble's on the validation clips."""
+    from lipauth.pad.sync_training import evaluate_sync, train_sync, train_sync_ensemble
+
+    train, val = [_talking_clip(40, s) for s in range(4)], [_talking_clip(40, s) for s in (4, 5, 6)]
+    tcfg = SyncTrainConfig(epochs=1, batch_size=16)
+    pair, info = train_sync_ensemble(train, val, SyncConfig(), tcfg, members=2, progress=False)
+    single, _ = train_sync(train, val, SyncConfig(), tcfg, progress=False)
+    assert len(pair.nets) == 2 and info["members"] == 2
+    assert [h["seed"] for h in info["history"]] == [0, 1]
+    a, b = (dict(n.state_dict()) for n in pair.nets)
+    assert not torch.equal(a["audio.head.weight"], b["audio.head.weight"])
+    assert all(torch.equal(v, single.nets[0].state_dict()[k]) for k, v in a.items())
+    assert pair.threshold == pytest.approx(evaluate_sync(pair, val)["threshold"])
+    with pytest.raises(ValueError):
+        train_sync_ensemble(train, val, members=0)

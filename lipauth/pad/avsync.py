@@ -31,7 +31,7 @@ from lipauth.data.mfcc import video_aligned_features
 from lipauth.errors import TooFewFramesError
 from lipauth.pad.model_file import load_blob, plain, save_blob
 
-FORMAT = "lipauth-avsync/1"
+FORMAT = "lipauth-avsync/2"  # /2: a list of networks (an ensemble of seeds); /1: one
 
 
 
@@ -148,32 +148,38 @@ class SyncResult:
 
 
 class SyncModel:
-    """A trained SyncNet with its threshold: scores clips, saves and loads itself."""
+    """Trained SyncNets with their threshold: scores clips, saves and loads itself.
 
-    def __init__(self, net: SyncNet, threshold: float | None = None, info: dict | None = None) -> None:
-        self.net = net.eval()
-        self.cfg = net.cfg
+    With several networks (seeds of one recipe) the distances are averaged before the
+    utterance is scored: each network alone is trained on a dozen speakers and errs in its
+    own places, and the mean of their distances is steadier than any one (docs/pad.md)."""
+
+    def __init__(self, nets: SyncNet | list[SyncNet], threshold: float | None = None, info: dict | None = None) -> None:
+        self.nets = [n.eval() for n in (nets if isinstance(nets, list) else [nets])]
+        if not self.nets or any(n.cfg != self.nets[0].cfg for n in self.nets):
+            raise ValueError("a SyncModel needs one or more networks with the same configuration")
+        self.cfg = self.nets[0].cfg
         self.threshold = threshold
         self.info = info or {}
 
     @torch.no_grad()
+    def window_distances(self, x: SyncInputs) -> np.ndarray:
+        """(n, n) distances between video window t and the audio window starting at frame s,
+        for every window start 0 .. last, averaged over the networks."""
+        cfg, starts = self.cfg, range(x.last_start(self.cfg) + 1)
+        video = torch.from_numpy(np.stack([x.video_window(t, cfg) for t in starts]))
+        audio = torch.from_numpy(np.stack([x.audio_window(s, cfg) for s in starts]))
+        return (sum(torch.cdist(n.embed_video(video), n.embed_audio(audio)) for n in self.nets) / len(self.nets)).numpy()
+
     def analyse(self, clip: LipClip) -> SyncResult:
         cfg = self.cfg
-        x = SyncInputs.from_clip(clip, cfg)
-        last = x.last_start(cfg)
-        video = torch.from_numpy(np.stack([x.video_window(t, cfg) for t in range(last + 1)]))
-        starts = range(-cfg.max_offset, last + cfg.max_offset + 1)
-        valid = [s for s in starts if 0 <= s <= last]
-        audio = torch.from_numpy(np.stack([x.audio_window(s, cfg) for s in valid]))
-        v, a = self.net.embed_video(video), self.net.embed_audio(audio)
-        d = torch.cdist(v, a).numpy()  # (video window t, audio window at valid[j])
-        col = {s: j for j, s in enumerate(valid)}
+        d = self.window_distances(SyncInputs.from_clip(clip, cfg))
+        n = len(d)
         offsets, means = [], []
         for o in range(-cfg.max_offset, cfg.max_offset + 1):
-            pairs = [d[t, col[t + o]] for t in range(last + 1) if (t + o) in col]
-            if pairs:
+            if -n < o < n:  # the diagonal o of d: video window t against audio window t + o
                 offsets.append(o)
-                means.append(float(np.mean(pairs)))
+                means.append(float(np.diagonal(d, o).mean()))
         means_arr = np.asarray(means)
         at_zero = means[offsets.index(0)]
         best = int(np.argmin(means_arr))
@@ -181,7 +187,7 @@ class SyncModel:
         return SyncResult(
             offsets=offsets,
             distances=means,
-            window_distances=[float(d[t, col[t]]) for t in range(last + 1)],
+            window_distances=[float(v) for v in np.diagonal(d)],
             best_offset=offsets[best],
             confidence=median - float(means_arr[best]),
             score=(median - at_zero) / (float(means_arr.std()) + 1e-6),
@@ -194,13 +200,16 @@ class SyncModel:
     def save(self, path: str | os.PathLike) -> Path:
         cfg = asdict(self.cfg)
         cfg["channels"] = list(cfg["channels"])
-        return save_blob(path, {"format": FORMAT, "config": cfg, "state_dict": self.net.state_dict(), "threshold": plain(self.threshold), "info": plain(self.info)})
+        states = [n.state_dict() for n in self.nets]
+        return save_blob(path, {"format": FORMAT, "config": cfg, "state_dicts": states, "threshold": plain(self.threshold), "info": plain(self.info)})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SyncModel":
-        blob = load_blob(path, FORMAT, "an AV-synchrony model file")
+        blob = load_blob(path, FORMAT, "an AV-synchrony model file", older=("lipauth-avsync/1",))
         cfg = dict(blob["config"])
         cfg["channels"] = tuple(cfg["channels"])
-        net = SyncNet(SyncConfig(**cfg))
-        net.load_state_dict(blob["state_dict"])
-        return cls(net, blob.get("threshold"), blob.get("info", {}))
+        nets = []
+        for state in blob.get("state_dicts") or [blob["state_dict"]]:
+            nets.append(SyncNet(SyncConfig(**cfg)))
+            nets[-1].load_state_dict(state)
+        return cls(nets, blob.get("threshold"), blob.get("info", {}))

@@ -24,12 +24,13 @@ def save_blob(path: str | os.PathLike, blob: dict) -> Path:
     return path
 
 
-def load_blob(path: str | os.PathLike, fmt: str, what: str) -> dict:
-    """The dict in a model file of format `fmt`, or an InvalidInputError naming `what` it should be."""
+def load_blob(path: str | os.PathLike, fmt: str, what: str, *, older: tuple[str, ...] = ()) -> dict:
+    """The dict in a model file of format `fmt` (or one of the `older` formats the caller
+    still reads), or an InvalidInputError naming `what` it should be."""
     try:
         blob = torch.load(Path(path), map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError) as exc:
         raise InvalidInputError(f"{path}: not a readable model file ({exc})") from exc
-    if not isinstance(blob, dict) or blob.get("format") != fmt:
+    if not isinstance(blob, dict) or blob.get("format") not in (fmt, *older):
         raise InvalidInputError(f"{path}: not {what} ({fmt})")
     return blob

@@ -12,7 +12,7 @@ the same clip with its audio delayed (shifted) or replaced by another clip's (sw
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -193,6 +193,29 @@ def _augment(video: np.ndarray, audio: np.ndarray, rng: np.random.Generator) -> 
 
 
 # -- evaluation ---------------------------------------------------------------------------
+def train_sync_ensemble(
+    train_clips: list[LipClip], val_clips: list[LipClip], cfg: SyncConfig | None = None, tcfg: SyncTrainConfig | None = None, *, members: int = 1, progress: bool = True
+) -> tuple[SyncModel, dict]:
+    """`members` networks trained alike from seeds tcfg.seed, tcfg.seed + 1, ..., each
+    keeping its own best epoch, scored together (their distances averaged). The threshold is
+    the ensemble's EER threshold on `val_clips`. members=1 is train_sync."""
+    tcfg = tcfg or SyncTrainConfig()
+    if members < 1:
+        raise ValueError(f"an ensemble needs at least one member, got {members}")
+    if members == 1:
+        return train_sync(train_clips, val_clips, cfg, tcfg, progress=progress)
+    runs = [train_sync(train_clips, val_clips, cfg, replace(tcfg, seed=tcfg.seed + i), progress=progress) for i in range(members)]
+    model = SyncModel([net for m, _ in runs for net in m.nets])
+    if val_clips:
+        model.threshold = evaluate_sync(model, val_clips, seed=tcfg.seed).get("threshold")
+    first = runs[0][1]
+    info = {k: first[k] for k in ("config", "n_train_clips", "n_val_clips", "train_speakers", "val_speakers", "failures")}
+    info |= {"train": asdict(tcfg), "members": members, "seconds": round(sum(r[1]["seconds"] for r in runs), 1)}
+    info["history"] = [{"member": i, "seed": tcfg.seed + i, **h} for i, (_, r) in enumerate(runs) for h in r["history"]]
+    model.info = info
+    return model, info
+
+
 def attack_trials(clips: list[LipClip], *, shifts_s: tuple[float, ...] = (0.2, 0.5), seed: int = 0) -> list[tuple[LipClip, str]]:
     """Every clip as recorded ("in_sync"), delayed by each shift ("shift_0.5s"), and with the
     audio of a clip of another speaker where there is one, else another clip ("swapped")."""
