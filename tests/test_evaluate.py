@@ -65,6 +65,21 @@ def test_evaluate_writes_the_promised_files(tmp_path, trained, unseen):
     for png in ("det.png", "roc.png", "hist.png"):
         assert (out / png).stat().st_size > 10_000
     assert "text-independent" in (out / "report.md").read_text()
+    # John and Nicola chose the epoch and the thresholds, Kate trained it: the report says so
+    assert m["speakers_seen_in_training"] == ["John", "Kate", "Nicola"]
+    assert "Not a held-out figure" in (out / "report.md").read_text() and "Not a held-out figure" in res.output
+
+
+def test_speakers_seen_in_training_come_from_the_run_record():
+    from lipauth.eval.evaluate import report, speakers_seen_in_training
+
+    assert speakers_seen_in_training({}) == set()
+    info = {"split": {"train": ["A", "B"], "val": ["C"], "test": ["D"]}}
+    assert speakers_seen_in_training(info) == {"A", "B", "C"}
+    assert speakers_seen_in_training(info | {"refit": {"speakers": ["A", "B", "C", "E"]}}) == {"A", "B", "C", "E"}
+    m = {"n_clips": 4, "n_speakers": 2, "fta_rate": 0.0}
+    assert "2 unseen speakers" in report(m | {"speakers_seen_in_training": []}, "t") and "held-out" not in report(m, "t")
+    assert "Not a held-out figure:** 1 of these speakers (E)" in report(m | {"speakers_seen_in_training": ["E"]}, "t")
 
 
 @pytest.mark.slow

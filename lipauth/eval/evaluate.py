@@ -52,6 +52,14 @@ def trial_metrics(scores: np.ndarray, trials: Trials, clips: list[LipClip], *, t
     return m
 
 
+def speakers_seen_in_training(info: dict[str, Any]) -> set[str]:
+    """The speakers whose clips trained or calibrated a model, from the run record `lipauth
+    train` keeps in the model file (empty when the file has none): its training and
+    validation speakers, and with refit every speaker the final network trained on."""
+    split, refit = info.get("split") or {}, info.get("refit") or {}
+    return {str(s) for s in [*(split.get("train") or []), *(split.get("val") or []), *(refit.get("speakers") or [])]}
+
+
 def evaluate_clips(
     embedder: LipEmbedder, clips: list[LipClip], out: str | Path, *, n_boot: int = 500, n_failed: int = 0, title: str = "", embeddings: np.ndarray | None = None
 ) -> dict[str, Any]:
@@ -63,9 +71,13 @@ def evaluate_clips(
     emb = embedder.embed_clips(clips) if embeddings is None else embeddings
     metas = [c.meta for c in clips]
     threshold = embedder.thresholds.get("eer")
+    # a model scored on its own training speakers is not measured, and with a whitening
+    # backend fitted on them it even looks worse than it is (docs/results.md): say so
+    seen = sorted(speakers_seen_in_training(embedder.info) & {str(m.speaker) for m in metas})
     metrics: dict[str, Any] = {
         "n_clips": len(clips),
         "n_speakers": len({m.speaker for m in metas}),
+        "speakers_seen_in_training": seen,
         "fta_rate": n_failed / (n_failed + len(clips)),
         "val_threshold": threshold,
         "model": embedder.model_name,
@@ -104,7 +116,15 @@ def write_scores(path: Path, metas, trials: Trials, scores: np.ndarray) -> None:
 
 
 def report(m: dict[str, Any], title: str) -> str:
-    lines = [f"# Evaluation: {title}", "", f"{m['n_clips']} clips of {m['n_speakers']} unseen speakers; FTA rate {100 * m['fta_rate']:.1f} %.", ""]
+    seen = m.get("speakers_seen_in_training") or []
+    who = f"{m['n_speakers']} speakers" if seen else f"{m['n_speakers']} unseen speakers"
+    lines = [f"# Evaluation: {title}", "", f"{m['n_clips']} clips of {who}; FTA rate {100 * m['fta_rate']:.1f} %.", ""]
+    if seen:
+        lines += [
+            f"**Not a held-out figure:** {len(seen)} of these speakers ({', '.join(seen)}) trained or calibrated this model "
+            "(matched by name). Evaluate on speakers it never saw, or use `lipauth crossval`.",
+            "",
+        ]
     lines += ["| trials | genuine | impostor | EER (%) | 95 % CI (%) | FNMR @ FMR 1 % (%) | minDCF (0.01) | FMR / FNMR / HTER at val. threshold (%) |", "|---|---|---|---|---|---|---|---|"]
     for kind in TRIAL_KINDS:
         if f"eer_{kind}" not in m:
