@@ -86,3 +86,30 @@ def test_damaged_packets_are_skipped_like_ffmpeg():
     """grid-s2/bbaf2a.mpg has damaged packets near its end; ffmpeg skips them, so do we."""
     video = decode_video(need("grid-s2/video/bbaf2a.mpg"))
     assert 70 <= video.n_frames <= 75
+
+
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_phone_videos_with_a_display_rotation_come_out_upright(tmp_path, grid_decoded, degrees):
+    """A phone stores portrait video as landscape pictures plus a display matrix. Here the
+    picture is stored turned the other way (as the sensor saw it) with a matrix that turns
+    it back; decoding must give the upright frames, and the pipeline must find the face."""
+    import av
+
+    from lipauth.video.pipeline import LipPipeline, PipelineConfig
+
+    upright = grid_decoded.frames[:12]
+    stored = np.rot90(upright, -degrees // 90, axes=(1, 2))  # what the camera wrote
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt, s.bit_rate = stored.shape[2], stored.shape[1], "yuv420p", 8_000_000
+        s.set_display_rotation(degrees)
+        for f in stored:
+            for packet in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    v = decode_video(path)
+    assert v.frames.shape[1:] == upright.shape[1:]
+    assert np.abs(v.frames.astype(int) - upright).mean() < 6  # the codec's loss, not a turned picture
+    assert LipPipeline(PipelineConfig()).process(path).n_frames == 12

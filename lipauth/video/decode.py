@@ -70,7 +70,7 @@ def decode_video(
                     continue
                 for frame in decoded:
                     if packet.stream is vstream:
-                        frames.append(frame.to_ndarray(format="rgb24"))
+                        frames.append(_upright(frame))
                     elif resampler is not None:
                         chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
                 if max_frames is not None and len(frames) >= max_frames:
@@ -95,6 +95,16 @@ def decode_video(
         )
     wave = np.concatenate(chunks).astype(np.int16) if chunks else None
     return DecodedVideo(frames=np.stack(frames), fps=fps, audio=wave, declared_duration=declared)
+
+
+def _upright(frame) -> np.ndarray:
+    """The frame as a player shows it. Phones store portrait video as landscape pictures
+    with a display matrix that says how to turn them; undecoded, the face lies on its side
+    and no face detector finds it. frame.rotation is the matrix's counter-clockwise angle
+    (libavutil's av_display_rotation_get), and np.rot90 turns counter-clockwise."""
+    rgb = frame.to_ndarray(format="rgb24")
+    quarter_turns = round((frame.rotation or 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
 
 
 def _frame_rate(stream) -> float:
