@@ -113,3 +113,19 @@ def test_phone_videos_with_a_display_rotation_come_out_upright(tmp_path, grid_de
     assert v.frames.shape[1:] == upright.shape[1:]
     assert np.abs(v.frames.astype(int) - upright).mean() < 6  # the codec's loss, not a turned picture
     assert LipPipeline(PipelineConfig()).process(path).n_frames == 12
+
+
+def test_high_frame_rate_video_is_brought_near_the_models_rate(tmp_path, grid_decoded):
+    """50 fps (every frame twice) with near_fps=27.5 decodes as every 2nd frame at 25 fps:
+    the original frames, and the audio whole; without near_fps it stays at 50 fps."""
+    n = 30
+    original = grid_decoded.frames[:n]
+    audio = grid_decoded.audio[: n * AUDIO_RATE // 25]
+    path = write_video(tmp_path / "fast.avi", np.repeat(original, 2, axis=0), 50.0, audio)
+    full = decode_video(path)
+    assert full.fps == pytest.approx(50) and full.n_frames == 2 * n
+    v = decode_video(path, near_fps=27.5)
+    assert v.fps == pytest.approx(25) and v.n_frames == n
+    assert np.abs(v.frames.astype(int) - original).mean() < 6
+    assert len(v.audio) == len(full.audio)
+    assert decode_video(need("grid-s2/video/bbaf2a.mpg"), near_fps=27.5).fps == 25  # already in range: untouched

@@ -34,10 +34,13 @@ class DecodedVideo:
 
 
 def decode_video(
-    path: str | os.PathLike, *, audio: bool = True, max_frames: int | None = None, max_seconds: float | None = None
+    path: str | os.PathLike, *, audio: bool = True, max_frames: int | None = None, max_seconds: float | None = None, near_fps: float | None = None
 ) -> DecodedVideo:
     """Decode `path` completely. `max_frames` stops early (and disables the truncation check);
-    a video longer than `max_seconds` raises VideoTooLongError as soon as that is known."""
+    a video longer than `max_seconds` raises VideoTooLongError as soon as that is known.
+    `near_fps`: a video at 1.5 times that rate or more keeps every k-th frame, k the whole
+    number that brings its rate nearest to `near_fps` (60 fps -> 30, 50 -> 25); the audio is
+    kept whole, so it stays aligned by time."""
     path = Path(path)
     if not path.is_file():
         raise VideoDecodeError(f"{path}: no such file")
@@ -54,6 +57,8 @@ def decode_video(
         vstream.thread_type = "AUTO"
         astream = container.streams.audio[0] if (audio and container.streams.audio) else None
         fps = _frame_rate(vstream)
+        step = max(1, round(fps / near_fps)) if near_fps else 1
+        n_decoded = 0
         frames: list[np.ndarray] = []
         chunks: list[np.ndarray] = []
         resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE) if astream else None
@@ -70,12 +75,14 @@ def decode_video(
                     continue
                 for frame in decoded:
                     if packet.stream is vstream:
-                        frames.append(_upright(frame))
+                        if n_decoded % step == 0:
+                            frames.append(_upright(frame))
+                        n_decoded += 1
                     elif resampler is not None:
                         chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
-                if max_seconds is not None and len(frames) > max_seconds * fps:
+                if max_seconds is not None and n_decoded > max_seconds * fps:
                     raise VideoTooLongError(f"{path}: longer than {max_seconds:g} s, the most this pipeline takes (max_seconds)")
             else:
                 if resampler is not None:
@@ -89,12 +96,12 @@ def decode_video(
         raise VideoDecodeError(f"{path}: no decodable video frames{detail}")
     if max_frames is not None:
         frames = frames[:max_frames]
-    elif declared and len(frames) / fps < TRUNCATION_TOLERANCE * declared:
+    elif declared and n_decoded / fps < TRUNCATION_TOLERANCE * declared:
         raise TruncatedVideoError(
-            f"{path}: truncated: decoded {len(frames) / fps:.2f} s of the {declared:.2f} s its header declares"
+            f"{path}: truncated: decoded {n_decoded / fps:.2f} s of the {declared:.2f} s its header declares"
         )
     wave = np.concatenate(chunks).astype(np.int16) if chunks else None
-    return DecodedVideo(frames=np.stack(frames), fps=fps, audio=wave, declared_duration=declared)
+    return DecodedVideo(frames=np.stack(frames), fps=fps / step, audio=wave, declared_duration=declared)
 
 
 def _upright(frame) -> np.ndarray:

@@ -20,6 +20,12 @@ from lipauth.video.landmarks import LandmarkBackend, LandmarkTrack, create_backe
 from lipauth.video.roi import CropSpec, crop_frames, lip_boxes, normalise_to_boxes
 
 
+# The lip and synchrony models learned mouth motion per frame from 25-30 fps video, and at
+# twice the rate their windows span half the time: a 50 fps copy of a genuine clip lost up
+# to 1 point of sync score. High-rate video is brought back into that range (decode_video).
+MODEL_FPS = 27.5
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     backend: str = "dlib"
@@ -67,7 +73,7 @@ class LipPipeline:
 
     def process_traced(self, path: str | os.PathLike, meta: ClipMeta | None = None) -> tuple[LipClip, PipelineTrace]:
         cfg = self.config
-        video = decode_video(path, audio=cfg.audio, max_seconds=cfg.max_seconds)
+        video = decode_video(path, audio=cfg.audio, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS)
         if video.n_frames < cfg.min_frames:
             raise TooFewFramesError(f"{path}: {video.n_frames} frames, at least {cfg.min_frames} needed")
         track = self.backend.track(video.frames)
