@@ -1,5 +1,6 @@
 """Embedding speed of WhisperNet v1 and v2 on CPU, in one run: parameter counts and ms per
-clip at batch 1 and batch 32, with v1/v2 ratios.
+clip at batch 1 and batch 32, with v1/v2 ratios, and what the recipe's ensemble of 3 v2
+networks (the bundled model) costs against one.
 
     python benchmarks/embed_speed.py [--frames 24] [--repeats 20] [--threads N]
 
@@ -21,6 +22,7 @@ MODELS = {
     "whispernet_v1 (video + landmarks)": ("whispernet_v1", {}),
     "whispernet_v1 (video only)": ("whispernet_v1", {"use_landmarks": False}),
     "whispernet_v2 (SlowFast)": ("whispernet_v2", {}),
+    "whispernet_v2, ensemble of 3": ("ensemble", {"members": [{"name": "whispernet_v2", "config": {}}] * 3}),
 }
 
 
@@ -59,6 +61,8 @@ def main() -> None:
         print(f"{label:<36}{params:>12,}{b1:>14.2f}{b32:>14.2f}")
     v1, v2 = rows["whispernet_v1 (video + landmarks)"], rows["whispernet_v2 (SlowFast)"]
     print(f"\nv1 / v2: params {v1[0] / v2[0]:.1f}x, batch 1 {v1[1] / v2[1]:.1f}x, batch 32 {v1[2] / v2[2]:.1f}x")
+    e3 = rows["whispernet_v2, ensemble of 3"]
+    print(f"ensemble of 3 / one v2: batch 1 {e3[1] / v2[1]:.1f}x, batch 32 {e3[2] / v2[2]:.1f}x")
 
 
 if __name__ == "__main__":

@@ -192,7 +192,6 @@ def _augment(video: np.ndarray, audio: np.ndarray, rng: np.random.Generator) -> 
     return video, audio
 
 
-# -- evaluation ---------------------------------------------------------------------------
 def train_sync_ensemble(
     train_clips: list[LipClip], val_clips: list[LipClip], cfg: SyncConfig | None = None, tcfg: SyncTrainConfig | None = None, *, members: int = 1, progress: bool = True
 ) -> tuple[SyncModel, dict]:
@@ -216,6 +215,7 @@ def train_sync_ensemble(
     return model, info
 
 
+# -- evaluation ---------------------------------------------------------------------------
 def attack_trials(clips: list[LipClip], *, shifts_s: tuple[float, ...] = (0.2, 0.5), seed: int = 0) -> list[tuple[LipClip, str]]:
     """Every clip as recorded ("in_sync"), delayed by each shift ("shift_0.5s"), and with the
     audio of a clip of another speaker where there is one, else another clip ("swapped")."""
