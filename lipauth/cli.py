@@ -274,13 +274,14 @@ def verify(
     operating_point: str = PointOpt,
     scoring: Optional[str] = ScoringOpt,
     liveness: bool = typer.Option(False, "--liveness", help="Also run the presentation-attack checks: AV synchrony (if the video has audio) and face liveness."),
+    require_audio: bool = typer.Option(False, "--require-audio", help="With --liveness: reject a video without an audio track instead of skipping AV synchrony."),
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
 ) -> None:
     """Verify a claimed identity. Exit 0 accept, 1 reject, 2 error."""
     import json
 
     try:
-        decision = _verifier(store, model, operating_point, scoring).verify(user, video, liveness=liveness)
+        decision = _verifier(store, model, operating_point, scoring).verify(user, video, liveness=liveness, require_audio=require_audio)
     except LipauthError as exc:
         if as_json:
             print(json.dumps({"user": user, "error": exc.code, "message": str(exc)}))

@@ -419,6 +419,7 @@ def test_cli_verify_liveness_and_check_sync(tmp_path, monkeypatch):
 
     from lipauth.cli import app
     from lipauth.video.decode import decode_video
+    from lipauth.video.encode import write_video
 
     runner = CliRunner()
     monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
@@ -436,6 +437,20 @@ def test_cli_verify_liveness_and_check_sync(tmp_path, monkeypatch):
     assert res.exit_code == 1 and json.loads(res.output)["in_sync"] is False
     res = runner.invoke(app, ["check-sync", str(s2[8])])
     assert res.exit_code == 0 and "IN SYNC" in res.output
+    # the same video with its audio track removed: AV synchrony is skipped (and said so),
+    # unless the caller requires audio, as a login should: else stripping a dub's audio
+    # would get it past the check
+    v = decode_video(s2[8])
+    silent = write_video(tmp_path / "silent.mpg", v.frames, v.fps, None)
+    res = runner.invoke(app, ["verify", "s2", str(silent), *db, "--liveness", "--json"])
+    d = json.loads(res.output)
+    assert res.exit_code == 0 and [c["name"] for c in d["checks"]] == ["face_liveness"] and any("no audio track" in r for r in d["reasons"])
+    res = runner.invoke(app, ["verify", "s2", str(silent), *db, "--liveness", "--require-audio"])
+    assert res.exit_code == 1 and "FAIL av_sync" in res.output and "no audio" in res.output, res.output
+    res = runner.invoke(app, ["verify", "s2", str(s2[8]), *db, "--liveness", "--require-audio"])
+    assert res.exit_code == 0, res.output  # a video with audio is checked as before
+    res = runner.invoke(app, ["verify", "s2", str(silent), *db, "--require-audio"])
+    assert res.exit_code == 2 and "liveness" in res.output
     res = runner.invoke(app, ["check-sync", str(tmp_path / "nothing.mp4")])
     assert res.exit_code == 2
 

@@ -52,7 +52,7 @@ def test_health_and_openapi(server):
     assert "/v1/users/{user_id}/verify" in httpx.get(f"{url}/openapi.json").json()["paths"]
 
 
-def test_enrol_verify_identify_delete_over_http(server):
+def test_enrol_verify_identify_delete_over_http(server, tmp_path):
     url, verifier, _ = server
     videos = sorted(need("grid-s2/video").glob("*.mpg"))
     h = {"X-API-Key": KEY}
@@ -72,6 +72,17 @@ def test_enrol_verify_identify_delete_over_http(server):
     assert [c["name"] for c in live["checks"]] == ["av_sync", "face_liveness"]
     for got, want in zip(live["checks"], expected.checks):
         assert got["score"] == pytest.approx(want.score, abs=1e-4) and got["threshold"] == pytest.approx(want.threshold) and got["passed"] == want.passed
+    # without an audio track: skipped by default, a failed check when audio is required
+    from lipauth.video.decode import decode_video
+    from lipauth.video.encode import write_video
+
+    v = decode_video(videos[4])
+    silent = write_video(tmp_path / "silent.mpg", v.frames, v.fps, None)
+    r = httpx.post(f"{url}/v1/users/s2/verify", files=_files([silent], "video"), data={"liveness": "true", "require_audio": "true"}, headers=h, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] is False and r.json()["checks"][0]["name"] == "av_sync" and not r.json()["checks"][0]["passed"]
+    r = httpx.post(f"{url}/v1/users/s2/verify", files=_files([silent], "video"), data={"require_audio": "true"}, headers=h, timeout=60)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_input" and "liveness" in r.json()["detail"], r.text
     r = httpx.post(f"{url}/v1/identify", files=_files([videos[5]], "video"), params={"k": 3}, headers=h, timeout=60)
     assert r.status_code == 200 and r.json()["candidates"][0]["user"] == "s2"
     r = httpx.delete(f"{url}/v1/users/s2", headers=h)

@@ -110,10 +110,15 @@ class Verifier:
             self._checks = PresentationChecks.load()
         return self._checks
 
-    def verify(self, user_id: str, video: str | os.PathLike | LipClip, *, passphrase: str | None = None, liveness: bool = False) -> Decision:
+    def verify(
+        self, user_id: str, video: str | os.PathLike | LipClip, *, passphrase: str | None = None, liveness: bool = False, require_audio: bool = False
+    ) -> Decision:
         """1:1 verification. liveness=True also runs the presentation-attack checks (AV
         synchrony where the video has audio, face liveness); the claim is accepted only if
-        the score reaches the threshold and every check that ran passed."""
+        the score reaches the threshold and every check that ran passed. require_audio (with
+        liveness) fails a video that has no audio track rather than skipping AV synchrony."""
+        if require_audio and not liveness:
+            raise InvalidInputError("require_audio is a liveness setting: ask for liveness too")
         template = self.store.get(user_id)  # UnknownUserError before any video work
         self._check_model(template)
         clip = self.model.clip(video)
@@ -127,7 +132,7 @@ class Verifier:
             reasons.append("the claimed passphrase differs from the enrolled one")
         checks: list[Check] = []
         if liveness:
-            checks, notes = self.checks.run(clip, template.face_refs, template.face_refs_model)
+            checks, notes = self.checks.run(clip, template.face_refs, template.face_refs_model, require_audio=require_audio)
             reasons += notes
             for c in checks:
                 reasons.append(f"{c.name}: {c.score:.3f} {'>=' if c.passed else '<'} {c.threshold:.3f}, {'passed' if c.passed else 'FAILED'} ({c.detail})")

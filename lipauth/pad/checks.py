@@ -53,9 +53,13 @@ class PresentationChecks:
             return None
         return self.face.embed(np.concatenate(crops))
 
-    def run(self, clip: LipClip, face_refs: np.ndarray | None = None, face_refs_model: str | None = None) -> tuple[list[Check], list[str]]:
+    def run(
+        self, clip: LipClip, face_refs: np.ndarray | None = None, face_refs_model: str | None = None, *, require_audio: bool = False
+    ) -> tuple[list[Check], list[str]]:
         """face_refs: the user's enrolled liveness embeddings, made by the liveness model
-        `face_refs_model`; from another model they are not comparable and are not used."""
+        `face_refs_model`; from another model they are not comparable and are not used.
+        require_audio: a video without audio fails AV synchrony instead of skipping it (else
+        removing the audio track of a dubbed video gets it past the check)."""
         checks, notes = [], []
         if face_refs is not None and self.face is not None and face_refs_model != self.face.id:
             notes.append("the enrolled face crops were embedded by another liveness model: compared with the model's reference instead (enrol again to use them)")
@@ -68,6 +72,8 @@ class PresentationChecks:
                     checks.append(Check("av_sync", r.score, thr, r.score >= thr, f"best audio offset {r.best_offset:+d} frames, confidence {r.confidence:.2f}"))
                 except LipauthError as exc:
                     checks.append(Check("av_sync", 0.0, float(self.sync.threshold), False, f"could not be run, so failed: {exc}"))
+            elif require_audio:
+                checks.append(Check("av_sync", 0.0, float(self.sync.threshold), False, "required, but the video has no audio track"))
             else:
                 notes.append("AV synchrony not run: the video has no audio track")
         if self.face is not None:

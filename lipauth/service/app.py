@@ -1,7 +1,7 @@
 """The REST service (FastAPI). OpenAPI docs at /docs.
 
     POST   /v1/users/{user_id}/enroll   multipart: videos (one or more files), passphrase?
-    POST   /v1/users/{user_id}/verify   multipart: video [, passphrase, liveness=true]
+    POST   /v1/users/{user_id}/verify   multipart: video [, passphrase, liveness=true, require_audio=true]
     POST   /v1/identify?k=5             multipart: video
     DELETE /v1/users/{user_id}
     GET    /v1/health
@@ -104,11 +104,17 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
         return {"user": user_id, "n_clips": len(template.embeddings)}
 
     @app.post("/v1/users/{user_id}/verify", dependencies=[Depends(require_key)])
-    def verify(user_id: str, video: UploadFile = File(...), passphrase: str | None = Form(default=None), liveness: bool = Form(default=False)) -> dict:
+    def verify(
+        user_id: str,
+        video: UploadFile = File(...),
+        passphrase: str | None = Form(default=None),
+        liveness: bool = Form(default=False),
+        require_audio: bool = Form(default=False),
+    ) -> dict:
         if user_id not in verifier.store:
             raise UnknownUserError(f"no user {user_id!r} is enrolled")
         with saved(video) as path, work:
-            decision = verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness)
+            decision = verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio)
         return decision.to_dict()
 
     @app.post("/v1/identify", dependencies=[Depends(require_key)])
