@@ -129,3 +129,30 @@ def test_high_frame_rate_video_is_brought_near_the_models_rate(tmp_path, grid_de
     assert np.abs(v.frames.astype(int) - original).mean() < 6
     assert len(v.audio) == len(full.audio)
     assert decode_video(need("grid-s2/video/bbaf2a.mpg"), near_fps=27.5).fps == 25  # already in range: untouched
+
+
+def test_a_webm_that_declares_its_clock_rate_decodes_at_its_frame_rate(tmp_path, grid_decoded):
+    """Browser recordings (MediaRecorder WebM) can declare 1000 fps, their millisecond clock;
+    the frames' timestamps say 25. Taken at its word, such a video would be refused as
+    truncated (or thinned to nothing); the timestamps win when they disagree by > 25 %."""
+    from fractions import Fraction
+
+    import av
+
+    frames = grid_decoded.frames[:40]
+    path = tmp_path / "browser.webm"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libvpx", rate=1000)
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+            vf.pts, vf.time_base = i * 40, Fraction(1, 1000)
+            for packet in s.encode(vf):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    with av.open(str(path)) as c:
+        assert float(c.streams.video[0].average_rate) == 1000  # the header is wrong, as a browser's is
+    v = decode_video(path, near_fps=27.5)
+    assert v.fps == pytest.approx(25, rel=0.01) and v.n_frames == 40

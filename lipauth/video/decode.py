@@ -57,9 +57,8 @@ def decode_video(
         vstream.thread_type = "AUTO"
         astream = container.streams.audio[0] if (audio and container.streams.audio) else None
         fps = _frame_rate(vstream)
-        step = max(1, round(fps / near_fps)) if near_fps else 1
-        n_decoded = 0
         frames: list[np.ndarray] = []
+        times: list[float | None] = []
         chunks: list[np.ndarray] = []
         resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE) if astream else None
         streams = [vstream] + ([astream] if astream else [])
@@ -75,14 +74,13 @@ def decode_video(
                     continue
                 for frame in decoded:
                     if packet.stream is vstream:
-                        if n_decoded % step == 0:
-                            frames.append(_upright(frame))
-                        n_decoded += 1
+                        frames.append(_upright(frame))
+                        times.append(frame.time)
                     elif resampler is not None:
                         chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
-                if max_seconds is not None and n_decoded > max_seconds * fps:
+                if max_seconds is not None and len(frames) > max_seconds * fps:
                     raise VideoTooLongError(f"{path}: longer than {max_seconds:g} s, the most this pipeline takes (max_seconds)")
             else:
                 if resampler is not None:
@@ -94,14 +92,27 @@ def decode_video(
     if not frames:
         detail = f" ({bad_packets} damaged packets)" if bad_packets else ""
         raise VideoDecodeError(f"{path}: no decodable video frames{detail}")
+    fps = _checked_rate(fps, times)
     if max_frames is not None:
         frames = frames[:max_frames]
-    elif declared and n_decoded / fps < TRUNCATION_TOLERANCE * declared:
+    elif declared and len(frames) / fps < TRUNCATION_TOLERANCE * declared:
         raise TruncatedVideoError(
-            f"{path}: truncated: decoded {n_decoded / fps:.2f} s of the {declared:.2f} s its header declares"
+            f"{path}: truncated: decoded {len(frames) / fps:.2f} s of the {declared:.2f} s its header declares"
         )
+    step = max(1, round(fps / near_fps)) if near_fps else 1
     wave = np.concatenate(chunks).astype(np.int16) if chunks else None
-    return DecodedVideo(frames=np.stack(frames), fps=fps / step, audio=wave, declared_duration=declared)
+    return DecodedVideo(frames=np.stack(frames[::step]), fps=fps / step, audio=wave, declared_duration=declared)
+
+
+def _checked_rate(declared: float, times: list[float | None]) -> float:
+    """The stream's declared frame rate, unless the frames' own timestamps say otherwise by
+    more than a quarter: browser recordings (MediaRecorder WebM) can declare 1000 fps, the rate
+    of their millisecond clock. A few dropped frames (GRID has some) do not count."""
+    t = [x for x in times if x is not None]
+    if len(t) < 3 or t[-1] <= t[0]:
+        return declared
+    measured = (len(t) - 1) / (t[-1] - t[0])
+    return measured if abs(declared - measured) > 0.25 * measured else declared
 
 
 def _upright(frame) -> np.ndarray:
