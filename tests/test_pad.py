@@ -361,6 +361,22 @@ def test_a_50_fps_video_scores_in_sync_like_its_25_fps_original(tmp_path, checks
 
 
 @pytest.mark.slow
+def test_audio_starting_late_in_its_container_is_still_in_sync(tmp_path, checks):
+    """A genuine clip whose audio stream starts 0.3 s after the video (and whose first
+    0.3 s of sound is therefore not there) plays in sync, and must pass as in sync; read
+    from time 0 it was 0.3 s early, which the check rejects like a dub."""
+    from lipauth.api import load_model
+    from lipauth.video.decode import decode_video
+    from tests.test_decode import _write_with_audio_starting_at
+
+    model = load_model()
+    v = decode_video(need("grid-s2/video/bbwgza.mpg"))
+    n = int(0.3 * AUDIO_RATE)
+    clip = model.clip(_write_with_audio_starting_at(tmp_path / "late_start.mkv", v.frames, v.audio[n:], 0.3))
+    assert checks.sync.score(clip) >= checks.sync.threshold
+
+
+@pytest.mark.slow
 def test_held_out_speakers_dubbed_videos_are_mostly_rejected(checks):
     """grid-sample's speakers (other than lwbsza) were never seen in training (4 of these
     clips chose the threshold): at the bundled threshold every 0.5 s-shifted version and

@@ -59,6 +59,7 @@ def decode_video(
         fps = _frame_rate(vstream)
         frames: list[np.ndarray] = []
         times: list[float | None] = []
+        audio_start: float | None = None
         chunks: list[np.ndarray] = []
         resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE) if astream else None
         streams = [vstream] + ([astream] if astream else [])
@@ -77,6 +78,8 @@ def decode_video(
                         frames.append(_upright(frame))
                         times.append(frame.time)
                     elif resampler is not None:
+                        if audio_start is None:
+                            audio_start = frame.time
                         chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
@@ -101,7 +104,20 @@ def decode_video(
         )
     step = max(1, round(fps / near_fps)) if near_fps else 1
     wave = np.concatenate(chunks).astype(np.int16) if chunks else None
+    if wave is not None and audio_start is not None and times and times[0] is not None:
+        wave = _aligned(wave, audio_start - times[0])
     return DecodedVideo(frames=np.stack(frames[::step]), fps=fps / step, audio=wave, declared_duration=declared)
+
+
+def _aligned(wave: np.ndarray, lead: float) -> np.ndarray:
+    """The audio as it plays against the first video frame: a track that starts `lead`
+    seconds after the video gets that much silence in front, one that starts before loses
+    its head. Containers say when each stream starts; a player honours it, and so must
+    AV synchrony (a 0.3 s late start read as 0 looks like a dub)."""
+    n = int(round(lead * AUDIO_RATE))
+    if n > 0:
+        return np.concatenate([np.zeros(n, wave.dtype), wave])
+    return wave[-n:] if n < 0 else wave
 
 
 def _checked_rate(declared: float, times: list[float | None]) -> float:
