@@ -27,6 +27,7 @@ from lipauth import __version__
 from lipauth.data.cache import load_clip, save_clip
 from lipauth.data.corpora import CorpusItem, get_corpus
 from lipauth.errors import InvalidInputError, LipauthError
+from lipauth.video.decode import DECODER_VERSION
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
 
 MANIFEST_FIELDS = [
@@ -198,13 +199,13 @@ def write_manifest(path: Path, rows: dict[str, dict], items: list[CorpusItem]) -
 
 
 def _check_settings(out: Path, corpus: str, config: PipelineConfig) -> None:
-    settings = {"corpus": corpus, "pipeline": config.to_dict()}
+    settings = {"corpus": corpus, "pipeline": config.to_dict(), "decoder": DECODER_VERSION}
     path = out / "preprocess.json"
     if path.exists():
         old = json.loads(path.read_text())
         if {k: old.get(k) for k in settings} != settings:
             raise InvalidInputError(
-                f"{out} holds clips made with other settings ({json.dumps(old.get('pipeline'))}); use a new output folder"
+                f"{out} holds clips made with other settings ({json.dumps(old.get('pipeline'))}, decoder version {old.get('decoder', 1)}); use a new output folder"
             )
         return
     out.mkdir(parents=True, exist_ok=True)

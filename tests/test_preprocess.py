@@ -75,6 +75,12 @@ def test_other_settings_need_another_folder(tmp_path, mixed_folder):
     assert json.loads((out / "preprocess.json").read_text())["pipeline"]["crop"]["width"] == 30
     with pytest.raises(InvalidInputError, match="other settings"):
         preprocess_corpus(mixed_folder, out, "folder", PipelineConfig(crop=CropSpec(80, 60)))
+    # a folder made by an older decoder (its audio and frame rates may differ) is not mixed in
+    settings = json.loads((out / "preprocess.json").read_text())
+    del settings["decoder"]
+    (out / "preprocess.json").write_text(json.dumps(settings))
+    with pytest.raises(InvalidInputError, match="decoder version 1"):
+        preprocess_corpus(mixed_folder, out, "folder")
 
 
 def test_parallel_workers_give_the_same_clips(tmp_path):

@@ -19,6 +19,10 @@ from lipauth.errors import TruncatedVideoError, VideoDecodeError, VideoTooLongEr
 # A file whose decoded frames cover less than this share of the duration its container
 # declares is treated as truncated rather than as a short clip.
 TRUNCATION_TOLERANCE = 0.8
+# What a folder of preprocessed clips was decoded with; folders from another version are
+# refused, not mixed. 2: display rotation, audio placed by stream start times, frame rate
+# checked against the timestamps, 50/60 fps thinned for the pipeline.
+DECODER_VERSION = 2
 
 
 @dataclass(frozen=True)
