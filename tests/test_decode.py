@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lipauth.data.clip import AUDIO_RATE
-from lipauth.errors import TruncatedVideoError, VideoDecodeError
+from lipauth.errors import TruncatedVideoError, VideoDecodeError, VideoTooLongError
 from lipauth.video.decode import decode_video
 from lipauth.video.encode import write_video
 from tests.conftest import need
@@ -156,6 +156,8 @@ def test_a_webm_that_declares_its_clock_rate_decodes_at_its_frame_rate(tmp_path,
         assert float(c.streams.video[0].average_rate) == 1000  # the header is wrong, as a browser's is
     v = decode_video(path, near_fps=27.5)
     assert v.fps == pytest.approx(25, rel=0.01) and v.n_frames == 40
+    with pytest.raises(VideoTooLongError):  # 1.56 s by the timestamps, not 0.04 s by the header
+        decode_video(path, max_seconds=1.0)
 
 
 def _write_with_audio_starting_at(path, frames, audio, start_s):

@@ -87,7 +87,7 @@ def decode_video(
                         chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
-                if max_seconds is not None and len(frames) > max_seconds * fps:
+                if max_seconds is not None and _seconds(times, fps) > max_seconds:
                     raise VideoTooLongError(f"{path}: longer than {max_seconds:g} s, the most this pipeline takes (max_seconds)")
             else:
                 if resampler is not None:
@@ -109,8 +109,17 @@ def decode_video(
     step = max(1, round(fps / near_fps)) if near_fps else 1
     wave = np.concatenate(chunks).astype(np.int16) if chunks else None
     if wave is not None and audio_start is not None and times and times[0] is not None:
-        wave = _aligned(wave, audio_start - times[0])
+        span = len(frames) / fps  # a lead beyond the video itself is a broken timestamp: bounded
+        wave = _aligned(wave, float(np.clip(audio_start - times[0], -span, span)))
     return DecodedVideo(frames=np.stack(frames[::step]), fps=fps / step, audio=wave, declared_duration=declared)
+
+
+def _seconds(times: list[float | None], fps: float) -> float:
+    """How long the frames decoded so far last: by their timestamps where they have them
+    (a header's frame rate can be wrong, below), else by the declared rate."""
+    if len(times) > 1 and times[0] is not None and times[-1] is not None:
+        return times[-1] - times[0]
+    return len(times) / fps
 
 
 def _aligned(wave: np.ndarray, lead: float) -> np.ndarray:
