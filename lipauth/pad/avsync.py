@@ -150,9 +150,9 @@ class SyncResult:
 class SyncModel:
     """Trained SyncNets with their threshold: scores clips, saves and loads itself.
 
-    With several networks (seeds of one recipe) the distances are averaged before the
-    utterance is scored: each network alone is trained on a dozen speakers and errs in its
-    own places, and the mean of their distances is steadier than any one (docs/pad.md)."""
+    With several networks (seeds of one recipe) their distances are averaged before the
+    utterance is scored. Tried with 3 seeds (docs/pad.md): fewer dubs of the training speaker
+    pass, but on unseen speakers it is no better, so the bundled model has one network."""
 
     def __init__(self, nets: SyncNet | list[SyncNet], threshold: float | None = None, info: dict | None = None) -> None:
         self.nets = [n.eval() for n in (nets if isinstance(nets, list) else [nets])]
