@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,54 @@ def quick_model_file(tmp_path_factory):
     cfg = load_config(None, {"train": {"epochs": 3, "miner": "none"}, "split": {"val": ["John", "Nicola"]}})
     train(cfg, load_dataset(need("avletters"), "avletters", CropSpec()), out, progress=False)
     return out / "model.pt"
+
+
+# -- writing test videos with PyAV where lipauth's write_video cannot (rotation, timestamps,
+# stream start times) ------------------------------------------------------------------------
+def video_stream(container, codec: str, rate: int, frames):
+    """A yuv420p video stream sized for `frames` (T, H, W, 3); 8 Mb/s where the codec takes a
+    bit rate (ffmpeg's 200 kb/s default smears the mouth)."""
+    s = container.add_stream(codec, rate=rate)
+    s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+    if codec != "libvpx":
+        s.bit_rate = 8_000_000
+    return s
+
+
+def mux_frames(container, stream, frames, *, ms_per_frame: int | None = None) -> None:
+    """Encode RGB frames into `stream` and flush it; with ms_per_frame the frames carry
+    millisecond timestamps of their own, as a browser's recorder writes them."""
+    import av
+
+    for i, f in enumerate(frames):
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+        if ms_per_frame is not None:
+            vf.pts, vf.time_base = i * ms_per_frame, Fraction(1, 1000)
+        for packet in stream.encode(vf):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
+def write_with_audio_starting_at(path, frames, audio, start_s):
+    """MKV (MPEG-4 + AAC at 16 kHz) whose audio stream starts `start_s` after the video."""
+    import av
+
+    from lipauth.data.clip import AUDIO_RATE
+
+    with av.open(str(path), "w") as c:
+        vs = video_stream(c, "mpeg4", 25, frames)
+        aud = c.add_stream("aac", rate=AUDIO_RATE)  # every stream before the first packet
+        aud.layout = "mono"
+        mux_frames(c, vs, frames)
+        pts = int(round(start_s * AUDIO_RATE))
+        for i in range(0, len(audio), 1024):
+            chunk = (audio[i : i + 1024].astype(np.float32) / 32768).reshape(1, -1)
+            af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+            af.sample_rate, af.pts, af.time_base = AUDIO_RATE, pts, Fraction(1, AUDIO_RATE)
+            pts += chunk.shape[1]
+            for packet in aud.encode(af):
+                c.mux(packet)
+        for packet in aud.encode():
+            c.mux(packet)
+    return path

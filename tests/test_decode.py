@@ -5,7 +5,7 @@ from lipauth.data.clip import AUDIO_RATE
 from lipauth.errors import TruncatedVideoError, VideoDecodeError, VideoTooLongError
 from lipauth.video.decode import decode_video
 from lipauth.video.encode import write_video
-from tests.conftest import need
+from tests.conftest import mux_frames, need, video_stream, write_with_audio_starting_at
 
 
 @pytest.mark.parametrize(
@@ -101,14 +101,9 @@ def test_phone_videos_with_a_display_rotation_come_out_upright(tmp_path, grid_de
     stored = np.rot90(upright, -degrees // 90, axes=(1, 2))  # what the camera wrote
     path = tmp_path / "phone.mp4"
     with av.open(str(path), "w") as c:
-        s = c.add_stream("mpeg4", rate=25)
-        s.width, s.height, s.pix_fmt, s.bit_rate = stored.shape[2], stored.shape[1], "yuv420p", 8_000_000
+        s = video_stream(c, "mpeg4", 25, stored)
         s.set_display_rotation(degrees)
-        for f in stored:
-            for packet in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
-                c.mux(packet)
-        for packet in s.encode():
-            c.mux(packet)
+        mux_frames(c, s, stored)
     v = decode_video(path)
     assert v.frames.shape[1:] == upright.shape[1:]
     assert np.abs(v.frames.astype(int) - upright).mean() < 6  # the codec's loss, not a turned picture
@@ -142,16 +137,9 @@ def test_a_webm_that_declares_its_clock_rate_decodes_at_its_frame_rate(tmp_path,
     frames = grid_decoded.frames[:40]
     path = tmp_path / "browser.webm"
     with av.open(str(path), "w") as c:
-        s = c.add_stream("libvpx", rate=1000)
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        s = video_stream(c, "libvpx", 1000, frames)
         s.codec_context.time_base = Fraction(1, 1000)
-        for i, f in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
-            vf.pts, vf.time_base = i * 40, Fraction(1, 1000)
-            for packet in s.encode(vf):
-                c.mux(packet)
-        for packet in s.encode():
-            c.mux(packet)
+        mux_frames(c, s, frames, ms_per_frame=40)
     with av.open(str(path)) as c:
         assert float(c.streams.video[0].average_rate) == 1000  # the header is wrong, as a browser's is
     v = decode_video(path, near_fps=27.5)
@@ -160,41 +148,12 @@ def test_a_webm_that_declares_its_clock_rate_decodes_at_its_frame_rate(tmp_path,
         decode_video(path, max_seconds=1.0)
 
 
-def _write_with_audio_starting_at(path, frames, audio, start_s):
-    """MKV (MPEG-4 + AAC at 16 kHz) whose audio stream starts `start_s` after the video."""
-    from fractions import Fraction
-
-    import av
-
-    with av.open(str(path), "w") as c:
-        vs = c.add_stream("mpeg4", rate=25)
-        vs.width, vs.height, vs.pix_fmt, vs.bit_rate = frames.shape[2], frames.shape[1], "yuv420p", 8_000_000
-        aud = c.add_stream("aac", rate=AUDIO_RATE)
-        aud.layout = "mono"
-        for f in frames:
-            for packet in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
-                c.mux(packet)
-        for packet in vs.encode():
-            c.mux(packet)
-        pts = int(round(start_s * AUDIO_RATE))
-        for i in range(0, len(audio), 1024):
-            chunk = (audio[i : i + 1024].astype(np.float32) / 32768).reshape(1, -1)
-            af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-            af.sample_rate, af.pts, af.time_base = AUDIO_RATE, pts, Fraction(1, AUDIO_RATE)
-            pts += chunk.shape[1]
-            for packet in aud.encode(af):
-                c.mux(packet)
-        for packet in aud.encode():
-            c.mux(packet)
-    return path
-
-
 def test_audio_that_starts_after_the_video_is_placed_where_it_plays(tmp_path, grid_decoded):
     """The container says the audio starts 0.3 s after the first frame (as a player shows
     it); decoding puts 0.3 s of silence in front, so the speech lines up with the mouth."""
     n = int(0.3 * AUDIO_RATE)
     original = grid_decoded.audio
-    v = decode_video(_write_with_audio_starting_at(tmp_path / "late_start.mkv", grid_decoded.frames, original[n:], 0.3))
+    v = decode_video(write_with_audio_starting_at(tmp_path / "late_start.mkv", grid_decoded.frames, original[n:], 0.3))
     assert np.abs(v.audio[: n - 100]).max() == 0
     a, b = v.audio[n : n + AUDIO_RATE].astype(float), original[n : n + AUDIO_RATE].astype(float)
     assert np.corrcoef(a, b)[0, 1] > 0.9  # the same samples at the same times (AAC is lossy)

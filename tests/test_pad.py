@@ -287,6 +287,14 @@ def checks():
     return PresentationChecks.load()
 
 
+@pytest.fixture(scope="module")
+def lip_model():
+    """The bundled lip model (3 networks, 16 MB): loaded once for the tests that need it."""
+    from lipauth.api import load_model
+
+    return load_model()
+
+
 def test_bundled_models_carry_their_thresholds_and_evaluation(checks):
     assert checks.sync.threshold is not None and "evaluation" in checks.sync.info
     assert {"eer", "apcer_5pct", "midpoint", "generic_eer", "generic_midpoint"} <= set(checks.face.thresholds)
@@ -302,7 +310,7 @@ def _dub(src: Path, out: Path, audio: np.ndarray) -> Path:
 
 
 @pytest.mark.slow
-def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkeypatch):
+def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkeypatch, lip_model):
     """The issue's check on every grid-s2 probe: the speaker enrolled from 3 clips; each other
     clip re-muxed with PyAV with its audio 0.5 s late, and with another clip's audio (the
     same man saying another sentence: the hardest dub). Every shifted video must be
@@ -311,13 +319,12 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
     14/17 dubs rejected; docs/pad.md). The videos are written as
     MPEG-1 like GRID's own: libx264 through PyAV gave different bytes from run to run, and
     scores near the threshold flipped with them."""
-    from lipauth.api import load_model
     from lipauth.auth.store import TemplateStore
     from lipauth.auth.verifier import Verifier
     from lipauth.video.decode import decode_video
 
     monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
-    verifier = Verifier(load_model(), TemplateStore(tmp_path / "t.db"))
+    verifier = Verifier(lip_model, TemplateStore(tmp_path / "t.db"))
     s2 = sorted(need("grid-s2/video").glob("*.mpg"))
     template = verifier.enroll("s2", s2[:3])
     assert template.face_refs is not None and template.face_refs.shape == (24, 64) and template.face_refs_model == verifier.checks.face.id
@@ -342,15 +349,14 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
 
 
 @pytest.mark.slow
-def test_a_50_fps_video_scores_in_sync_like_its_25_fps_original(tmp_path, checks):
+def test_a_50_fps_video_scores_in_sync_like_its_25_fps_original(tmp_path, checks, lip_model):
     """The sync model learned from 25-30 fps video; the pipeline brings a 50 fps video back to
     25 fps, so a genuine clip recorded at twice the rate still passes. (Taken at 50 fps this
     clip's score fell from 3.08 to 1.85, under the threshold.)"""
-    from lipauth.api import load_model
     from lipauth.video.decode import decode_video
     from lipauth.video.encode import write_video
 
-    model = load_model()
+    model = lip_model
     v = decode_video(need("grid-s2/video/bginza.mpg"))
     slow = write_video(tmp_path / "slow.avi", v.frames, 25.0, v.audio)
     fast = write_video(tmp_path / "fast.avi", np.repeat(v.frames, 2, axis=0), 50.0, v.audio)
@@ -361,29 +367,26 @@ def test_a_50_fps_video_scores_in_sync_like_its_25_fps_original(tmp_path, checks
 
 
 @pytest.mark.slow
-def test_audio_starting_late_in_its_container_is_still_in_sync(tmp_path, checks):
+def test_audio_starting_late_in_its_container_is_still_in_sync(tmp_path, checks, lip_model):
     """A genuine clip whose audio stream starts 0.3 s after the video (and whose first
     0.3 s of sound is therefore not there) plays in sync, and must pass as in sync; read
     from time 0 it was 0.3 s early, which the check rejects like a dub."""
-    from lipauth.api import load_model
     from lipauth.video.decode import decode_video
-    from tests.test_decode import _write_with_audio_starting_at
+    from tests.conftest import write_with_audio_starting_at
 
-    model = load_model()
+    model = lip_model
     v = decode_video(need("grid-s2/video/bbwgza.mpg"))
     n = int(0.3 * AUDIO_RATE)
-    clip = model.clip(_write_with_audio_starting_at(tmp_path / "late_start.mkv", v.frames, v.audio[n:], 0.3))
+    clip = model.clip(write_with_audio_starting_at(tmp_path / "late_start.mkv", v.frames, v.audio[n:], 0.3))
     assert checks.sync.score(clip) >= checks.sync.threshold
 
 
 @pytest.mark.slow
-def test_held_out_speakers_dubbed_videos_are_mostly_rejected(checks):
+def test_held_out_speakers_dubbed_videos_are_mostly_rejected(checks, lip_model):
     """grid-sample's speakers (other than lwbsza) were never seen in training (4 of these
     clips chose the threshold): at the bundled threshold every 0.5 s-shifted version and
     most audio-swapped ones fail AV synchrony."""
-    from lipauth.api import load_model
-
-    model = load_model()
+    model = lip_model
     clips = [model.clip(p) for p in sorted(need("grid-sample").glob("*.mpg")) if p.stem != "lwbsza"]
     thr = checks.sync.threshold
     assert all(checks.sync.score(shift_audio(c, 0.5)) < thr for c in clips)

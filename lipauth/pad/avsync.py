@@ -28,7 +28,7 @@ from torch import nn
 
 from lipauth.data.clip import LipClip
 from lipauth.data.mfcc import video_aligned_features
-from lipauth.errors import TooFewFramesError
+from lipauth.errors import InvalidInputError, TooFewFramesError
 from lipauth.pad.model_file import load_blob, plain, save_blob
 
 FORMAT = "lipauth-avsync/2"  # /2: a list of networks (an ensemble of seeds); /1: one
@@ -157,7 +157,7 @@ class SyncModel:
     def __init__(self, nets: SyncNet | list[SyncNet], threshold: float | None = None, info: dict | None = None) -> None:
         self.nets = [n.eval() for n in (nets if isinstance(nets, list) else [nets])]
         if not self.nets or any(n.cfg != self.nets[0].cfg for n in self.nets):
-            raise ValueError("a SyncModel needs one or more networks with the same configuration")
+            raise InvalidInputError("a SyncModel needs one or more networks with the same configuration")
         self.cfg = self.nets[0].cfg
         self.threshold = threshold
         self.info = info or {}

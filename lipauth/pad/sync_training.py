@@ -22,7 +22,7 @@ from rich.progress import Progress
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from lipauth.data.clip import LipClip
-from lipauth.errors import EmptyCorpusError, LipauthError
+from lipauth.errors import EmptyCorpusError, InvalidInputError, LipauthError
 from lipauth.eval.metrics import eer
 from lipauth.pad.attacks import shift_audio, swap_audio
 from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
@@ -200,7 +200,7 @@ def train_sync_ensemble(
     the ensemble's EER threshold on `val_clips`. members=1 is train_sync."""
     tcfg = tcfg or SyncTrainConfig()
     if members < 1:
-        raise ValueError(f"an ensemble needs at least one member, got {members}")
+        raise InvalidInputError(f"an ensemble needs at least one member, got {members}")
     if members == 1:
         return train_sync(train_clips, val_clips, cfg, tcfg, progress=progress)
     runs = [train_sync(train_clips, val_clips, cfg, replace(tcfg, seed=tcfg.seed + i), progress=progress) for i in range(members)]
