@@ -15,11 +15,11 @@ import json
 import time
 from pathlib import Path
 
-from lipauth.data.dataset import load_dataset
-from lipauth.data.shared import default_data_root
+from lipauth.corpora.dataset import load_dataset
+from lipauth.corpora.shared import default_data_root
 from lipauth.training.config import load_config
 from lipauth.training.crossval import crossval
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 
 # The recipe trains an ensemble of 3 networks; the other v2 rows are one network, as measured.
 ONE = {"train": {"ensemble": 1}}

@@ -16,12 +16,12 @@ import argparse
 import time
 from pathlib import Path
 
-from lipauth.data.dataset import load_dataset
-from lipauth.data.shared import default_data_root
+from lipauth.corpora.dataset import load_dataset
+from lipauth.corpora.shared import default_data_root
 from lipauth.eval.fusion import late_fusion
 from lipauth.training.config import load_config
 from lipauth.training.crossval import crossval
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 
 ROWS = [("lip only (WhisperNet v2 recipe, one network)", "configs/whispernet_v2_avletters.yaml", "lip"), ("voice only", "configs/voice_avletters.yaml", "voice"), ("early fusion (joint embedding)", "configs/lip_voice_avletters.yaml", "early")]
 

@@ -25,17 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from lipauth.data.dataset import load_dataset
-from lipauth.data.shared import default_data_root
-from lipauth.eval.metrics import eer
-from lipauth.eval.pad_metrics import apcer_bpcer, bpcer_at_apcer
+from lipauth.corpora.dataset import load_dataset
+from lipauth.corpora.shared import default_data_root
+from lipauth.measure.metrics import eer
+from lipauth.measure.pad_metrics import apcer_bpcer, bpcer_at_apcer
 from lipauth.pad.avsync import SyncConfig
 from lipauth.pad.face_data import face_samples_from_video
 from lipauth.pad.liveness import LivenessTrainConfig, train_liveness
 from lipauth.pad.sync_training import SyncTrainConfig, evaluate_sync, train_sync_ensemble
-from lipauth.preprocess import preprocess_corpus
+from lipauth.corpora.preprocess import preprocess_corpus
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 
 CROP = CropSpec(30, 18)
 SAME_AS_S2 = "lwbsza"  # grid-sample's recording of the grid-s2 speaker (shared/data/README)
@@ -44,8 +44,8 @@ GRID_VAL = ("bbaf2n", "id2_swwp2s", "pwij3p", "lbbc2a")  # clip ids: these valid
 
 
 def video_clips(data: Path, out: Path, name: str, corpus: str):
-    from lipauth.data.cache import load_clip
-    from lipauth.preprocess import read_manifest
+    from lipauth.corpora.cache import load_clip
+    from lipauth.corpora.preprocess import read_manifest
 
     folder = out / "clips" / name
     src = data / name / "video" if (data / name / "video").is_dir() else data / name

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lipauth.data.corpora import get_corpus
-from lipauth.data.shared import default_data_root
+from lipauth.corpora import get_corpus
+from lipauth.corpora.shared import default_data_root
 from lipauth.video.decode import decode_video
 from lipauth.video.landmarks import LandmarkTrack, create_backend
 from lipauth.video.landmarks.dlib_backend import LIP_INDICES, model_path

@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from lipauth.api import load_model
-from lipauth.data.shared import default_data_root
+from lipauth.corpora.shared import default_data_root
 from lipauth.pad.checks import PresentationChecks
 from lipauth.pad.attacks import shift_audio, swap_audio
 

@@ -24,8 +24,8 @@ import numpy as np
 from lipauth.api import load_model
 from lipauth.auth.store import TemplateStore
 from lipauth.auth.verifier import Verifier
-from lipauth.data.clip import ClipMeta, LipClip
-from lipauth.data.shared import default_data_root
+from lipauth.clip import ClipMeta, LipClip
+from lipauth.corpora.shared import default_data_root
 from lipauth.video.decode import decode_video
 from lipauth.video.gaps import interpolate_gaps
 from lipauth.video.roi import crop_frames, lip_boxes, normalise_to_boxes

@@ -10,23 +10,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from lipauth.data.clip import LipClip
+from lipauth.artifacts import LIP_MODEL, artifact_id, bundled
+from lipauth.clip import LipClip
 from lipauth.errors import InvalidInputError
 from lipauth.models.embedder import LipEmbedder
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
 
-DEFAULT_MODEL = "default_model.pt"
-
-
 def default_model_path() -> Path:
-    return Path(str(resources.files("lipauth") / "assets" / DEFAULT_MODEL))
+    return bundled(LIP_MODEL)
 
 
 class LipModel:
@@ -71,7 +67,5 @@ class LipModel:
 def load_model(path: str | os.PathLike | None = None) -> LipModel:
     """Load a model file made by `lipauth train`; None loads the model bundled with lipauth."""
     path = Path(path) if path is not None else default_model_path()
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: no such model file")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return LipModel(LipEmbedder.load(path), model_id=digest)
+    embedder = LipEmbedder.load(path)
+    return LipModel(embedder, model_id=artifact_id(path))

@@ -36,7 +36,7 @@ def handle_errors(fn):
 
 def _pipeline_config(backend: str, size: str, color: str):
     from lipauth.video.pipeline import PipelineConfig
-    from lipauth.video.roi import CropSpec
+    from lipauth.clip import CropSpec
 
     w, h = CropSpec.parse_size(size)
     return PipelineConfig(backend=backend, crop=CropSpec(width=w, height=h, color=color))
@@ -60,7 +60,7 @@ def preprocess(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try again the clips that failed in an earlier run."),
 ) -> None:
     """Turn a corpus into cached lip clips. Resumable; failures are recorded, not fatal."""
-    from lipauth.preprocess import preprocess_corpus
+    from lipauth.corpora.preprocess import preprocess_corpus
 
     config = _pipeline_config(backend, size, color)
     summary = _run_preprocess(preprocess_corpus, src, out, corpus, config, workers, retry_failed)
@@ -172,8 +172,8 @@ def training_outcome(summary: dict) -> str:
 
 
 def _load(cfg: dict, data: Path, corpus: str, cache: Path, workers: int):
-    from lipauth.data.dataset import load_dataset
-    from lipauth.video.roi import CropSpec
+    from lipauth.corpora.dataset import load_dataset
+    from lipauth.clip import CropSpec
 
     return load_dataset(data, corpus, CropSpec(**cfg["data"]["crop"]), backend=cfg["data"]["backend"], cache=cache, workers=workers)
 
@@ -189,7 +189,7 @@ def evaluate(
     workers: int = typer.Option(1, "--workers", min=1),
 ) -> None:
     """EER (+ CI), FNMR @ FMR, minDCF, and FMR/FNMR/HTER at the model's validation threshold."""
-    from lipauth.data.dataset import load_dataset
+    from lipauth.corpora.dataset import load_dataset
     from lipauth.eval.evaluate import evaluate_clips
     from lipauth.models.embedder import LipEmbedder
 
@@ -342,7 +342,7 @@ def check_sync(
 
     from lipauth.api import load_model
     from lipauth.pad.avsync import SyncModel
-    from lipauth.pad.checks import SYNC_MODEL, bundled
+    from lipauth.artifacts import SYNC_MODEL, bundled
 
     model = SyncModel.load(sync_model or bundled(SYNC_MODEL))
     clip = load_model().clip(video)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lipauth.data.protocol import Split
+from lipauth.protocol import Split
 from lipauth.errors import CorpusError
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 
 CROP = CropSpec(30, 18)
 # The recommended AVLetters recipe (configs/whispernet_v2_avletters.yaml), shortened.
@@ -29,15 +29,15 @@ def run_demo(out: Path, data: Path | None, *, epochs: int, progress) -> dict[str
     from lipauth.api import load_model
     from lipauth.auth.store import TemplateStore
     from lipauth.auth.verifier import Verifier
-    from lipauth.data.dataset import load_dataset
+    from lipauth.corpora.dataset import load_dataset
     from lipauth.eval.evaluate import evaluate_clips
-    from lipauth.preprocess import preprocess_corpus
+    from lipauth.corpora.preprocess import preprocess_corpus
     from lipauth.training.config import load_config
     from lipauth.training.trainer import train
     from lipauth.video.pipeline import PipelineConfig
 
     if data is None:
-        from lipauth.data.synthetic import write_corpus
+        from lipauth.corpora.synthetic import write_corpus
 
         progress("generate", "synthetic mouth videos: 8 speakers x 4 phrases x 3 emotions x 2 repetitions")
         source, corpus = out / "synthetic", "lipcrops"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lipauth.data.shared import default_data_root
+from lipauth.corpora.shared import default_data_root
 
 DATA = default_data_root()
 
@@ -74,10 +74,10 @@ def blank_out(frames: np.ndarray, start: int, stop: int) -> np.ndarray:
 def quick_model_file(tmp_path_factory):
     """A WhisperNet v2 trained for 3 epochs on 5 AVLetters speakers (John, Nicola validate):
     enough for the product's plumbing; accuracy is measured elsewhere."""
-    from lipauth.data.dataset import load_dataset
+    from lipauth.corpora.dataset import load_dataset
     from lipauth.training.config import load_config
     from lipauth.training.trainer import train
-    from lipauth.video.roi import CropSpec
+    from lipauth.clip import CropSpec
 
     out = tmp_path_factory.mktemp("quick_model")
     cfg = load_config(None, {"train": {"epochs": 3, "miner": "none"}, "split": {"val": ["John", "Nicola"]}})
@@ -116,7 +116,7 @@ def write_with_audio_starting_at(path, frames, audio, start_s):
     """MKV (MPEG-4 + AAC at 16 kHz) whose audio stream starts `start_s` after the video."""
     import av
 
-    from lipauth.data.clip import AUDIO_RATE
+    from lipauth.clip import AUDIO_RATE
 
     with av.open(str(path), "w") as c:
         vs = video_stream(c, "mpeg4", 25, frames)

@@ -16,9 +16,9 @@ from lipauth.auth.store import TemplateStore
 from lipauth.auth.templates import Template
 from lipauth.auth.verifier import Verifier
 from lipauth.cli import app
-from lipauth.data.dataset import load_dataset
+from lipauth.corpora.dataset import load_dataset
 from lipauth.errors import FailureToEnrol, InvalidInputError, StoreError, StoreKeyError, UnknownUserError
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 from tests.conftest import need
 
 runner = CliRunner()

@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from lipauth.errors import InvalidInputError
-from lipauth.models.backend import Whitening
+from lipauth.scoring.whitening import Whitening
 from lipauth.models.embedder import LipEmbedder
 from lipauth.models.registry import create_model
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 
 
 def test_whitening_makes_training_data_white():
@@ -49,7 +49,7 @@ def test_backend_roundtrips_through_the_model_file(tmp_path):
     emb.backend_scoring = Whitening.fit(rng.normal(size=(40, 128)), n_components=16)
     back = LipEmbedder.load(emb.save(tmp_path / "m.pt"))
     np.testing.assert_array_equal(back.backend_scoring.projection, emb.backend_scoring.projection)
-    from lipauth.data.clip import ClipMeta, LipClip
+    from lipauth.clip import ClipMeta, LipClip
 
     clips = [LipClip(frames=rng.integers(0, 255, (14, 18, 30), dtype=np.uint8), meta=ClipMeta(clip_id=str(i)), fps=25.0) for i in range(3)]
     out = back.embed_clips(clips)
@@ -70,7 +70,7 @@ def _member(seed: int, n_components: int | None, rng) -> LipEmbedder:
 def test_ensemble_cosine_is_the_mean_of_the_members_cosines(tmp_path):
     """The ensemble is score averaging behind one embedding: each member's cosine counts
     1/M, whether or not that member has a whitening backend; it survives the model file."""
-    from lipauth.data.clip import ClipMeta, LipClip
+    from lipauth.clip import ClipMeta, LipClip
     from lipauth.training.trainer import ensemble_of
 
     rng = np.random.default_rng(4)

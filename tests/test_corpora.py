@@ -4,10 +4,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from lipauth.data.corpora import corpus_names, get_corpus
-from lipauth.data.corpora.avletters import check_alignment, read_htk, read_lips_mat
+from lipauth.corpora import corpus_names, get_corpus
+from lipauth.corpora.avletters import check_alignment, read_htk, read_lips_mat
 from lipauth.errors import CorpusError, EmptyCorpusError, InvalidInputError
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 from tests.conftest import need
 
 

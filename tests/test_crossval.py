@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lipauth.cli import app
-from lipauth.data.dataset import Dataset
+from lipauth.corpora.dataset import Dataset
 from lipauth.errors import InvalidInputError
 from tests.conftest import need
 
@@ -50,7 +50,7 @@ def test_crossval_seed_changes_the_training_not_the_folds(tmp_path):
 
 
 def test_leave_two_speakers_out_tests_every_pair_once():
-    from lipauth.data.protocol import leave_out_speakers
+    from lipauth.protocol import leave_out_speakers
 
     speakers = ["a", "b", "c", "d", "e", "f", "g"]
     splits = leave_out_speakers(speakers, p=2, n_val=1)
@@ -63,10 +63,10 @@ def test_leave_two_speakers_out_tests_every_pair_once():
 
 
 def test_crossval_leave_two_out_pools_every_pair(tmp_path):
-    from lipauth.data.dataset import load_dataset
+    from lipauth.corpora.dataset import load_dataset
     from lipauth.training.config import load_config
     from lipauth.training.crossval import crossval
-    from lipauth.video.roi import CropSpec
+    from lipauth.clip import CropSpec
 
     ds = load_dataset(need("avletters"), "avletters", CropSpec(30, 18))
     four = Dataset([c for c in ds.clips if c.meta.speaker in ("Anya", "Bill", "John", "Kate")])

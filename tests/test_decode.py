@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lipauth.data.clip import AUDIO_RATE
+from lipauth.clip import AUDIO_RATE
 from lipauth.errors import TruncatedVideoError, VideoDecodeError, VideoTooLongError
 from lipauth.video.decode import decode_video
 from lipauth.video.encode import write_video

@@ -84,7 +84,7 @@ def test_speakers_seen_in_training_come_from_the_run_record():
 
 @pytest.mark.slow
 def test_evaluate_eer_agrees_with_the_score_file(tmp_path, trained, unseen):
-    from lipauth.eval.metrics import eer
+    from lipauth.measure.metrics import eer
 
     out = tmp_path / "eval"
     runner.invoke(app, ["evaluate", "--model", str(trained), "--data", str(unseen), "--corpus", "avletters", "--out", str(out), "--bootstrap", "0"])

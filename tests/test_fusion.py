@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from lipauth.data.batching import to_batch
-from lipauth.data.clip import ClipMeta, LipClip
-from lipauth.data.mfcc import video_aligned_features
+from lipauth.features.batching import to_batch
+from lipauth.clip import ClipMeta, LipClip
+from lipauth.features.mfcc import video_aligned_features
 from lipauth.errors import InvalidInputError
 from lipauth.eval.fusion import late_fusion
-from lipauth.eval.metrics import eer
+from lipauth.measure.metrics import eer
 from lipauth.models.registry import create_model
 
 

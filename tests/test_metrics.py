@@ -3,7 +3,7 @@ import pytest
 from sklearn.metrics import roc_curve
 
 from lipauth.errors import InvalidInputError
-from lipauth.eval.metrics import bootstrap_eer_ci, eer, error_curve, fit_llr_calibration, fnmr_at_fmr, min_dcf, rates_at
+from lipauth.measure.metrics import bootstrap_eer_ci, eer, error_curve, fit_llr_calibration, fnmr_at_fmr, min_dcf, rates_at
 
 
 def _scores(n_g=400, n_i=4000, sep=2.0, seed=0):

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from lipauth.data.clip import AUDIO_RATE, ClipMeta, LipClip
-from lipauth.data.mfcc import deltas, mel_filterbank, mfcc, video_aligned_features
+from lipauth.clip import AUDIO_RATE, ClipMeta, LipClip
+from lipauth.features.mfcc import deltas, mel_filterbank, mfcc, video_aligned_features
 from lipauth.errors import CorpusError, InvalidInputError, TooFewFramesError
-from lipauth.eval.pad_metrics import apcer_bpcer, bpcer_at_apcer, threshold_at_apcer
+from lipauth.measure.pad_metrics import apcer_bpcer, bpcer_at_apcer, threshold_at_apcer
 from lipauth.pad.attacks import apply_attack, attack_frames, map_points, sample_params
 from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
 from lipauth.pad.attacks import shift_audio, swap_audio
@@ -34,7 +34,7 @@ def test_mel_filterbank_matches_librosa():
 
 def test_deltas_equal_htk_deltas_in_the_avletters_files():
     """AVLetters ships MFCC_E_D: 13 statics then HTK's deltas; ours must reproduce them."""
-    from lipauth.data.corpora.avletters import read_htk
+    from lipauth.corpora.avletters import read_htk
 
     files = sorted(need("avletters/Audio/mfcc/Clean").glob("*.mfcc"))[:20]
     for f in files:
@@ -56,8 +56,8 @@ def test_mfcc_of_a_tone_and_silence():
 
 
 def test_video_aligned_features_from_a_waveform_and_from_htk_files(grid_decoded):
-    from lipauth.data.corpora.avletters import AVLetters
-    from lipauth.video.roi import CropSpec
+    from lipauth.corpora.avletters import AVLetters
+    from lipauth.clip import CropSpec
 
     clip = LipClip(frames=np.zeros((grid_decoded.n_frames, 18, 30), np.uint8), meta=ClipMeta("g"), fps=grid_decoded.fps, audio=grid_decoded.audio)
     f = video_aligned_features(clip)
@@ -232,7 +232,7 @@ def test_apcer_bpcer_by_hand():
 
 # -- NUAA -------------------------------------------------------------------------------------
 def test_nuaa_reader(tmp_path, grid_decoded):
-    from lipauth.data.corpora.nuaa import read_nuaa
+    from lipauth.pad.nuaa import read_nuaa
 
     frame = cv2.cvtColor(grid_decoded.frames[5], cv2.COLOR_RGB2BGR)
     for kind, folder in (("client", "ClientRaw"), ("imposter", "ImposterRaw")):
@@ -478,9 +478,9 @@ def test_cli_verify_liveness_and_check_sync(tmp_path, monkeypatch):
 def test_a_short_sync_training_on_real_data_learns_synchrony():
     """Two AVLetters speakers, three epochs: validation AUC on a third speaker (in sync vs
     shifted and swapped) must clearly beat the untrained network's."""
-    from lipauth.data.dataset import load_dataset
+    from lipauth.corpora.dataset import load_dataset
     from lipauth.pad.sync_training import evaluate_sync, train_sync
-    from lipauth.video.roi import CropSpec
+    from lipauth.clip import CropSpec
 
     ds = load_dataset(need("avletters"), "avletters", CropSpec(30, 18))
     train = ds.of_speakers(["Anya", "Bill"])

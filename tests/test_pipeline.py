@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from lipauth.data.cache import load_clip, save_clip
+from lipauth.corpora.cache import load_clip, save_clip
 from lipauth.errors import LandmarkGapError, NoFaceError, TooFewFramesError, VideoDecodeError, VideoTooLongError
 from lipauth.video.encode import write_video
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 from tests.conftest import blank_out
 
 

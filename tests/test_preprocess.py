@@ -4,12 +4,12 @@ import shutil
 import numpy as np
 import pytest
 
-from lipauth.data.cache import load_clip
+from lipauth.corpora.cache import load_clip
 from lipauth.errors import InvalidInputError
-from lipauth.preprocess import preprocess_corpus, read_manifest
+from lipauth.corpora.preprocess import preprocess_corpus, read_manifest
 from lipauth.video.encode import write_video
 from lipauth.video.pipeline import PipelineConfig
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 from tests.conftest import need
 
 

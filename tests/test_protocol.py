@@ -3,9 +3,9 @@ import itertools
 import numpy as np
 import pytest
 
-from lipauth.data.clip import ClipMeta
-from lipauth.data.protocol import Split, kfold_speakers, make_trials, split_speakers
-from lipauth.data.sampling import PKSampler, challenging_triplets
+from lipauth.clip import ClipMeta
+from lipauth.protocol import Split, kfold_speakers, make_trials, split_speakers
+from lipauth.training.sampling import PKSampler, challenging_triplets
 from lipauth.errors import InvalidInputError
 
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from lipauth.errors import InvalidInputError
+from lipauth.clip import CropSpec
 from lipauth.video.roi import (
-    CropSpec,
     crop_frames,
     denormalise_from_boxes,
     fit_crop_to_aspect,

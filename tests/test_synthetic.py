@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from lipauth.data.corpora import get_corpus
-from lipauth.data.synthetic import EMOTIONS, PHRASES, Identity, render, write_corpus
+from lipauth.corpora import get_corpus
+from lipauth.corpora.synthetic import EMOTIONS, PHRASES, Identity, render, write_corpus
 from lipauth.errors import TooFewFramesError
 from lipauth.video.encode import write_video
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 
 
 def _dark(frames):

@@ -12,14 +12,14 @@ import pytest
 import torch
 import yaml
 
-from lipauth.data.dataset import load_dataset
-from lipauth.data.protocol import Split, make_trials
-from lipauth.eval.metrics import eer
+from lipauth.corpora.dataset import load_dataset
+from lipauth.protocol import Split, make_trials
+from lipauth.measure.metrics import eer
 from lipauth.models.embedder import LipEmbedder
 from lipauth.models.registry import create_model
 from lipauth.training.config import load_config
 from lipauth.training.trainer import train
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 from tests.conftest import need
 
 SPLIT = Split(train=("Anya", "Bill", "Kate", "Steve", "Verity"), val=("John", "Nicola"), test=())
@@ -152,8 +152,8 @@ def test_ddp_with_two_processes(tmp_path):
 def test_verification_thresholds_with_few_clips():
     """Calibration data with 2 clips per speaker still calibrates (enrolling from 1 clip);
     with 1 clip per speaker it returns nothing rather than failing."""
-    from lipauth.data.clip import ClipMeta, LipClip
-    from lipauth.training.trainer import calibrate_verification
+    from lipauth.clip import ClipMeta, LipClip
+    from lipauth.scoring.calibration import calibrate_verification
 
     torch.manual_seed(0)
     emb = LipEmbedder(model=create_model("whispernet_v2").eval(), model_name="whispernet_v2", model_config={}, crop=CropSpec())

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from lipauth.errors import InvalidInputError
+from lipauth.scoring.templates import self_similarity, template_vector
 
 
 @dataclass(frozen=True)
@@ -23,23 +24,13 @@ class Template:
 
     @property
     def mean(self) -> np.ndarray:
-        """The template vector: mean of the L2-normalised embeddings, normalised again."""
-        m = self.embeddings.mean(axis=0)
-        return m / max(float(np.linalg.norm(m)), 1e-12)
+        """The template vector (lipauth.scoring.templates)."""
+        return template_vector(self.embeddings)
 
     @property
     def self_similarity(self) -> float | None:
-        """Mean leave-one-out score of the enrolment clips against the mean of the others:
-        where this user's genuine scores lie, with this camera. None with one clip."""
-        e = self.embeddings
-        if len(e) < 2:
-            return None
-        total = e.sum(axis=0)
-        scores = []
-        for i in range(len(e)):
-            rest = total - e[i]
-            scores.append(float(e[i] @ rest / max(float(np.linalg.norm(rest)), 1e-12)))
-        return float(np.mean(scores))
+        """Where this user's genuine scores lie, with this camera; None with one clip."""
+        return self_similarity(self.embeddings)
 
     @classmethod
     def from_embeddings(

@@ -10,7 +10,7 @@ import numpy as np
 
 from lipauth.auth.store import TemplateStore
 from lipauth.auth.templates import Template
-from lipauth.data.clip import LipClip
+from lipauth.clip import LipClip
 from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError
 from lipauth.pad.checks import Check, PresentationChecks
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from lipauth.data.clip import LipClip
-from lipauth.data.protocol import TRIAL_KINDS, Trials, make_trials
+from lipauth.clip import LipClip
+from lipauth.protocol import TRIAL_KINDS, Trials, make_trials
 from lipauth.errors import InvalidInputError
-from lipauth.eval.metrics import bootstrap_eer_ci, eer, fnmr_at_fmr, min_dcf, rates_at
+from lipauth.measure.metrics import bootstrap_eer_ci, eer, fnmr_at_fmr, min_dcf, rates_at
 from lipauth.eval.plots import det_plot, histogram_plot, roc_plot
 from lipauth.models.embedder import LipEmbedder
 

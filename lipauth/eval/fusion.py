@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lipauth.data.protocol import TRIAL_KINDS
+from lipauth.protocol import TRIAL_KINDS
 from lipauth.errors import InvalidInputError
-from lipauth.training.crossval import pooled_metrics
+from lipauth.eval.pooled import pooled_metrics
 
 
 def late_fusion(trial_files: list[str | Path], weights: list[float] | None = None, seed: int = 0) -> dict:

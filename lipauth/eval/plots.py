@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-from lipauth.eval.metrics import error_curve
+from lipauth.measure.metrics import error_curve
 
 DET_TICKS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4]
 

@@ -12,8 +12,8 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.decomposition import PCA
 
-from lipauth.data.clip import LipClip
-from lipauth.video.roi import CropSpec
+from lipauth.clip import LipClip
+from lipauth.clip import CropSpec
 
 
 def clip_features(clip: LipClip, normalize: str = "dataset") -> np.ndarray:

@@ -20,13 +20,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from lipauth.data.batching import to_batch
-from lipauth.data.mfcc import has_audio
-from lipauth.data.clip import LipClip
+from lipauth.artifacts import load_artifact, save_artifact
+from lipauth.features.batching import to_batch
+from lipauth.features.mfcc import has_audio
+from lipauth.clip import LipClip
 from lipauth.errors import InvalidInputError
-from lipauth.models.backend import MemberWhitening, Whitening
+from lipauth.scoring.whitening import MemberWhitening, Whitening
 from lipauth.models.registry import create_model
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 
 FORMAT = "lipauth-model/1"
 
@@ -39,7 +40,7 @@ class LipEmbedder:
     crop: CropSpec
     backend: str = "dlib"
     length: int | None = None  # clips are cropped/padded to this many frames, if set
-    normalize: str = "dataset"  # pixel normalisation, see lipauth.data.batching
+    normalize: str = "dataset"  # pixel normalisation, see lipauth.features.batching
     thresholds: dict[str, float] = field(default_factory=dict)  # clip against clip (evaluation)
     verify_thresholds: dict[str, float] = field(default_factory=dict)  # probe against an enrolment template
     calibration: dict[str, float] | None = None
@@ -94,7 +95,6 @@ class LipEmbedder:
 
     # -- file ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
         payload = {
             "format": FORMAT,
             "model": {"name": self.model_name, "config": self.model_config},
@@ -106,22 +106,11 @@ class LipEmbedder:
             "backend_scoring": self.backend_scoring.to_dict() if self.backend_scoring is not None else None,
             "info": self.info,
         }
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-        return path
+        return save_artifact(path, payload)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LipEmbedder":
-        path = Path(path)
-        if not path.is_file():
-            raise InvalidInputError(f"{path}: no such model file")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several types for a damaged or foreign file
-            raise InvalidInputError(f"{path}: not a lipauth model file ({type(exc).__name__}: {exc})") from None
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise InvalidInputError(f"{path}: not a lipauth model file (format {payload.get('format') if isinstance(payload, dict) else '?'})")
+        payload = load_artifact(path, FORMAT, "a lipauth model file")
         name, config = payload["model"]["name"], payload["model"]["config"]
         model = create_model(name, **config)
         model.load_state_dict(payload["state_dict"])

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from lipauth.data.clip import AUDIO_RATE, LipClip
+from lipauth.clip import AUDIO_RATE, LipClip
 from lipauth.errors import InvalidInputError
 
 ATTACK_TYPES = ("print", "replay")

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from lipauth.data.clip import LipClip
-from lipauth.data.mfcc import video_aligned_features
+from lipauth.clip import LipClip
+from lipauth.features.mfcc import video_aligned_features
 from lipauth.errors import InvalidInputError, TooFewFramesError
-from lipauth.pad.model_file import load_blob, plain, save_blob
+from lipauth.artifacts import artifact_id, load_artifact, plain, save_artifact
 
 FORMAT = "lipauth-avsync/2"  # /2: a list of networks (an ensemble of seeds); /1: one
 
@@ -201,11 +201,11 @@ class SyncModel:
         cfg = asdict(self.cfg)
         cfg["channels"] = list(cfg["channels"])
         states = [n.state_dict() for n in self.nets]
-        return save_blob(path, {"format": FORMAT, "config": cfg, "state_dicts": states, "threshold": plain(self.threshold), "info": plain(self.info)})
+        return save_artifact(path, {"format": FORMAT, "config": cfg, "state_dicts": states, "threshold": plain(self.threshold), "info": plain(self.info)})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SyncModel":
-        blob = load_blob(path, FORMAT, "an AV-synchrony model file", older=("lipauth-avsync/1",))
+        blob = load_artifact(path, FORMAT, "an AV-synchrony model file", older=("lipauth-avsync/1",))
         cfg = dict(blob["config"])
         cfg["channels"] = tuple(cfg["channels"])
         nets = []

@@ -4,19 +4,17 @@ threshold: AV synchrony where the clip has audio, face liveness where it has fac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from lipauth.data.clip import LipClip
-from lipauth.data.mfcc import has_audio
+from lipauth.artifacts import LIVENESS_MODEL, SYNC_MODEL, bundled
+from lipauth.clip import LipClip
+from lipauth.features.mfcc import has_audio
 from lipauth.errors import LipauthError
 from lipauth.pad.avsync import SyncModel
 from lipauth.pad.liveness import LivenessModel
 
-SYNC_MODEL = "avsync.pt"
-LIVENESS_MODEL = "liveness.pt"
 
 
 @dataclass
@@ -26,10 +24,6 @@ class Check:
     threshold: float
     passed: bool
     detail: str = ""
-
-
-def bundled(name: str) -> Path:
-    return Path(str(resources.files("lipauth") / "assets" / name))
 
 
 class PresentationChecks:

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from lipauth.pad.attacks import ATTACK_TYPES, attack_frames, map_points
-from lipauth.data.face_sample import FaceSample
+from lipauth.pad.face_sample import FaceSample
 from lipauth.video.face import face_crops
 from lipauth.video.pipeline import LipPipeline
 

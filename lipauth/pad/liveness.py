@@ -10,7 +10,6 @@ its training clients' real crops).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -23,9 +22,9 @@ from pytorch_metric_learning.losses import ContrastiveLoss
 from rich.progress import Progress
 from torch import nn
 
-from lipauth.data.face_sample import FACE_SIZE, FaceSample
+from lipauth.pad.face_sample import FACE_SIZE, FaceSample
 from lipauth.errors import EmptyCorpusError, InvalidInputError
-from lipauth.pad.model_file import load_blob, plain, save_blob
+from lipauth.artifacts import artifact_id, load_artifact, plain, save_artifact
 
 FORMAT = "lipauth-liveness/1"
 SIZE = FACE_SIZE
@@ -91,16 +90,15 @@ class LivenessModel:
         blob = {"format": FORMAT, "embedding_dim": self.net.embedding_dim, "state_dict": self.net.state_dict(), "thresholds": plain(self.thresholds), "info": plain(self.info)}
         if self.reference is not None:
             blob["reference"] = torch.from_numpy(np.asarray(self.reference, np.float32))
-        return save_blob(path, blob)
+        return save_artifact(path, blob)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LivenessModel":
-        blob = load_blob(path, FORMAT, "a face-liveness model file")
+        blob = load_artifact(path, FORMAT, "a face-liveness model file")
         net = LivenessNet(blob["embedding_dim"])
         net.load_state_dict(blob["state_dict"])
         ref = blob.get("reference")
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-        return cls(net, None if ref is None else ref.numpy(), blob.get("thresholds", {}), blob.get("info", {}), model_id=digest)
+        return cls(net, None if ref is None else ref.numpy(), blob.get("thresholds", {}), blob.get("info", {}), model_id=artifact_id(path))
 
 
 def train_liveness(samples: list[FaceSample], cfg: LivenessTrainConfig | None = None, *, progress: bool = True) -> tuple[LivenessModel, dict]:

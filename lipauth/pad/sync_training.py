@@ -21,9 +21,9 @@ from pytorch_metric_learning.losses import ContrastiveLoss
 from rich.progress import Progress
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from lipauth.data.clip import LipClip
+from lipauth.clip import LipClip
 from lipauth.errors import EmptyCorpusError, InvalidInputError, LipauthError
-from lipauth.eval.metrics import eer
+from lipauth.measure.metrics import eer
 from lipauth.pad.attacks import shift_audio, swap_audio
 from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
 

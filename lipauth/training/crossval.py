@@ -13,14 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from lipauth.data.dataset import Dataset
-from lipauth.data.protocol import TRIAL_KINDS, kfold_speakers, leave_out_speakers, make_trials
+from lipauth.corpora.dataset import Dataset
+from lipauth.protocol import TRIAL_KINDS, kfold_speakers, leave_out_speakers, make_trials
 from lipauth.errors import InvalidInputError
 from lipauth.eval.evaluate import evaluate_clips
-from lipauth.eval.metrics import bootstrap_eer_ci, eer
+from lipauth.eval.pooled import pooled_metrics
 from lipauth.models.embedder import LipEmbedder
-from lipauth.training.trainer import calibrate, train
-from lipauth.video.roi import CropSpec
+from lipauth.scoring.calibration import calibrate
+from lipauth.training.trainer import train
+from lipauth.clip import CropSpec
 
 
 def fit(cfg: dict, dataset: Dataset, out: Path, split, progress: bool):
@@ -79,13 +80,3 @@ def crossval(cfg: dict, dataset: Dataset, out: str | Path, *, folds: int, n_val:
     (out / "crossval.json").write_text(json.dumps(result, indent=2))
     np.savez_compressed(out / "pooled_trials.npz", **trials)  # the same trials in the same order for every model: late fusion adds them
     return result
-
-
-def pooled_metrics(kind: str, scores, genuine, speaker_a, speaker_b, seed: int = 0) -> dict[str, Any]:
-    """EER with its speaker-bootstrap CI and trial counts, under the metrics.json key names."""
-    return {
-        f"eer_{kind}": eer(scores, genuine)[0],
-        f"eer_{kind}_ci95": list(bootstrap_eer_ci(scores, genuine, list(speaker_a), list(speaker_b), n_boot=500, seed=seed)),
-        f"n_genuine_{kind}": int(np.sum(genuine)),
-        f"n_impostor_{kind}": int(np.sum(~np.asarray(genuine, bool))),
-    }

@@ -30,21 +30,23 @@ import torch.distributed as dist
 import yaml
 
 from lipauth import __version__
-from lipauth.data.augment import AugmentSpec, augment
-from lipauth.data.batching import NORMALIZE, to_batch
-from lipauth.data.mfcc import has_audio
-from lipauth.data.clip import LipClip
-from lipauth.data.dataset import Dataset
-from lipauth.data.protocol import Split, make_trials, split_speakers
-from lipauth.data.sampling import PKSampler, challenging_triplets
+from lipauth.artifacts import atomic_save
+from lipauth.features.augment import AugmentSpec, augment
+from lipauth.features.batching import NORMALIZE, to_batch
+from lipauth.features.mfcc import has_audio
+from lipauth.clip import LipClip
+from lipauth.corpora.dataset import Dataset
+from lipauth.protocol import Split, make_trials, split_speakers
+from lipauth.training.sampling import PKSampler, challenging_triplets
 from lipauth.errors import InvalidInputError
-from lipauth.eval.metrics import eer, fit_llr_calibration, threshold_at_fmr
-from lipauth.models.backend import MemberWhitening, Whitening
+from lipauth.measure.metrics import eer
+from lipauth.scoring.calibration import calibrate, calibrate_verification
+from lipauth.scoring.whitening import MemberWhitening, Whitening
 from lipauth.models.embedder import LipEmbedder
 from lipauth.models.ensemble import Ensemble
 from lipauth.models.registry import create_model
 from lipauth.training.losses import make_loss, make_miner
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 
 
 def resolve_split(cfg: dict, speakers: list[str]) -> Split:
@@ -212,13 +214,13 @@ def _train_one(cfg: dict[str, Any], dataset: Dataset, out: Path, split: Split, r
                 improved = not val_clips or record["val_eer"] < best["val_eer"]
                 if improved:
                     best = {"val_eer": record["val_eer"], "epoch": epoch}
-                    torch.save(model.state_dict(), out / "best_weights.pt")
+                    atomic_save(model.state_dict(), out / "best_weights.pt")
                     bad_epochs = 0
                 else:
                     bad_epochs += 1
                 stop = val_clips and bad_epochs >= tcfg["patience"]
                 _log(out, record)
-                torch.save({**fit.state_dict(), "epoch": epoch, "best": best, "history": history, "torch_rng": torch.get_rng_state()}, out / "checkpoint.pt")
+                atomic_save({**fit.state_dict(), "epoch": epoch, "best": best, "history": history, "torch_rng": torch.get_rng_state()}, out / "checkpoint.pt")
                 bar.update(task, advance=1, info=f"loss {record['loss']:.3f} val EER {100 * record['val_eer']:.1f}% (best {100 * best['val_eer']:.1f}% @ {best['epoch']})")
             if _broadcast(1.0 if stop else 0.0, world):
                 break
@@ -334,58 +336,6 @@ def _broadcast(value: float, world: int) -> float:
 def _log(out: Path, record: dict) -> None:
     with open(out / "metrics.jsonl", "a") as fh:
         fh.write(json.dumps(record) + "\n")
-
-
-def calibrate(emb: np.ndarray, clips: list[LipClip]) -> tuple[dict[str, float], dict[str, float]]:
-    """Thresholds at the EER and at FMR 1 % / 0.1 %, and the score -> LLR calibration, from
-    text-independent clip-against-clip trials among `clips` (what `evaluate` scores);
-    `emb` are the clips' embeddings."""
-    trials = make_trials([c.meta for c in clips], "text_independent")
-    scores = trials.scores(emb)
-    a, b = fit_llr_calibration(scores, trials.genuine)
-    return _thresholds(scores, trials.genuine), {"a": a, "b": b}
-
-
-def calibrate_verification(emb: np.ndarray, clips: list[LipClip], *, n_enrol: int = 3, draws: int = 20, seed: int = 0) -> dict[str, float]:
-    """Thresholds for what the Verifier scores: a probe against the mean of `n_enrol`
-    enrolment clips. Averaging raises cosine scores, so clip-pair thresholds would accept
-    too much. Per speaker, `draws` random enrolment sets; every other clip is a probe.
-    `emb` are the clips' embeddings."""
-    speakers = np.array([c.meta.speaker for c in clips], dtype=object)
-    # Small calibration sets: enrol from fewer clips, so each speaker keeps a probe.
-    n_enrol = min(n_enrol, min(int((speakers == s).sum()) for s in set(speakers)) - 1)
-    if n_enrol < 1 or len(set(speakers)) < 2:
-        return {}  # nothing to calibrate on: the Verifier falls back to the clip-pair thresholds
-    from lipauth.auth.templates import Template
-
-    rng = np.random.default_rng(seed)
-    scores, offsets, genuine = [], [], []
-    for spk in sorted(set(speakers)):
-        own = np.flatnonzero(speakers == spk)
-        for _ in range(draws):
-            enrol = rng.choice(own, n_enrol, replace=False)
-            t = Template.from_embeddings(spk, emb[enrol], model_id="")
-            probes = np.setdiff1d(np.arange(len(clips)), enrol)
-            scores.append(emb[probes] @ t.mean)
-            offsets.append(t.self_similarity if n_enrol >= 2 else np.nan)
-            genuine.append(speakers[probes] == spk)
-    s, g = np.concatenate(scores), np.concatenate(genuine)
-    out: dict = {**_thresholds(s, g), "n_enrol": n_enrol}
-    if n_enrol >= 2:
-        # Enrolment-normalised scores: score minus the template's own self-similarity.
-        d = np.concatenate([sc - off for sc, off in zip(scores, offsets)])
-        out["normalised"] = _thresholds(d, g)
-    return out
-
-
-def _thresholds(scores: np.ndarray, genuine: np.ndarray) -> dict[str, float]:
-    rate, t_eer = eer(scores, genuine)
-    return {
-        "eer": t_eer,
-        "fmr_1pct": threshold_at_fmr(scores, genuine, 0.01),
-        "fmr_0.1pct": threshold_at_fmr(scores, genuine, 0.001),
-        "calibration_eer": rate,
-    }
 
 
 def fit_backend(spec: dict | None, embedder: LipEmbedder, train_clips: list[LipClip]) -> Whitening | None:

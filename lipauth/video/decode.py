@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from lipauth.data.clip import AUDIO_RATE
+from lipauth.clip import AUDIO_RATE
 from lipauth.errors import TruncatedVideoError, VideoDecodeError, VideoTooLongError
 
 # A file whose decoded frames cover less than this share of the duration its container

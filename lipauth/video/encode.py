@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from lipauth.data.clip import AUDIO_RATE
+from lipauth.clip import AUDIO_RATE
 from lipauth.errors import InvalidInputError
 
 # extension -> (video codec, audio codec)

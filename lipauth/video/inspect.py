@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from lipauth.data.clip import LipClip
+from lipauth.clip import LipClip
 from lipauth.video.pipeline import PipelineTrace
 
 

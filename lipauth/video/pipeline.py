@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from lipauth.data.clip import ClipMeta, LipClip
+from lipauth.clip import ClipMeta, LipClip
 from lipauth.errors import TooFewFramesError
 from lipauth.video.decode import DecodedVideo, decode_video
 from lipauth.video.face import face_crops
 from lipauth.video.gaps import interpolate_gaps
 from lipauth.video.landmarks import LandmarkBackend, LandmarkTrack, create_backend
-from lipauth.video.roi import CropSpec, crop_frames, lip_boxes, normalise_to_boxes
+from lipauth.clip import CropSpec
+from lipauth.video.roi import crop_frames, lip_boxes, normalise_to_boxes
 
 
 # The lip and synchrony models learned mouth motion per frame from 25-30 fps video, and at

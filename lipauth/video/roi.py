@@ -8,44 +8,12 @@ speaking shows as motion inside a steady frame rather than as a zoom.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from lipauth.clip import CropSpec
 from lipauth.errors import InvalidInputError
-
-
-@dataclass(frozen=True)
-class CropSpec:
-    width: int = 30
-    height: int = 18
-    color: str = "grey"  # "grey" or "rgb"
-    padding: float = 0.25  # added on each side, as a fraction of the lips' width / height
-    center_sigma: float = 1.0  # frames; Gaussian smoothing of the box centre
-    size_sigma: float = 6.0  # frames; Gaussian smoothing of the box size
-
-    def __post_init__(self) -> None:
-        if self.width < 4 or self.height < 4:
-            raise InvalidInputError(f"crop size must be at least 4x4, got {self.width}x{self.height}")
-        if self.color not in ("grey", "rgb"):
-            raise InvalidInputError(f"color must be 'grey' or 'rgb', got {self.color!r}")
-        if self.padding < 0:
-            raise InvalidInputError(f"padding must be >= 0, got {self.padding}")
-
-    @property
-    def aspect(self) -> float:
-        return self.width / self.height
-
-    @classmethod
-    def parse_size(cls, text: str) -> tuple[int, int]:
-        """'30x18' -> (30, 18): width then height."""
-        try:
-            w, h = (int(v) for v in text.lower().split("x"))
-        except ValueError:
-            raise InvalidInputError(f"size must look like WIDTHxHEIGHT (e.g. 30x18), got {text!r}") from None
-        return w, h
 
 
 def lip_boxes(points: np.ndarray, spec: CropSpec) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lipauth.data.clip import LipClip
-from lipauth.data.mfcc import video_aligned_features
+from lipauth.clip import LipClip
+from lipauth.features.mfcc import video_aligned_features
 
 # normalize="dataset": one fixed intensity scaling, so a clip's absolute brightness and lip
 # colour reach the model. normalize="clip": each clip standardised to zero mean and unit

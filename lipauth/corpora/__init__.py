@@ -1,5 +1,5 @@
 """Corpus readers, one per corpus, all producing `CorpusItem`s and `LipClip`s."""
 
-from lipauth.data.corpora.base import CorpusItem, CorpusReader, corpus_names, get_corpus
+from lipauth.corpora.base import CorpusItem, CorpusReader, corpus_names, get_corpus
 
 __all__ = ["CorpusItem", "CorpusReader", "corpus_names", "get_corpus"]

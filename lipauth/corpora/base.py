@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from lipauth.data.clip import ClipMeta, LipClip
+from lipauth.clip import ClipMeta, LipClip
 from lipauth.errors import CorpusError, EmptyCorpusError, InvalidInputError
 from lipauth.registry import Registry
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".flv", ".mpg", ".mpeg", ".m4v")
 
@@ -64,7 +64,7 @@ class VideoCorpus:
         return pipeline.process(item.path, item.meta)
 
 
-CORPORA = Registry("corpus", tuple(f"lipauth.data.corpora.{m}" for m in ("avletters", "cremad", "folder", "grid", "lipcrops")))
+CORPORA = Registry("corpus", tuple(f"lipauth.corpora.{m}" for m in ("avletters", "cremad", "folder", "grid", "lipcrops")))
 register_corpus = CORPORA.register
 corpus_names = CORPORA.names
 

@@ -8,12 +8,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lipauth.data.cache import load_clip
-from lipauth.data.clip import LipClip
-from lipauth.data.corpora import get_corpus
+from lipauth.corpora.cache import load_clip
+from lipauth.clip import LipClip
+from lipauth.corpora import get_corpus
 from lipauth.errors import EmptyCorpusError, InvalidInputError, LipauthError
 from lipauth.video.pipeline import PipelineConfig
-from lipauth.video.roi import CropSpec
+from lipauth.clip import CropSpec
 
 
 @dataclass
@@ -38,7 +38,7 @@ def load_dataset(data: str | Path, corpus: str, crop: CropSpec, *, backend: str 
     if reader.needs_pipeline:
         if cache is None:
             raise InvalidInputError(f"{data} holds videos: loading it needs a cache folder to preprocess into")
-        from lipauth.preprocess import preprocess_corpus
+        from lipauth.corpora.preprocess import preprocess_corpus
 
         preprocess_corpus(data, cache, corpus, PipelineConfig(backend=backend, crop=crop), workers=workers)
         return _from_preprocessed(cache, crop)
@@ -52,7 +52,7 @@ def load_dataset(data: str | Path, corpus: str, crop: CropSpec, *, backend: str 
 
 
 def _from_preprocessed(folder: Path, crop: CropSpec) -> Dataset:
-    from lipauth.preprocess import read_manifest
+    from lipauth.corpora.preprocess import read_manifest
 
     settings = json.loads((folder / "preprocess.json").read_text())
     made = settings["pipeline"]["crop"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.fft import dct
 
-from lipauth.data.clip import AUDIO_RATE, LipClip
+from lipauth.clip import AUDIO_RATE, LipClip
 from lipauth.errors import InvalidInputError
 
 N_STATIC = 13  # c1..c12 + log energy, in HTK's order

@@ -14,7 +14,7 @@ from itertools import combinations
 
 import numpy as np
 
-from lipauth.data.clip import ClipMeta
+from lipauth.clip import ClipMeta
 from lipauth.errors import InvalidInputError
 
 TRIAL_KINDS = ("text_independent", "text_dependent", "wrong_phrase")

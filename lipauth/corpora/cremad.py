@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lipauth.data.clip import ClipMeta
-from lipauth.data.corpora.base import VideoCorpus, register_corpus
+from lipauth.clip import ClipMeta
+from lipauth.corpora.base import VideoCorpus, register_corpus
 
 NAME = re.compile(r"^(?P<actor>\d{4})_(?P<sentence>[A-Z]{3})_(?P<emotion>[A-Z]{3})_(?P<level>[A-Z]{2})$")
 

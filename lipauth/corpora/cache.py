@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lipauth.data.clip import ClipMeta, LipClip
+from lipauth.clip import ClipMeta, LipClip
 from lipauth.errors import InvalidInputError
 
 FORMAT_VERSION = 1

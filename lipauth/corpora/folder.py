@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lipauth.data.clip import ClipMeta
-from lipauth.data.corpora.base import VideoCorpus, register_corpus
+from lipauth.clip import ClipMeta
+from lipauth.corpora.base import VideoCorpus, register_corpus
 
 
 @register_corpus("folder")

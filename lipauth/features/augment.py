@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lipauth.data.clip import LipClip
+from lipauth.clip import LipClip
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lipauth.data.clip import ClipMeta
-from lipauth.data.corpora.base import VideoCorpus, register_corpus
+from lipauth.clip import ClipMeta
+from lipauth.corpora.base import VideoCorpus, register_corpus
 
 CODE = re.compile(r"^(?:(?P<label>id\d+)_vcd_)?(?P<code>[blps][bgrw][abiw][a-z][0-9z][anps])$")
 SPEAKER_DIR = re.compile(r"(?:^|[-_])(s\d+)$")

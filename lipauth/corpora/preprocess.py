@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from lipauth import __version__
-from lipauth.data.cache import load_clip, save_clip
-from lipauth.data.corpora import CorpusItem, get_corpus
+from lipauth.corpora.cache import load_clip, save_clip
+from lipauth.corpora import CorpusItem, get_corpus
 from lipauth.errors import InvalidInputError, LipauthError
 from lipauth.video.decode import DECODER_VERSION
 from lipauth.video.pipeline import LipPipeline, PipelineConfig

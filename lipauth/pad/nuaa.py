@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from lipauth.errors import CorpusError, EmptyCorpusError, InvalidInputError
-from lipauth.data.face_sample import FACE_SIZE as SIZE, FaceSample
+from lipauth.pad.face_sample import FACE_SIZE as SIZE, FaceSample
 
 SPLITS = ("train", "test")
 

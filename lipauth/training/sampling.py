@@ -8,7 +8,7 @@ from typing import Iterator
 
 import numpy as np
 
-from lipauth.data.clip import ClipMeta
+from lipauth.clip import ClipMeta
 from lipauth.errors import InvalidInputError
 
 

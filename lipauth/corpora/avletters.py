@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lipauth.data.clip import ClipMeta, LipClip
-from lipauth.data.corpora.base import CorpusItem, register_corpus
+from lipauth.clip import ClipMeta, LipClip
+from lipauth.corpora.base import CorpusItem, register_corpus
 from lipauth.errors import CorpusError, EmptyCorpusError, InvalidInputError
-from lipauth.video.roi import CropSpec, fit_crop_to_aspect
+from lipauth.clip import CropSpec
+from lipauth.video.roi import fit_crop_to_aspect
 
 FPS = 25.0
 NAME = re.compile(r"^(?P<letter>[A-Z])(?P<rep>\d+)_(?P<speaker>[A-Za-z]+)-lips$")

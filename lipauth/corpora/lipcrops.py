@@ -4,12 +4,13 @@ ratio and resized, as AVLetters' crops are."""
 
 from __future__ import annotations
 
-from lipauth.data.clip import LipClip
-from lipauth.data.corpora.base import CorpusItem, register_corpus
-from lipauth.data.corpora.folder import Folder
+from lipauth.clip import LipClip
+from lipauth.corpora.base import CorpusItem, register_corpus
+from lipauth.corpora.folder import Folder
 from lipauth.errors import TooFewFramesError
 from lipauth.video.decode import decode_video
-from lipauth.video.roi import CropSpec, fit_crop_to_aspect
+from lipauth.clip import CropSpec
+from lipauth.video.roi import fit_crop_to_aspect
 
 MIN_FRAMES = 5
 
