@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lipauth.api import load_model
 from lipauth.corpora.shared import default_data_root
-from lipauth.pad.checks import PresentationChecks
+from lipauth.pad.checks import create_check
 from lipauth.pad.attacks import shift_audio, swap_audio
 
 
@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=default_data_root())
     ap.add_argument("--sync-model", type=Path, default=None)
     args = ap.parse_args()
-    model, sync = load_model(), PresentationChecks.load(args.sync_model).sync
+    model, sync = load_model(), create_check("av_sync", args.sync_model).model
     sets = {
         "grid-s2": sorted((args.data / "grid-s2" / "video").glob("*.mpg")),
         "grid-sample (unseen)": [p for p in sorted((args.data / "grid-sample").glob("*.mpg")) if p.stem != "lwbsza"],

@@ -40,12 +40,6 @@ class LipModel:
             self._pipeline = LipPipeline(PipelineConfig(backend=self.embedder.backend, crop=self.embedder.crop, face_crops=8))
         return self._pipeline
 
-    @property
-    def thresholds(self) -> dict[str, float]:
-        """Operating points for verification (probe against an enrolment template); models
-        made before those were calibrated fall back to the clip-pair thresholds."""
-        return self.embedder.verify_thresholds or self.embedder.thresholds
-
     def clip(self, video: str | os.PathLike | LipClip) -> LipClip:
         """A video file through the pipeline, or a LipClip as it is."""
         if isinstance(video, LipClip):
@@ -59,9 +53,6 @@ class LipModel:
 
     def embed_many(self, videos) -> np.ndarray:
         return self.embedder.embed_clips([self.clip(v) for v in videos])
-
-    def llr(self, score: float) -> float | None:
-        return float(self.embedder.llr(np.array([score]))[0]) if self.embedder.calibration else None
 
 
 def load_model(path: str | os.PathLike | None = None) -> LipModel:

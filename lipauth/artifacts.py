@@ -60,7 +60,7 @@ def load_artifact(path: str | os.PathLike, fmt: str, what: str, *, older: tuple[
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a damaged or foreign file
-        raise InvalidInputError(f"{path}: not a readable model file ({type(exc).__name__}: {exc})") from None
+        raise InvalidInputError(f"{path}: not {what} (torch could not read it: {type(exc).__name__})") from None
     if not isinstance(blob, dict) or blob.get("format") not in (fmt, *older):
         found = blob.get("format") if isinstance(blob, dict) else "?"
         raise InvalidInputError(f"{path}: not {what} ({fmt}; found format {found})")

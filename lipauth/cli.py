@@ -289,17 +289,16 @@ def verify(
             err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_ERROR) from None
     if as_json:
-        d = decision.to_dict()
-        print(json.dumps({"user": d["user"], "score": d["score"], "threshold": d["threshold"], "accepted": d["accepted"], "llr": d["llr"], "operating_point": d["operating_point"], "reasons": d["reasons"], "checks": d["checks"]}))
+        print(json.dumps(decision.to_dict()))
     else:
         verdict = "[green]ACCEPT[/green]" if decision.accepted else "[red]REJECT[/red]"
-        llr = f", LLR {decision.llr:+.2f}" if decision.llr is not None else ""
+        llr = f", LLR {decision.llr:+.2f} (threshold {decision.llr_threshold:+.2f})" if decision.llr is not None else ""
         console.print(f"{verdict} {user}: score {decision.score:.3f}, threshold {decision.threshold:.3f} ({decision.operating_point}){llr}", highlight=False)
         for c in decision.checks:
             mark = "[green]pass[/green]" if c.passed else "[red]FAIL[/red]"
             console.print(f"  {mark} {c.name}: {c.score:.3f} (threshold {c.threshold:.3f}; {c.detail})", highlight=False)
         for r in decision.reasons:
-            if r.endswith("not run: the video has no audio track") or "not run" in r:
+            if " not run: " in r:
                 console.print(f"  [yellow]note[/yellow] {r}", highlight=False)
     raise typer.Exit(0 if decision.accepted else 1)
 
@@ -319,14 +318,19 @@ def identify(
     v = _verifier(store, model)
     found = v.identify(video, k)
     if as_json:
-        print(json.dumps({"candidates": [{"user": u, "score": s, "above_threshold": a} for u, s, a in found], "threshold": v.threshold}))
+        print(json.dumps({"candidates": [candidate_dict(c) for c in found], "policy": v.policy.describe()}))
         return
-    table = Table(title=f"identify {video.name} (threshold {v.threshold:.3f})")
-    for col in ("rank", "user", "score", "match"):
+    table = Table(title=f"identify {video.name} ({v.operating_point}, {v.scoring} scoring)")
+    for col in ("rank", "user", "score", "threshold", "match"):
         table.add_column(col)
-    for i, (u, sc, above) in enumerate(found, 1):
-        table.add_row(str(i), u, f"{sc:.3f}", "yes" if above else "")
+    for i, c in enumerate(found, 1):
+        table.add_row(str(i), c.user, f"{c.score:.3f}", f"{c.threshold:.3f}", "yes" if c.matched else "")
     console.print(table)
+
+
+def candidate_dict(c) -> dict:
+    """One identification candidate as the CLI and the service print it."""
+    return {"user": c.user, "score": c.score, "threshold": c.threshold, "above_threshold": c.matched}
 
 
 @app.command("check-sync")
@@ -341,23 +345,22 @@ def check_sync(
     import json
 
     from lipauth.api import load_model
-    from lipauth.pad.avsync import SyncModel
-    from lipauth.artifacts import SYNC_MODEL, bundled
+    from lipauth.errors import InvalidInputError
+    from lipauth.pad.checks import NOT_RUN, create_check
 
-    model = SyncModel.load(sync_model or bundled(SYNC_MODEL))
+    check = create_check("av_sync", sync_model)  # the same check `verify --liveness` runs
     clip = load_model().clip(video)
-    r = model.analyse(clip)
-    in_sync = r.score >= model.threshold
+    r = check.run(clip)
+    if r.status == NOT_RUN:
+        raise InvalidInputError(f"{video}: {r.detail}")
     if as_json:
-        print(json.dumps({"video": str(video), "in_sync": in_sync, "threshold": model.threshold, **r.to_dict()}))
+        print(json.dumps({"video": str(video), "in_sync": r.passed, "threshold": r.threshold, "score": r.score, "detail": r.detail, **r.extra}))
     else:
-        verdict = "[green]IN SYNC[/green]" if in_sync else "[red]OUT OF SYNC[/red]"
-        console.print(
-            f"{verdict} {video.name}: sync score {r.score:.2f} (threshold {model.threshold:.2f}); best audio offset {r.best_offset:+d} frames "
-            f"({1000 * r.best_offset / clip.fps:+.0f} ms), confidence {r.confidence:.3f}",
-            highlight=False,
-        )
-    raise typer.Exit(0 if in_sync else 1)
+        verdict = "[green]IN SYNC[/green]" if r.passed else "[red]OUT OF SYNC[/red]"
+        offset = r.extra.get("best_offset")
+        where = f"; best audio offset {offset:+d} frames ({1000 * offset / clip.fps:+.0f} ms), confidence {r.extra['confidence']:.3f}" if offset is not None else f"; {r.detail}"
+        console.print(f"{verdict} {video.name}: sync score {r.score:.2f} (threshold {r.threshold:.2f}){where}", highlight=False)
+    raise typer.Exit(0 if r.passed else 1)
 
 
 users_app = typer.Typer(help="List or delete enrolled users.", no_args_is_help=True)

@@ -17,14 +17,10 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A v2 model trained for 2 epochs on 5 AVLetters speakers (John and Nicola validate)."""
-    out = tmp_path_factory.mktemp("run")
-    cfg = out / "quick.yaml"
-    cfg.write_text(yaml.safe_dump({"train": {"epochs": 2, "miner": "none"}, "split": {"val": ["John", "Nicola"]}}))
-    res = runner.invoke(app, ["train", "--config", str(cfg), "--data", str(need("avletters")), "--corpus", "avletters", "--out", str(out), "--seed", "1"])
-    assert res.exit_code == 0, res.output
-    return out / "model.pt"
+def trained(lip_model_file):
+    """The bundled model: trained on every AVLetters speaker (these tests check counts, files
+    and what the report says, not accuracy)."""
+    return lip_model_file
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +36,6 @@ def unseen(tmp_path_factory):
     return root
 
 
-@pytest.mark.slow
 def test_evaluate_writes_the_promised_files(tmp_path, trained, unseen):
     out = tmp_path / "eval"
     res = runner.invoke(app, ["evaluate", "--model", str(trained), "--data", str(unseen), "--corpus", "avletters", "--out", str(out), "--bootstrap", "100"])
@@ -55,8 +50,11 @@ def test_evaluate_writes_the_promised_files(tmp_path, trained, unseen):
     assert 0 <= m["eer_text_independent"] <= 1 and 0 <= m["eer_text_dependent"] <= 1
     lo, hi = m["eer_text_independent_ci95"]
     assert lo <= m["eer_text_independent"] <= hi
-    for key in ("fnmr_at_fmr_1pct_text_independent", "min_dcf_p0.01_text_independent", "hter_at_val_threshold_text_independent"):
+    for key in ("fnmr_at_fmr_1pct_text_independent", "min_dcf_p0.01_text_independent"):
         assert key in m
+    # the error rates at the threshold verify uses, on probes against 3-clip templates
+    assert m["decision"]["operating_point"] == "eer" and set(m["verification"]) >= {"fmr", "fnmr", "hter", "n_genuine", "n_impostor"}
+    assert m["verification"]["n_enrol"] == 3 and m["verification"]["n_genuine"] == 3 * 20 * 75
     rows = list(csv.reader(open(out / "scores.csv"), delimiter=" "))
     assert len(rows) == m["n_genuine_text_independent"] + m["n_impostor_text_independent"]
     assert all(len(r) == 4 for r in rows)
@@ -65,7 +63,7 @@ def test_evaluate_writes_the_promised_files(tmp_path, trained, unseen):
     for png in ("det.png", "roc.png", "hist.png"):
         assert (out / png).stat().st_size > 10_000
     assert "text-independent" in (out / "report.md").read_text()
-    # John and Nicola chose the epoch and the thresholds, Kate trained it: the report says so
+    # the bundled model trained on every AVLetters speaker: the report says so
     assert m["speakers_seen_in_training"] == ["John", "Kate", "Nicola"]
     assert "Not a held-out figure" in (out / "report.md").read_text() and "Not a held-out figure" in res.output
 
@@ -82,7 +80,6 @@ def test_speakers_seen_in_training_come_from_the_run_record():
     assert "Not a held-out figure:** 1 of these speakers (E)" in report(m | {"speakers_seen_in_training": ["E"]}, "t")
 
 
-@pytest.mark.slow
 def test_evaluate_eer_agrees_with_the_score_file(tmp_path, trained, unseen):
     from lipauth.measure.metrics import eer
 
@@ -103,7 +100,6 @@ def test_evaluate_bad_inputs(tmp_path, unseen):
     assert res.exit_code == 2 and "no such model file" in res.output
 
 
-@pytest.mark.slow
 def test_two_speakers_give_no_confidence_interval(tmp_path, trained):
     two = tmp_path / "two" / "Lips"
     two.mkdir(parents=True)
@@ -116,7 +112,6 @@ def test_two_speakers_give_no_confidence_interval(tmp_path, trained):
     assert "eer_text_independent_ci95" not in m and "n/a" in (tmp_path / "e" / "report.md").read_text()
 
 
-@pytest.mark.slow
 def test_evaluate_with_one_speaker_says_why(tmp_path, trained):
     one = tmp_path / "one" / "Lips"
     one.mkdir(parents=True)

@@ -296,9 +296,10 @@ def lip_model():
 
 
 def test_bundled_models_carry_their_thresholds_and_evaluation(checks):
-    assert checks.sync.threshold is not None and "evaluation" in checks.sync.info
-    assert {"eer", "apcer_5pct", "midpoint", "generic_eer", "generic_midpoint"} <= set(checks.face.thresholds)
-    assert checks.face.reference is not None
+    sync, face = checks["av_sync"].model, checks["face_liveness"].model
+    assert sync.threshold is not None and "evaluation" in sync.info
+    assert {"eer", "apcer_5pct", "midpoint", "generic_eer", "generic_midpoint"} <= set(face.thresholds)
+    assert face.reference is not None and len(sync.id) == len(face.id) == 16
 
 
 def _dub(src: Path, out: Path, audio: np.ndarray) -> Path:
@@ -327,7 +328,9 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
     verifier = Verifier(lip_model, TemplateStore(tmp_path / "t.db"))
     s2 = sorted(need("grid-s2/video").glob("*.mpg"))
     template = verifier.enroll("s2", s2[:3])
-    assert template.face_refs is not None and template.face_refs.shape == (24, 64) and template.face_refs_model == verifier.checks.face.id
+    state = template.check_state["face_liveness"]
+    assert np.asarray(state["refs"]).shape == (24, 64) and state["model_id"] == verifier.checks["face_liveness"].model_id
+    assert "av_sync" not in template.check_state  # synchrony keeps nothing per user
     probes = s2[3:]
     audio = {p: decode_video(p).audio for p in probes}
     genuine, shifted, dubbed = [], [], []
@@ -362,8 +365,8 @@ def test_a_50_fps_video_scores_in_sync_like_its_25_fps_original(tmp_path, checks
     fast = write_video(tmp_path / "fast.avi", np.repeat(v.frames, 2, axis=0), 50.0, v.audio)
     clip_slow, clip_fast = model.clip(slow), model.clip(fast)
     assert clip_fast.fps == 25 and clip_fast.n_frames == clip_slow.n_frames
-    s_slow, s_fast = checks.sync.score(clip_slow), checks.sync.score(clip_fast)
-    assert s_fast >= checks.sync.threshold and abs(s_fast - s_slow) < 0.3, (s_slow, s_fast)
+    s_slow, s_fast = checks["av_sync"].model.score(clip_slow), checks["av_sync"].model.score(clip_fast)
+    assert s_fast >= checks["av_sync"].model.threshold and abs(s_fast - s_slow) < 0.3, (s_slow, s_fast)
 
 
 @pytest.mark.slow
@@ -378,7 +381,7 @@ def test_audio_starting_late_in_its_container_is_still_in_sync(tmp_path, checks,
     v = decode_video(need("grid-s2/video/bbwgza.mpg"))
     n = int(0.3 * AUDIO_RATE)
     clip = model.clip(write_with_audio_starting_at(tmp_path / "late_start.mkv", v.frames, v.audio[n:], 0.3))
-    assert checks.sync.score(clip) >= checks.sync.threshold
+    assert checks["av_sync"].model.score(clip) >= checks["av_sync"].model.threshold
 
 
 @pytest.mark.slow
@@ -388,9 +391,9 @@ def test_held_out_speakers_dubbed_videos_are_mostly_rejected(checks, lip_model):
     most audio-swapped ones fail AV synchrony."""
     model = lip_model
     clips = [model.clip(p) for p in sorted(need("grid-sample").glob("*.mpg")) if p.stem != "lwbsza"]
-    thr = checks.sync.threshold
-    assert all(checks.sync.score(shift_audio(c, 0.5)) < thr for c in clips)
-    swapped_rejected = np.mean([checks.sync.score(swap_audio(c, clips[(i + 1) % len(clips)])) < thr for i, c in enumerate(clips)])
+    thr = checks["av_sync"].model.threshold
+    assert all(checks["av_sync"].model.score(shift_audio(c, 0.5)) < thr for c in clips)
+    swapped_rejected = np.mean([checks["av_sync"].model.score(swap_audio(c, clips[(i + 1) % len(clips)])) < thr for i, c in enumerate(clips)])
     assert swapped_rejected >= 0.8, swapped_rejected  # measured: 10 of 10
 
 
@@ -403,33 +406,68 @@ def test_face_liveness_rejects_simulated_prints_and_replays_of_the_enrolled_user
     s2 = sorted(need("grid-s2/video").glob("*.mpg"))
     rng = np.random.default_rng(42)
     enrolled = np.concatenate([face_samples_from_video(p, "s2", pipe, rng, attacks=())[0].crops for p in s2[:3]])
-    refs = checks.face.embed(enrolled)
-    thr = checks.face.thresholds[checks.face_point]
+    check = checks["face_liveness"]
+    refs = check.model.embed(enrolled)
+    thr = check.model.thresholds[check.point]
     for p in s2[-3:]:
         real, printed, replayed = face_samples_from_video(p, "s2", pipe, rng)
-        assert checks.face.score(real.crops, refs) >= thr
-        assert checks.face.score(printed.crops, refs) < thr and checks.face.score(replayed.crops, refs) < thr
+        assert check.model.score(real.crops, refs) >= thr
+        assert check.model.score(printed.crops, refs) < thr and check.model.score(replayed.crops, refs) < thr
 
 
-def test_templates_without_face_refs_still_load():
+def test_templates_keep_each_checks_state_and_read_the_old_face_refs():
     from lipauth.auth.templates import Template
 
     old = json.dumps({"embeddings": [[1.0, 0.0]], "model_id": "m", "passphrase": None, "created_at": "2026-01-01T00:00:00+00:00"}).encode()
-    t = Template.from_bytes("u", old)
-    assert t.face_refs is None
-    new = Template.from_embeddings("u", np.eye(2), "m", face_refs=np.ones((3, 64)), face_refs_model="abc")
-    back = Template.from_bytes("u", new.to_bytes())
-    assert back.face_refs.shape == (3, 64) and back.face_refs_model == "abc"
+    assert Template.from_bytes("u", old).check_state == {}
+    # templates enrolled before checks kept their own state stored the liveness refs apart
+    older = json.dumps({"embeddings": [[1.0, 0.0]], "model_id": "m", "created_at": "x", "face_refs": [[0.5] * 64] * 3, "face_refs_model": "abc"}).encode()
+    assert Template.from_bytes("u", older).check_state == {"face_liveness": {"model_id": "abc", "refs": [[0.5] * 64] * 3}}
+    state = {"face_liveness": {"model_id": "abc", "refs": np.ones((3, 64)).tolist()}, "phrase": {"anything": [1, 2]}}
+    back = Template.from_bytes("u", Template.from_embeddings("u", np.eye(2), "m", check_state=state).to_bytes())
+    assert back.check_state == state
 
 
 def test_enrolled_face_crops_of_another_liveness_model_are_not_used(checks):
     crops = np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8)
     clip = LipClip(frames=np.zeros((12, 18, 30), np.uint8), meta=ClipMeta("x"), fps=25.0, extra={"face_crops": crops})
-    refs = checks.face.embed(crops)
-    (same,), _ = checks.run(clip, refs, checks.face.id)
-    (other,), notes = checks.run(clip, refs, "another-model")
-    assert same.score == pytest.approx(checks.face.score(crops, refs)) and "enrolled face crops" in same.detail
-    assert other.score == pytest.approx(checks.face.score(crops)) and any("another liveness model" in n for n in notes)
+    check = checks["face_liveness"]
+    state = check.enrol([clip])
+    assert state["model_id"] == check.model_id and np.allclose(state["refs"], check.model.embed(crops), atol=1e-6)
+    (same,), notes = checks.run(clip, {"face_liveness": state})
+    (other,), _ = checks.run(clip, {"face_liveness": {**state, "model_id": "another-model"}})
+    assert same.score == pytest.approx(check.model.score(crops, np.asarray(state["refs"], np.float32))) and "enrolled face crops" in same.detail
+    assert other.score == pytest.approx(check.model.score(crops)) and "another liveness model" in other.detail
+    # no audio: AV synchrony could not run and says why; required, it fails
+    assert notes == ["av_sync not run: the video has no audio track"]
+    (sync, _), _ = checks.run(clip, {}, require_audio=True)
+    assert sync.name == "av_sync" and sync.status == "failed" and "no audio track" in sync.detail
+
+
+def test_a_check_registers_by_name_and_runs_through_the_protocol():
+    """What adding a check takes: a class with name, model_id, enrol and run, registered."""
+    from lipauth.pad.checks import CHECKS, Check, PresentationChecks, create_check, register_check
+
+    class MouthOpen:
+        name, model_id = "mouth_open", "v1"
+
+        def enrol(self, clips):
+            return {"mean": float(np.mean([c.frames.mean() for c in clips]))}
+
+        def run(self, clip, state, *, require_audio=False):
+            s = float(clip.frames.mean())
+            return Check(self.name, s, state["mean"], s >= state["mean"], "brighter than enrolled")
+
+    register_check("mouth_open")(lambda path=None: MouthOpen())
+    try:
+        bright = LipClip(frames=np.full((12, 18, 30), 200, np.uint8), meta=ClipMeta("b"), fps=25.0)
+        dark = LipClip(frames=np.full((12, 18, 30), 50, np.uint8), meta=ClipMeta("d"), fps=25.0)
+        checks = PresentationChecks([create_check("mouth_open")])
+        state = checks.enrol([bright, dark])
+        assert state == {"mouth_open": {"mean": 125.0}}
+        assert [r.passed for r in checks.run(bright, state)[0] + checks.run(dark, state)[0]] == [True, False]
+    finally:
+        CHECKS._factories.pop("mouth_open")
 
 
 @pytest.mark.slow
@@ -452,8 +490,12 @@ def test_cli_verify_liveness_and_check_sync(tmp_path, monkeypatch):
     shifted = _dub(s2[8], tmp_path / "late.mpg", np.concatenate([np.zeros(AUDIO_RATE // 2, np.int16), decode_video(s2[8]).audio]))
     res = runner.invoke(app, ["verify", "s2", str(shifted), *db, "--liveness"])
     assert res.exit_code == 1 and "FAIL av_sync" in res.output, res.output
+    live = json.loads(runner.invoke(app, ["verify", "s2", str(shifted), *db, "--liveness", "--json"]).output)
     res = runner.invoke(app, ["check-sync", str(shifted), "--json"])
-    assert res.exit_code == 1 and json.loads(res.output)["in_sync"] is False
+    synced = json.loads(res.output)
+    assert res.exit_code == 1 and synced["in_sync"] is False
+    # the same check decides in both: the same score against the same threshold
+    assert synced["threshold"] == live["checks"][0]["threshold"] and synced["score"] == pytest.approx(live["checks"][0]["score"], abs=1e-6)
     res = runner.invoke(app, ["check-sync", str(s2[8])])
     assert res.exit_code == 0 and "IN SYNC" in res.output
     # the same video with its audio track removed: AV synchrony is skipped (and said so),

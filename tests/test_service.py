@@ -22,9 +22,9 @@ KEY = "test-key-123"
 
 
 @pytest.fixture(scope="module")
-def server(quick_model_file, tmp_path_factory):
+def server(lip_model_file, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("svc")
-    verifier = Verifier(load_model(quick_model_file), TemplateStore(tmp / "t.db"))
+    verifier = Verifier(load_model(lip_model_file), TemplateStore(tmp / "t.db"))
     app = create_app(verifier, api_key=KEY, max_upload_bytes=8 << 20)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,7 +64,7 @@ def test_enrol_verify_identify_delete_over_http(server, tmp_path):
     d = r.json()
     expected = verifier.verify("s2", videos[4])
     assert d["score"] == pytest.approx(expected.score, abs=1e-5) and d["accepted"] == expected.accepted
-    assert d["threshold"] == pytest.approx(verifier.threshold)
+    assert d["threshold"] == pytest.approx(verifier.threshold_for(verifier.store.get("s2"))[0])
     assert d["checks"] == []
     r = httpx.post(f"{url}/v1/users/s2/verify", files=_files([videos[4]], "video"), data={"liveness": "true"}, headers=h, timeout=60)
     assert r.status_code == 200, r.text
@@ -85,6 +85,8 @@ def test_enrol_verify_identify_delete_over_http(server, tmp_path):
     assert r.status_code == 422 and r.json()["error"] == "invalid_input" and "liveness" in r.json()["detail"], r.text
     r = httpx.post(f"{url}/v1/identify", files=_files([videos[5]], "video"), params={"k": 3}, headers=h, timeout=60)
     assert r.status_code == 200 and r.json()["candidates"][0]["user"] == "s2"
+    # identify holds the user to the threshold verify applied to them (one policy)
+    assert r.json()["candidates"][0]["threshold"] == pytest.approx(d["threshold"]) and r.json()["policy"]["operating_point"] == "eer"
     r = httpx.delete(f"{url}/v1/users/s2", headers=h)
     assert r.status_code == 204
     r = httpx.delete(f"{url}/v1/users/s2", headers=h)
@@ -147,12 +149,12 @@ def test_bad_requests_get_the_right_4xx_and_leave_the_store_alone(server, tmp_pa
     assert verifier.store.users() == before
 
 
-def test_serve_refuses_to_start_without_an_api_key(monkeypatch, quick_model_file, tmp_path):
+def test_serve_refuses_to_start_without_an_api_key(monkeypatch, lip_model_file, tmp_path):
     from typer.testing import CliRunner
 
     from lipauth.cli import app
 
     monkeypatch.delenv("LIPAUTH_API_KEY", raising=False)
     monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
-    res = CliRunner().invoke(app, ["serve", "--model", str(quick_model_file), "--store", str(tmp_path / "t.db")])
+    res = CliRunner().invoke(app, ["serve", "--model", str(lip_model_file), "--store", str(tmp_path / "t.db")])
     assert res.exit_code == 2 and "LIPAUTH_API_KEY" in res.output

@@ -13,23 +13,33 @@ from lipauth.auth.templates import Template
 from lipauth.clip import LipClip
 from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError
 from lipauth.pad.checks import Check, PresentationChecks
-
-OPERATING_POINTS = ("eer", "fmr_1pct", "fmr_0.1pct")
+from lipauth.scoring.policy import DecisionPolicy
 
 
 @dataclass
 class Decision:
     user: str
     score: float  # cosine similarity of the probe to the user's template
-    threshold: float
+    threshold: float  # the cosine this user's probe had to reach (lipauth.scoring.policy)
     accepted: bool
     llr: float | None = None  # calibrated log-likelihood ratio, if the model carries a calibration
     operating_point: str = ""
     reasons: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    llr_threshold: float | None = None  # the LLR the threshold stands for (0 at the EER point)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One user an identification found, with the threshold the policy sets for them."""
+
+    user: str
+    score: float
+    threshold: float
+    matched: bool
 
 
 class Verifier:
@@ -39,36 +49,30 @@ class Verifier:
         """operating_point: "eer", "fmr_1pct" or "fmr_0.1pct" (thresholds the model file carries,
         calibrated on its validation speakers), or a threshold on the cosine score.
 
-        scoring: "raw" compares the cosine score with one threshold for everyone;
-        "normalised" with the user's template self-similarity plus a calibrated offset, which
-        carries over to cameras and corpora the model was not calibrated on. None takes the
-        model's recommendation. A numeric operating point always scores raw.
+        scoring: "raw" or "normalised" (lipauth.scoring.policy); None takes the model's
+        recommendation. A numeric operating point always scores raw.
 
-        checks: the presentation-attack models for verify(liveness=True); None loads the
+        checks: the presentation-attack checks for verify(liveness=True); None loads the
         ones bundled with lipauth when first needed."""
         self.model = model
         self._checks = checks
         self.store = store
         self.min_enrol_clips = min_enrol_clips
-        self.threshold, self.operating_point = self._resolve(operating_point)
-        calibrated = getattr(model.embedder, "verify_thresholds", {}) or {}
-        self.scoring = "raw" if isinstance(operating_point, (int, float)) else (scoring or calibrated.get("scoring", "raw"))
-        if self.scoring not in ("raw", "normalised"):
-            raise InvalidInputError(f"scoring must be raw or normalised, got {self.scoring!r}")
-        self.offset = None
-        if self.scoring == "normalised":
-            if "normalised" not in calibrated:
-                raise InvalidInputError("this model carries no enrolment-normalised thresholds; use scoring='raw'")
-            self.offset = float(calibrated["normalised"][self.operating_point])
+        self.policy = DecisionPolicy.from_model(model.embedder, operating_point, scoring)
 
-    def _resolve(self, point: str | float) -> tuple[float, str]:
-        if isinstance(point, (int, float)):
-            return float(point), f"score >= {point:g}"
-        if point not in OPERATING_POINTS:
-            raise InvalidInputError(f"operating point must be one of {', '.join(OPERATING_POINTS)} or a number, got {point!r}")
-        if point not in self.model.thresholds:
-            raise InvalidInputError(f"the model carries no {point!r} threshold")
-        return float(self.model.thresholds[point]), point
+    @property
+    def threshold(self) -> float:
+        """The policy's threshold for its operating point (on the normalised score when it
+        scores normalised)."""
+        return self.policy.threshold
+
+    @property
+    def operating_point(self) -> str:
+        return self.policy.operating_point
+
+    @property
+    def scoring(self) -> str:
+        return self.policy.scoring
 
     # -- enrolment ------------------------------------------------------------------------
     def enroll(self, user_id: str, videos: Sequence[str | os.PathLike | LipClip], *, passphrase: str | None = None) -> Template:
@@ -85,25 +89,19 @@ class Verifier:
                 problems.append(f"{_name(v)}: {exc}")
         if problems:
             raise FailureToEnrol(f"failure to enrol {user_id!r}: " + "; ".join(problems))
-        # the real face crops are kept (as liveness embeddings) so that later probes can be
-        # compared with this user's own bona fide presentations
-        face_refs = self._face_references(clips)
-        face_model = self.checks.face.id if face_refs is not None else None
-        template = Template.from_embeddings(user_id, self.model.embedder.embed_clips(clips), self.model.id, passphrase, face_refs, face_model)
+        template = Template.from_embeddings(user_id, self.model.embedder.embed_clips(clips), self.model.id, passphrase, self._check_state(clips))
         self.store.put(template)  # one transaction: all or nothing
         return template
 
-    # -- verification ---------------------------------------------------------------------
-    def _face_references(self, clips: list[LipClip]):
-        """Liveness embeddings of the enrolment clips' face crops, or None (no crops, or no
-        liveness model): enrolment never fails for want of the optional checks."""
-        if not any("face_crops" in c.extra for c in clips):
-            return None
+    def _check_state(self, clips: list[LipClip]) -> dict:
+        """Each check's enrolment state (the face liveness check keeps this user's own real
+        faces). Enrolment never fails for want of the optional checks."""
         try:
-            return self.checks.face_references(clips)
+            return self.checks.enrol(clips)
         except LipauthError:
-            return None
+            return {}
 
+    # -- verification ---------------------------------------------------------------------
     @property
     def checks(self) -> PresentationChecks:
         if self._checks is None:
@@ -123,41 +121,38 @@ class Verifier:
         self._check_model(template)
         clip = self.model.clip(video)
         probe = self.model.embedder.embed_clips([clip])[0]
-        score = float(template.mean @ probe)
-        threshold, how = self.threshold_for(template)
-        accepted = score >= threshold
-        reasons = [f"score {score:.3f} {'>=' if accepted else '<'} threshold {threshold:.3f} ({how})"]
+        v = self.policy.decide(template.embeddings, probe)
+        accepted = v.accepted
+        reasons = [f"score {v.score:.3f} {'>=' if accepted else '<'} threshold {v.threshold:.3f} ({v.how})"]
         if template.passphrase is not None and passphrase is not None and passphrase != template.passphrase:
             accepted = False
             reasons.append("the claimed passphrase differs from the enrolled one")
         checks: list[Check] = []
         if liveness:
-            checks, notes = self.checks.run(clip, template.face_refs, template.face_refs_model, require_audio=require_audio)
+            checks, notes = self.checks.run(clip, template.check_state, require_audio=require_audio)
             reasons += notes
             for c in checks:
                 reasons.append(f"{c.name}: {c.score:.3f} {'>=' if c.passed else '<'} {c.threshold:.3f}, {'passed' if c.passed else 'FAILED'} ({c.detail})")
             accepted = accepted and all(c.passed for c in checks)
         return Decision(
-            user=user_id, score=score, threshold=threshold, accepted=accepted, llr=self.model.llr(score), operating_point=self.operating_point, reasons=reasons, checks=checks
+            user=user_id, score=v.score, threshold=v.threshold, accepted=accepted, llr=v.llr, operating_point=v.operating_point, reasons=reasons, checks=checks, llr_threshold=v.llr_threshold
         )
 
     def threshold_for(self, template: Template) -> tuple[float, str]:
         """The cosine threshold this user's probes must reach, and how it was set."""
-        own = template.self_similarity if self.offset is not None else None
-        if own is None:
-            return self.threshold, self.operating_point
-        return own + self.offset, f"{self.operating_point}, enrolment-normalised: self-similarity {own:.3f} {self.offset:+.3f}"
+        return self.policy.threshold_for(template.embeddings)
 
-    def identify(self, video: str | os.PathLike | LipClip, k: int = 5) -> list[tuple[str, float, bool]]:
-        """The k enrolled users most like the probe: (user, score, above threshold), best first."""
+    def identify(self, video: str | os.PathLike | LipClip, k: int = 5) -> list[Candidate]:
+        """The k enrolled users most like the probe, best first: ranked by the margin of the
+        score over each user's own threshold, matched where it reaches it (open set: no match
+        means the speaker is unknown)."""
         templates = [t for t in self.store.templates() if t.model_id == self.model.id]
         if not templates:
             return []
         probe = self.model.embed(video)
-        scores = np.array([t.mean @ probe for t in templates])
-        thresholds = np.array([self.threshold_for(t)[0] for t in templates])
-        order = np.argsort(-(scores - thresholds))[:k]  # by margin over each user's own threshold
-        return [(templates[i].user_id, float(scores[i]), bool(scores[i] >= thresholds[i])) for i in order]
+        verdicts = [self.policy.decide(t.embeddings, probe) for t in templates]
+        order = np.argsort([-(v.score - v.threshold) for v in verdicts], kind="stable")[:k]
+        return [Candidate(templates[i].user_id, verdicts[i].score, verdicts[i].threshold, verdicts[i].accepted) for i in order]
 
     def delete(self, user_id: str) -> None:
         self.store.delete(user_id)

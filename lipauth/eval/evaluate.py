@@ -1,17 +1,22 @@
 """Score a trained model on unseen speakers and report in the field's terms.
 
-Every speaker in the evaluated data is treated as an unseen test speaker. The threshold the
-model carries (chosen on its validation speakers) is applied unchanged.
+Every speaker in the evaluated data is treated as an unseen test speaker. Clip-against-clip
+trials give the threshold-free figures (EER, DET, FNMR at FMR, minDCF); probes against
+enrolment templates, scored as the Verifier scores them, give the error rates at the
+decision policy's threshold (chosen on the model's validation speakers, applied unchanged):
+the same threshold `verify` and `identify` use.
 
 EVAL_DIR/
-    metrics.json                 per trial kind: eer, threshold, n_genuine, n_impostor,
-                                 fnmr at fmr 1 % / 0.1 %, min_dcf (p_target 0.01),
-                                 eer ci95 (bootstrap over speakers), and fmr/fnmr/hter at
-                                 the model's validation threshold
+    metrics.json                 per trial kind: eer, n_genuine, n_impostor, fnmr at
+                                 fmr 1 % / 0.1 %, min_dcf (p_target 0.01), eer ci95
+                                 (bootstrap over speakers); "decision": the policy (operating
+                                 point, scoring, threshold); "verification": template
+                                 trials' counts and fmr/fnmr/hter at that threshold
     scores.csv                   text-independent trials: claimed_id real_id probe_id score
     scores_text_dependent.csv    text-dependent trials, same columns
     scores_wrong_phrase.csv      same speaker, other phrase, same columns
-    det.png roc.png hist.png     pictures
+    det.png roc.png              clip-against-clip trials
+    hist.png                     template trials' decision scores with the policy's threshold
     report.md                    a short report
 """
 
@@ -30,12 +35,14 @@ from lipauth.errors import InvalidInputError
 from lipauth.measure.metrics import bootstrap_eer_ci, eer, fnmr_at_fmr, min_dcf, rates_at
 from lipauth.eval.plots import det_plot, histogram_plot, roc_plot
 from lipauth.models.embedder import LipEmbedder
+from lipauth.scoring.calibration import template_trials
+from lipauth.scoring.policy import DecisionPolicy
 
 MIN_SPEAKERS_FOR_CI = 3
 SCORE_FILES = {"text_independent": "scores.csv", "text_dependent": "scores_text_dependent.csv", "wrong_phrase": "scores_wrong_phrase.csv"}
 
 
-def trial_metrics(scores: np.ndarray, trials: Trials, clips: list[LipClip], *, threshold: float | None, n_boot: int, seed: int = 0) -> dict[str, Any]:
+def trial_metrics(scores: np.ndarray, trials: Trials, clips: list[LipClip], *, n_boot: int, seed: int = 0) -> dict[str, Any]:
     g = trials.genuine
     rate, t = eer(scores, g)
     m: dict[str, Any] = {"eer": rate, "eer_threshold": t, "n_genuine": trials.n_genuine, "n_impostor": trials.n_impostor}
@@ -47,9 +54,18 @@ def trial_metrics(scores: np.ndarray, trials: Trials, clips: list[LipClip], *, t
     # Resampling 2 speakers only ever gives the same pair back (or no impostors): no CI.
     if n_boot and n_speakers >= MIN_SPEAKERS_FOR_CI:
         m["eer_ci95"] = list(bootstrap_eer_ci(scores, g, [spk[i] for i in trials.a], [spk[i] for i in trials.b], n_boot=n_boot, seed=seed))
-    if threshold is not None:
-        m.update({f"{k}_at_val_threshold": v for k, v in rates_at(scores, g, threshold).items()})
     return m
+
+
+def verification_metrics(emb: np.ndarray, clips: list[LipClip], policy: DecisionPolicy, n_enrol: int) -> tuple[dict[str, Any], np.ndarray, np.ndarray] | None:
+    """Template trials among `clips`, decided by `policy`: counts and the error rates at its
+    threshold, with the decision scores and labels (for the histogram); None without trials."""
+    t = template_trials(emb, [c.meta.speaker for c in clips], n_enrol=n_enrol)
+    if t is None or not t.genuine.any() or t.genuine.all():
+        return None
+    scores = policy.decision_scores(t.scores, t.self_similarity if t.n_enrol >= 2 else None)
+    m = {"n_enrol": t.n_enrol, "n_genuine": int(t.genuine.sum()), "n_impostor": int((~t.genuine).sum()), **rates_at(scores, t.genuine, policy.threshold)}
+    return m, scores, t.genuine
 
 
 def speakers_seen_in_training(info: dict[str, Any]) -> set[str]:
@@ -61,16 +77,19 @@ def speakers_seen_in_training(info: dict[str, Any]) -> set[str]:
 
 
 def evaluate_clips(
-    embedder: LipEmbedder, clips: list[LipClip], out: str | Path, *, n_boot: int = 500, n_failed: int = 0, title: str = "", embeddings: np.ndarray | None = None
+    embedder: LipEmbedder, clips: list[LipClip], out: str | Path, *, n_boot: int = 500, n_failed: int = 0, title: str = "", embeddings: np.ndarray | None = None,
+    policy: DecisionPolicy | None = None,
 ) -> dict[str, Any]:
-    """`embeddings`, if the caller has them already, are the clips' embeddings (no second pass)."""
+    """`embeddings`, if the caller has them already, are the clips' embeddings (no second pass).
+    `policy`: the decision policy whose threshold the report applies (None: the model's own
+    default, as `verify` uses it)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if len({c.meta.speaker for c in clips}) < 2:
         raise InvalidInputError("evaluation needs clips of at least 2 speakers (impostor trials)")
     emb = embedder.embed_clips(clips) if embeddings is None else embeddings
     metas = [c.meta for c in clips]
-    threshold = embedder.thresholds.get("eer")
+    policy = policy or _model_policy(embedder)
     # a model scored on its own training speakers is not measured, and with a whitening
     # backend fitted on them it even looks worse than it is (docs/results.md): say so
     seen = sorted(speakers_seen_in_training(embedder.info) & {str(m.speaker) for m in metas})
@@ -79,7 +98,6 @@ def evaluate_clips(
         "n_speakers": len({m.speaker for m in metas}),
         "speakers_seen_in_training": seen,
         "fta_rate": n_failed / (n_failed + len(clips)),
-        "val_threshold": threshold,
         "model": embedder.model_name,
     }
     curves = {}
@@ -89,7 +107,7 @@ def evaluate_clips(
             continue  # e.g. no phrase labels: no text-dependent trials
         scores = trials.scores(emb)
         boot = n_boot if kind != "wrong_phrase" else 0
-        for key, value in trial_metrics(scores, trials, clips, threshold=threshold, n_boot=boot).items():
+        for key, value in trial_metrics(scores, trials, clips, n_boot=boot).items():
             # eer_<kind>_ci95 is the name the interface promises; the rest are <metric>_<kind>
             metrics[f"eer_{kind}_ci95" if key == "eer_ci95" else f"{key}_{kind}"] = value
         write_scores(out / SCORE_FILES[kind], metas, trials, scores)
@@ -99,11 +117,27 @@ def evaluate_clips(
     title = title or embedder.model_name
     det_plot(curves, out / "det.png", f"DET — {title}")
     roc_plot(curves, out / "roc.png", f"ROC — {title}")
-    ti = curves.get("text-independent") or next(iter(curves.values()))
-    histogram_plot(ti[0], ti[1], out / "hist.png", f"scores — {title}", threshold)
+    verification = verification_metrics(emb, clips, policy, int((getattr(embedder, "verify_thresholds", None) or {}).get("n_enrol", 3))) if policy else None
+    if verification is not None:
+        metrics["decision"] = policy.describe()
+        metrics["verification"], scores, genuine = verification
+        axis = "cosine − template self-similarity" if policy.scoring == "normalised" else "cosine similarity"
+        histogram_plot(scores, genuine, out / "hist.png", f"probe vs {verification[0]['n_enrol']}-clip template — {title}", policy.threshold, xlabel=axis, label=policy.operating_point)
+    else:
+        ti = curves.get("text-independent") or next(iter(curves.values()))
+        histogram_plot(ti[0], ti[1], out / "hist.png", f"clip pairs — {title}", None)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (out / "report.md").write_text(report(metrics, title))
     return metrics
+
+
+def _model_policy(embedder) -> DecisionPolicy | None:
+    """The policy `verify` would use with this model by default; None for a model that
+    carries no thresholds (a baseline fitted in cross-validation without calibration)."""
+    try:
+        return DecisionPolicy.from_model(embedder)
+    except InvalidInputError:
+        return None
 
 
 def write_scores(path: Path, metas, trials: Trials, scores: np.ndarray) -> None:
@@ -125,17 +159,23 @@ def report(m: dict[str, Any], title: str) -> str:
             "(matched by name). Evaluate on speakers it never saw, or use `lipauth crossval`.",
             "",
         ]
-    lines += ["| trials | genuine | impostor | EER (%) | 95 % CI (%) | FNMR @ FMR 1 % (%) | minDCF (0.01) | FMR / FNMR / HTER at val. threshold (%) |", "|---|---|---|---|---|---|---|---|"]
+    lines += ["| trials | genuine | impostor | EER (%) | 95 % CI (%) | FNMR @ FMR 1 % (%) | minDCF (0.01) |", "|---|---|---|---|---|---|---|"]
     for kind in TRIAL_KINDS:
         if f"eer_{kind}" not in m:
             continue
         ci = m.get(f"eer_{kind}_ci95")
         ci_txt = f"{100 * ci[0]:.2f}–{100 * ci[1]:.2f}" if ci else f"n/a (< {MIN_SPEAKERS_FOR_CI} speakers)"
-        at = [m.get(f"{k}_at_val_threshold_{kind}") for k in ("fmr", "fnmr", "hter")]
-        at_txt = " / ".join(f"{100 * v:.2f}" for v in at) if at[0] is not None else "–"
         lines.append(
             f"| {kind.replace('_', '-')} | {m[f'n_genuine_{kind}']} | {m[f'n_impostor_{kind}']} | {100 * m[f'eer_{kind}']:.2f} | {ci_txt} | "
-            f"{100 * m[f'fnmr_at_fmr_1pct_{kind}']:.2f} | {m[f'min_dcf_p0.01_{kind}']:.3f} | {at_txt} |"
+            f"{100 * m[f'fnmr_at_fmr_1pct_{kind}']:.2f} | {m[f'min_dcf_p0.01_{kind}']:.3f} |"
         )
+    if "verification" in m:
+        d, v = m["decision"], m["verification"]
+        lines += [
+            "",
+            f"At the decision threshold `verify` uses ({d['operating_point']}, {d['scoring']} scoring: {d['threshold']:.3f}, from {d['source']}), "
+            f"probes against {v['n_enrol']}-clip enrolment templates ({v['n_genuine']} genuine / {v['n_impostor']} impostor trials): "
+            f"FMR {100 * v['fmr']:.2f} %, FNMR {100 * v['fnmr']:.2f} %, HTER {100 * v['hter']:.2f} %.",
+        ]
     lines += ["", "![DET](det.png) ![scores](hist.png)", ""]
     return "\n".join(lines)

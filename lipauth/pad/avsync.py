@@ -154,7 +154,8 @@ class SyncModel:
     utterance is scored. Tried with 3 seeds (docs/pad.md): fewer dubs of the training speaker
     pass, but on unseen speakers it is no better, so the bundled model has one network."""
 
-    def __init__(self, nets: SyncNet | list[SyncNet], threshold: float | None = None, info: dict | None = None) -> None:
+    def __init__(self, nets: SyncNet | list[SyncNet], threshold: float | None = None, info: dict | None = None, model_id: str = "") -> None:
+        self.id = model_id  # the digest of the file it was loaded from
         self.nets = [n.eval() for n in (nets if isinstance(nets, list) else [nets])]
         if not self.nets or any(n.cfg != self.nets[0].cfg for n in self.nets):
             raise InvalidInputError("a SyncModel needs one or more networks with the same configuration")
@@ -212,4 +213,4 @@ class SyncModel:
         for state in blob.get("state_dicts") or [blob["state_dict"]]:
             nets.append(SyncNet(SyncConfig(**cfg)))
             nets[-1].load_state_dict(state)
-        return cls(nets, blob.get("threshold"), blob.get("info", {}))
+        return cls(nets, blob.get("threshold"), blob.get("info", {}), model_id=artifact_id(path))

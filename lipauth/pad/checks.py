@@ -1,83 +1,104 @@
-"""The presentation-attack checks a verification can run, each reported with its score and
-threshold: AV synchrony where the clip has audio, face liveness where it has face crops."""
+"""Presentation-attack checks behind one protocol.
+
+A check registers by name (as corpora and models do), keeps its own enrolment state (a
+JSON-able dict the template stores without reading it) and, given a probe clip, returns
+passed, failed or not run, with its score, threshold and reason. Adding a check is one new
+module that registers itself, plus its name in CHECKS' built-in list.
+
+    checks = PresentationChecks.load()                 # every registered check, bundled models
+    state = checks.enrol(enrolment_clips)              # {"face_liveness": {...}, ...}
+    results, notes = checks.run(probe_clip, state)     # what ran, and why the others did not
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
-import numpy as np
-
-from lipauth.artifacts import LIVENESS_MODEL, SYNC_MODEL, bundled
 from lipauth.clip import LipClip
-from lipauth.features.mfcc import has_audio
-from lipauth.errors import LipauthError
-from lipauth.pad.avsync import SyncModel
-from lipauth.pad.liveness import LivenessModel
+from lipauth.errors import InvalidInputError
+from lipauth.registry import Registry
 
+PASSED, FAILED, NOT_RUN = "passed", "failed", "not_run"
+
+CHECKS = Registry("presentation-attack check", ("lipauth.pad.av_sync_check", "lipauth.pad.face_liveness_check"))
+register_check = CHECKS.register
+#: the order checks run and are reported in
+DEFAULT_CHECKS = ("av_sync", "face_liveness")
 
 
 @dataclass
 class Check:
+    """One check's outcome on one probe."""
+
     name: str
     score: float
     threshold: float
     passed: bool
     detail: str = ""
+    status: str = ""  # passed / failed / not_run; derived from `passed` where not given
+    extra: dict[str, Any] = field(default_factory=dict)  # what the check measured beyond its score
+
+    def __post_init__(self) -> None:
+        self.status = self.status or (PASSED if self.passed else FAILED)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def not_run(name: str, reason: str) -> Check:
+    return Check(name, float("nan"), float("nan"), False, reason, status=NOT_RUN)
+
+
+class PresentationCheck(Protocol):
+    name: str
+    model_id: str  # enrolment state is only used with the model that made it
+
+    def enrol(self, clips: list[LipClip]) -> dict | None:
+        """This check's state from a user's enrolment clips (JSON-able), or None."""
+
+    def run(self, clip: LipClip, state: dict | None, *, require_audio: bool = False) -> Check:
+        """The probe against the user's enrolled state (None: nothing enrolled)."""
+
+
+def create_check(name: str, model_path: str | Path | None = None) -> PresentationCheck:
+    """A registered check with its model file (None: the one bundled with lipauth)."""
+    return CHECKS.get(name)(model_path)
 
 
 class PresentationChecks:
-    """Holds the PAD models; `run` gives one Check per check that could run, and the
-    reasons why the others did not."""
+    """The checks a verification runs, in order."""
 
-    def __init__(self, sync: SyncModel | None = None, face: LivenessModel | None = None, *, face_point: str = "midpoint") -> None:
-        self.sync = sync
-        self.face = face
-        self.face_point = face_point
+    def __init__(self, checks: list[PresentationCheck]) -> None:
+        names = [c.name for c in checks]
+        if len(set(names)) != len(names):
+            raise InvalidInputError(f"each check may run once, got {names}")
+        self.checks = list(checks)
 
     @classmethod
-    def load(cls, sync_path: str | Path | None = None, face_path: str | Path | None = None) -> "PresentationChecks":
-        """The given model files, else the ones bundled with lipauth."""
-        return cls(SyncModel.load(sync_path or bundled(SYNC_MODEL)), LivenessModel.load(face_path or bundled(LIVENESS_MODEL)))
+    def load(cls, names: tuple[str, ...] = DEFAULT_CHECKS, model_paths: dict[str, str | Path | None] | None = None) -> "PresentationChecks":
+        paths = model_paths or {}
+        return cls([create_check(n, paths.get(n)) for n in names])
 
-    def face_references(self, clips: list[LipClip]) -> np.ndarray | None:
-        """Liveness embeddings of the real face crops of enrolment clips (None without any)."""
-        crops = [c.extra["face_crops"] for c in clips if isinstance(c.extra.get("face_crops"), np.ndarray)]
-        if self.face is None or not crops:
-            return None
-        return self.face.embed(np.concatenate(crops))
+    def __getitem__(self, name: str) -> PresentationCheck:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
 
-    def run(
-        self, clip: LipClip, face_refs: np.ndarray | None = None, face_refs_model: str | None = None, *, require_audio: bool = False
-    ) -> tuple[list[Check], list[str]]:
-        """face_refs: the user's enrolled liveness embeddings, made by the liveness model
-        `face_refs_model`; from another model they are not comparable and are not used.
-        require_audio: a video without audio fails AV synchrony instead of skipping it (else
-        removing the audio track of a dubbed video gets it past the check)."""
-        checks, notes = [], []
-        if face_refs is not None and self.face is not None and face_refs_model != self.face.id:
-            notes.append("the enrolled face crops were embedded by another liveness model: compared with the model's reference instead (enrol again to use them)")
-            face_refs = None
-        if self.sync is not None:
-            if has_audio(clip):
-                try:
-                    r = self.sync.analyse(clip)
-                    thr = float(self.sync.threshold)
-                    checks.append(Check("av_sync", r.score, thr, r.score >= thr, f"best audio offset {r.best_offset:+d} frames, confidence {r.confidence:.2f}"))
-                except LipauthError as exc:
-                    checks.append(Check("av_sync", 0.0, float(self.sync.threshold), False, f"could not be run, so failed: {exc}"))
-            elif require_audio:
-                checks.append(Check("av_sync", 0.0, float(self.sync.threshold), False, "required, but the video has no audio track"))
+    def enrol(self, clips: list[LipClip]) -> dict[str, dict]:
+        """Every check's enrolment state; a check with nothing to keep is left out."""
+        return {c.name: s for c in self.checks if (s := c.enrol(clips)) is not None}
+
+    def run(self, clip: LipClip, state: dict[str, dict] | None = None, *, require_audio: bool = False) -> tuple[list[Check], list[str]]:
+        """The checks that ran (passed or failed), and a note for each one that could not."""
+        state = state or {}
+        ran, notes = [], []
+        for c in self.checks:
+            r = c.run(clip, state.get(c.name), require_audio=require_audio)
+            if r.status == NOT_RUN:
+                notes.append(f"{r.name} not run: {r.detail}")
             else:
-                notes.append("AV synchrony not run: the video has no audio track")
-        if self.face is not None:
-            crops = clip.extra.get("face_crops")
-            if isinstance(crops, np.ndarray) and len(crops):
-                key = self.face_point if face_refs is not None else f"generic_{self.face_point}"
-                thr = float(self.face.thresholds[key])
-                how = "the enrolled face crops" if face_refs is not None else "the model's bona fide reference (no face crops enrolled)"
-                s = self.face.score(crops, face_refs)
-                checks.append(Check("face_liveness", s, thr, s >= thr, f"compared with {how}"))
-            else:
-                notes.append("face liveness not run: the clip carries no face crops (only videos processed by lipauth do)")
-        return checks, notes
+                ran.append(r)
+        return ran, notes

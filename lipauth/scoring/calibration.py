@@ -4,6 +4,8 @@ and the linear score -> log-likelihood-ratio calibration, for clip-against-clip 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from lipauth.clip import LipClip
@@ -22,32 +24,53 @@ def calibrate(emb: np.ndarray, clips: list[LipClip]) -> tuple[dict[str, float], 
     return thresholds_at_points(scores, trials.genuine), {"a": a, "b": b}
 
 
+@dataclass
+class TemplateTrials:
+    """Probes against enrolment templates, as the Verifier scores them: per speaker, random
+    enrolment sets of `n_enrol` clips; every clip outside the set is a probe."""
+
+    scores: np.ndarray  # cosine of probe to template
+    self_similarity: np.ndarray  # of the probe's template (NaN with one enrolment clip)
+    genuine: np.ndarray
+    n_enrol: int
+
+    @property
+    def normalised(self) -> np.ndarray:
+        return self.scores - self.self_similarity
+
+
+def template_trials(emb: np.ndarray, speakers: list, *, n_enrol: int = 3, draws: int = 20, seed: int = 0) -> TemplateTrials | None:
+    """`emb` are the clips' embeddings, `speakers` their speakers. Small sets enrol from fewer
+    clips, so that each speaker keeps a probe; None where no trials can be formed."""
+    spk = np.array(speakers, dtype=object)
+    n_enrol = min(n_enrol, min(int((spk == s).sum()) for s in set(speakers)) - 1)
+    if n_enrol < 1 or len(set(speakers)) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    scores, own, genuine = [], [], []
+    for s in sorted(set(speakers), key=str):
+        mine = np.flatnonzero(spk == s)
+        for _ in range(draws):
+            enrol = rng.choice(mine, n_enrol, replace=False)
+            probes = np.setdiff1d(np.arange(len(spk)), enrol)
+            scores.append(emb[probes] @ template_vector(emb[enrol]))
+            own.append(np.full(len(probes), self_similarity(emb[enrol]) if n_enrol >= 2 else np.nan))
+            genuine.append(spk[probes] == s)
+    return TemplateTrials(np.concatenate(scores), np.concatenate(own), np.concatenate(genuine).astype(bool), n_enrol)
+
+
 def calibrate_verification(emb: np.ndarray, clips: list[LipClip], *, n_enrol: int = 3, draws: int = 20, seed: int = 0) -> dict[str, float]:
     """Thresholds for what the Verifier scores: a probe against the mean of `n_enrol`
     enrolment clips. Averaging raises cosine scores, so clip-pair thresholds would accept
-    too much. Per speaker, `draws` random enrolment sets; every other clip is a probe.
-    `emb` are the clips' embeddings."""
-    speakers = np.array([c.meta.speaker for c in clips], dtype=object)
-    # Small calibration sets: enrol from fewer clips, so each speaker keeps a probe.
-    n_enrol = min(n_enrol, min(int((speakers == s).sum()) for s in set(speakers)) - 1)
-    if n_enrol < 1 or len(set(speakers)) < 2:
-        return {}  # nothing to calibrate on: the Verifier falls back to the clip-pair thresholds
-    rng = np.random.default_rng(seed)
-    scores, offsets, genuine = [], [], []
-    for spk in sorted(set(speakers)):
-        own = np.flatnonzero(speakers == spk)
-        for _ in range(draws):
-            enrol = rng.choice(own, n_enrol, replace=False)
-            probes = np.setdiff1d(np.arange(len(clips)), enrol)
-            scores.append(emb[probes] @ template_vector(emb[enrol]))
-            offsets.append(self_similarity(emb[enrol]) if n_enrol >= 2 else np.nan)
-            genuine.append(speakers[probes] == spk)
-    s, g = np.concatenate(scores), np.concatenate(genuine)
-    out: dict = {**thresholds_at_points(s, g), "n_enrol": n_enrol}
-    if n_enrol >= 2:
+    too much. `emb` are the clips' embeddings."""
+    t = template_trials(emb, [c.meta.speaker for c in clips], n_enrol=n_enrol, draws=draws, seed=seed)
+    if t is None:
+        return {}  # nothing to calibrate on: the policy falls back to the clip-pair thresholds
+    # llr_slope: the scale of the decision policy's LLR, fitted on these same trials
+    out: dict = {**thresholds_at_points(t.scores, t.genuine), "n_enrol": t.n_enrol, "llr_slope": fit_llr_calibration(t.scores, t.genuine)[0]}
+    if t.n_enrol >= 2:
         # Enrolment-normalised scores: score minus the template's own self-similarity.
-        d = np.concatenate([sc - off for sc, off in zip(scores, offsets)])
-        out["normalised"] = thresholds_at_points(d, g)
+        out["normalised"] = {**thresholds_at_points(t.normalised, t.genuine), "llr_slope": fit_llr_calibration(t.normalised, t.genuine)[0]}
     return out
 
 
