@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-all weekly bench clean
 
 setup: $(STAMP)
 
@@ -19,8 +19,18 @@ $(STAMP): pyproject.toml pins.txt
 demo: setup
 	$(BIN)/lipauth demo
 
+# The fast suite (a few minutes on 2 cores): everything but the tests marked slow, which
+# train networks or run the end-to-end stories; `make test-all` runs those too.
 test: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+test-all: setup
 	$(BIN)/python -m pytest
+
+# What a weekly job runs: every test, then the speed benchmarks beside their baselines.
+weekly: test-all
+	$(BIN)/python benchmarks/preprocess_speed.py
+	$(BIN)/python benchmarks/verify_latency.py
 
 bench: setup
 	$(BIN)/python benchmarks/preprocess_speed.py

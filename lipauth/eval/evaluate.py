@@ -122,7 +122,7 @@ def evaluate_clips(
         metrics["decision"] = policy.describe()
         metrics["verification"], scores, genuine = verification
         axis = "cosine − template self-similarity" if policy.scoring == "normalised" else "cosine similarity"
-        histogram_plot(scores, genuine, out / "hist.png", f"probe vs {verification[0]['n_enrol']}-clip template — {title}", policy.threshold, xlabel=axis, label=policy.operating_point)
+        histogram_plot(scores, genuine, out / "hist.png", f"probe vs {verification[0]['n_enrol']}-clip template — {title}", policy.threshold, xlabel=axis, label=f"threshold ({policy.operating_point})")
     else:
         ti = curves.get("text-independent") or next(iter(curves.values()))
         histogram_plot(ti[0], ti[1], out / "hist.png", f"clip pairs — {title}", None)
