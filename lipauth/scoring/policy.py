@@ -93,13 +93,16 @@ class DecisionPolicy:
         return cls(raw, normalised=normalised, operating_point=operating_point, scoring=mode, source=source)
 
     # -- deciding ---------------------------------------------------------------------------
-    def _scale_of(self, own: float | None) -> str:
-        return "normalised" if self.scoring == "normalised" and own is not None else "raw"
-
     def threshold_for(self, enrolled: np.ndarray) -> tuple[float, str]:
         """The cosine threshold a probe against these enrolment embeddings must reach, and how
         it was set."""
-        own = self_similarity(enrolled) if self.scoring == "normalised" else None
+        return self._threshold(self._own(enrolled))
+
+    def _own(self, enrolled: np.ndarray) -> float | None:
+        """The template's self-similarity where the policy scores normalised (None with one clip)."""
+        return self_similarity(enrolled) if self.scoring == "normalised" else None
+
+    def _threshold(self, own: float | None) -> tuple[float, str]:
         if own is None:
             return self.raw_threshold, self.operating_point
         return own + self.threshold, f"{self.operating_point}, enrolment-normalised: self-similarity {own:.3f} {self.threshold:+.3f}"
@@ -108,10 +111,10 @@ class DecisionPolicy:
         """enrolled: a user's enrolment embeddings (n, D); probe: (D,)."""
         enrolled = np.atleast_2d(np.asarray(enrolled, np.float32))
         score = float(template_vector(enrolled) @ np.asarray(probe, np.float32))
-        threshold, how = self.threshold_for(enrolled)
-        own = self_similarity(enrolled) if self.scoring == "normalised" else None
-        scale = self._scale_of(own)
-        decision_score, decision_threshold = (score - own, self.threshold) if scale == "normalised" else (score, self.raw_threshold)
+        own = self._own(enrolled)
+        threshold, how = self._threshold(own)
+        # the LLR on the scale that decided: cosine minus self-similarity, or the cosine
+        scale, decision_score, decision_threshold = ("normalised", score - own, self.threshold) if own is not None else ("raw", score, self.raw_threshold)
         return Verdict(
             score=score, threshold=threshold, accepted=score >= threshold, operating_point=self.operating_point, how=how,
             llr=self.llr(decision_score, scale), llr_threshold=self.llr(decision_threshold, scale),
