@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lipauth.errors import LipauthError
+from lipauth.errors import InvalidInputError, LipauthError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Lip-based biometric authentication.")
 console = Console()
@@ -139,17 +139,34 @@ EnsembleOpt = typer.Option(None, "--ensemble", min=1, help="Override the config'
 @app.command()
 @handle_errors
 def train(
-    config: Path = typer.Option(..., "--config", help="Experiment YAML (see configs/)."),
-    data: Path = typer.Option(..., "--data", help="Corpus folder, or a folder made by `lipauth preprocess`."),
-    corpus: str = typer.Option(..., "--corpus", help="crema-d, grid, avletters or folder."),
-    out: Path = typer.Option(..., "--out", help="Run folder: model.pt, metrics.jsonl, config.yaml, run.json."),
+    config: Path = typer.Option(..., "--config", help="Recipe YAML (see configs/): its `kind` says what it trains (lip_embedding, av_sync, face_liveness)."),
+    data: Path = typer.Option(..., "--data", help="Corpus folder, or a folder made by `lipauth preprocess`; for av_sync and face_liveness the data root (../shared/data)."),
+    out: Path = typer.Option(..., "--out", help="Run folder: the model file, its metrics and config."),
+    corpus: Optional[str] = typer.Option(None, "--corpus", help="For lip_embedding recipes: crema-d, grid, avletters or folder."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the config's epochs."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the config's seed."),
     ensemble: Optional[int] = EnsembleOpt,
-    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt (lip_embedding)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for preprocessing video corpora."),
 ) -> None:
-    """Train a lip embedding (metric learning; best checkpoint by validation EER)."""
+    """Train a model from a recipe: a lip embedding (metric learning; best checkpoint by
+    validation EER), the AV-synchrony model or the face-liveness model."""
+    from lipauth.recipes import LIP, read_recipe, recipe_kind, run_recipe
+
+    raw = read_recipe(config)
+    if recipe_kind(raw) != LIP:
+        if resume or ensemble is not None or corpus is not None:
+            raise InvalidInputError(f"{config}: --resume, --ensemble and --corpus are lip_embedding settings")
+        if epochs is not None:
+            raw.setdefault("train", {})["epochs"] = epochs
+        if seed is not None:
+            raw["seed"] = seed
+        made = run_recipe(raw, data, out, where=str(config))
+        console.print(made["report"]["table"], highlight=False, soft_wrap=True)
+        console.print(f"→ {made['model']}", highlight=False)
+        return
+    if corpus is None:
+        raise InvalidInputError("--corpus is needed for a lip_embedding recipe (crema-d, grid, avletters, folder, lipcrops)")
     from lipauth.training.config import load_config
     from lipauth.training.trainer import train as run_training
 
@@ -345,7 +362,6 @@ def check_sync(
     import json
 
     from lipauth.api import load_model
-    from lipauth.errors import InvalidInputError
     from lipauth.pad.checks import NOT_RUN, create_check
 
     check = create_check("av_sync", sync_model)  # the same check `verify --liveness` runs

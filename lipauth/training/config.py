@@ -54,6 +54,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
             loaded = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
             raise InvalidInputError(f"{path}: not valid YAML ({exc})") from None
+        loaded.pop("kind", None)  # lipauth.recipes dispatched on it: this is a lip_embedding recipe
         _merge(cfg, loaded, where=str(path))
     if overrides:
         _merge(cfg, overrides, where="overrides")
