@@ -11,7 +11,6 @@ Writes OUT/table.md (the table in docs/results.md) and OUT/<row>/crossval.json.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -56,22 +55,24 @@ def main() -> None:
         if args.only and str(i) not in args.only:
             continue
         cfg = load_config(config, overrides)
-        ds = load_dataset(args.data, "avletters", CropSpec(**cfg["data"]["crop"]))
+        ds = load_dataset(args.data, "avletters", CropSpec(**cfg.data.crop))
         t = time.time()
         r = crossval(cfg, ds, args.out / f"row{i}", folds=args.folds, seed=0, progress=False, leave_out=args.leave_out)
         minutes = (time.time() - t) / 60
-        ti, td = r["eer_text_independent_ci95"], r["eer_text_dependent_ci95"]
+        ti, td = r.pooled["text_independent"], r.pooled["text_dependent"]
+        wrong = r.pooled["wrong_phrase"].eer if "wrong_phrase" in r.pooled else float("nan")
         lines.append(
-            f"| {name} | {100 * r['eer_text_independent']:.2f} | {100 * ti[0]:.2f}–{100 * ti[1]:.2f} | {100 * r['eer_text_dependent']:.2f} | "
-            f"{100 * td[0]:.2f}–{100 * td[1]:.2f} | {100 * r.get('eer_wrong_phrase', float('nan')):.1f} | {minutes:.1f} |"
+            f"| {name} | {100 * ti.eer:.2f} | {100 * ti.eer_ci95[0]:.2f}–{100 * ti.eer_ci95[1]:.2f} | {100 * td.eer:.2f} | "
+            f"{100 * td.eer_ci95[0]:.2f}–{100 * td.eer_ci95[1]:.2f} | {100 * wrong:.1f} | {minutes:.1f} |"
         )
         print(lines[-1], flush=True)
     r0 = r
+    ti, td = r0.pooled["text_independent"], r0.pooled["text_dependent"]
     lines.append("")
     lines.append(
-        (f"leave-{args.leave_out}-speakers-out ({r0['n_folds']} folds)" if args.leave_out else f"{args.folds}-fold") + f" cross-validation by speaker over {len(r0['speakers'])} speakers; trials pooled over folds: "
-        f"text-independent {r0['n_genuine_text_independent']} genuine / {r0['n_impostor_text_independent']} impostor, "
-        f"text-dependent {r0['n_genuine_text_dependent']} / {r0['n_impostor_text_dependent']}. CIs: 500 bootstrap resamples of speakers."
+        (f"leave-{args.leave_out}-speakers-out ({r0.n_folds} folds)" if args.leave_out else f"{args.folds}-fold") + f" cross-validation by speaker over {len(r0.speakers)} speakers; trials pooled over folds: "
+        f"text-independent {ti.n_genuine} genuine / {ti.n_impostor} impostor, "
+        f"text-dependent {td.n_genuine} / {td.n_impostor}. CIs: 500 bootstrap resamples of speakers."
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "table.md").write_text("\n".join(lines) + "\n")

@@ -26,11 +26,13 @@ from lipauth.clip import CropSpec
 ROWS = [("lip only (WhisperNet v2 recipe, one network)", "configs/whispernet_v2_avletters.yaml", "lip"), ("voice only", "configs/voice_avletters.yaml", "voice"), ("early fusion (joint embedding)", "configs/lip_voice_avletters.yaml", "early")]
 
 
-def row(name: str, r: dict, minutes: float | None) -> str:
-    ti, td = r["eer_text_independent_ci95"], r["eer_text_dependent_ci95"]
+def row(name: str, pooled: dict, minutes: float | None) -> str:
+    """pooled: trial kind -> TrialResult (a cross-validation's, or late fusion's)."""
+    ti, td = pooled["text_independent"], pooled["text_dependent"]
+    wrong = pooled["wrong_phrase"].eer if "wrong_phrase" in pooled else float("nan")
     return (
-        f"| {name} | {100 * r['eer_text_independent']:.2f} | {100 * ti[0]:.2f}–{100 * ti[1]:.2f} | {100 * r['eer_text_dependent']:.2f} | {100 * td[0]:.2f}–{100 * td[1]:.2f} | "
-        f"{100 * r.get('eer_wrong_phrase', float('nan')):.1f} | {'' if minutes is None else f'{minutes:.1f}'} |"
+        f"| {name} | {100 * ti.eer:.2f} | {100 * ti.eer_ci95[0]:.2f}–{100 * ti.eer_ci95[1]:.2f} | {100 * td.eer:.2f} | {100 * td.eer_ci95[0]:.2f}–{100 * td.eer_ci95[1]:.2f} | "
+        f"{100 * wrong:.1f} | {'' if minutes is None else f'{minutes:.1f}'} |"
     )
 
 
@@ -44,21 +46,22 @@ def main() -> None:
     results = {}
     for name, config, key in ROWS:
         cfg = load_config(config, {"train": {"ensemble": 1}})  # one network per branch, as the table reports
-        ds = load_dataset(args.data, "avletters", CropSpec(**cfg["data"]["crop"]))
+        ds = load_dataset(args.data, "avletters", CropSpec(**cfg.data.crop))
         t = time.time()
         results[key] = crossval(cfg, ds, args.out / key, folds=args.folds, seed=0, progress=False)
-        lines.append(row(name, results[key], (time.time() - t) / 60))
+        lines.append(row(name, results[key].pooled, (time.time() - t) / 60))
         print(lines[-1], flush=True)
         if key == "voice":
-            fused = late_fusion([args.out / "lip" / "pooled_trials.npz", args.out / "voice" / "pooled_trials.npz"])
+            fused = late_fusion([args.out / "lip", args.out / "voice"])  # their pooled score files
             lines.append(row("late fusion (sum of lip and voice scores)", fused, None))
             print(lines[-1], flush=True)
     r0 = results["lip"]
+    ti, td = r0.pooled["text_independent"], r0.pooled["text_dependent"]
     lines += [
         "",
-        f"{args.folds}-fold cross-validation by speaker over {len(r0['speakers'])} speakers, the same folds and trials for every row: "
-        f"text-independent {r0['n_genuine_text_independent']} genuine / {r0['n_impostor_text_independent']} impostor, "
-        f"text-dependent {r0['n_genuine_text_dependent']} / {r0['n_impostor_text_dependent']}. CIs: 500 bootstrap resamples of speakers.",
+        f"{args.folds}-fold cross-validation by speaker over {len(r0.speakers)} speakers, the same folds and trials for every row: "
+        f"text-independent {ti.n_genuine} genuine / {ti.n_impostor} impostor, "
+        f"text-dependent {td.n_genuine} / {td.n_impostor}. CIs: 500 bootstrap resamples of speakers.",
     ]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "table.md").write_text("\n".join(lines) + "\n")

@@ -188,11 +188,11 @@ def training_outcome(summary: dict) -> str:
     return f"best validation EER {100 * summary['best_val_eer']:.2f} % at epoch {summary['best_epoch']}{then}"
 
 
-def _load(cfg: dict, data: Path, corpus: str, cache: Path, workers: int):
+def _load(cfg, data: Path, corpus: str, cache: Path, workers: int):
     from lipauth.corpora.dataset import load_dataset
     from lipauth.clip import CropSpec
 
-    return load_dataset(data, corpus, CropSpec(**cfg["data"]["crop"]), backend=cfg["data"]["backend"], cache=cache, workers=workers)
+    return load_dataset(data, corpus, CropSpec(**cfg.data.crop), backend=cfg.data.backend, cache=cache, workers=workers)
 
 
 @app.command()
@@ -212,7 +212,7 @@ def evaluate(
 
     embedder = LipEmbedder.load(model)
     dataset = load_dataset(data, corpus, embedder.crop, backend=embedder.backend, cache=out / "cache", workers=workers)
-    metrics = evaluate_clips(embedder, dataset.clips, out, n_boot=bootstrap, n_failed=len(dataset.failures), title=f"{embedder.model_name} on {data.name}")
+    evaluate_clips(embedder, dataset.clips, out, n_boot=bootstrap, n_failed=len(dataset.failures), title=f"{embedder.model_name} on {data.name}")
     console.print((out / "report.md").read_text(), highlight=False)
     console.print(f"→ {out / 'metrics.json'}", highlight=False)
 
@@ -238,15 +238,14 @@ def crossval(
     cfg = load_config(config, _overrides(epochs, seed, ensemble))
     dataset = _load(cfg, data, corpus, out / "cache", 1)
     # folds from the split's seed, training from --seed: runs with other seeds are comparable
-    r = run_crossval(cfg, dataset, out, folds=folds, n_val=val_speakers, seed=cfg["split"]["seed"], leave_out=leave_out)
-    how = f"leave-{leave_out}-speakers-out ({r['n_folds']} folds)" if leave_out else f"{folds}-fold"
-    table = Table(title=f"{cfg['model']['name']}: {how} cross-validation by speaker")
+    r = run_crossval(cfg, dataset, out, folds=folds, n_val=val_speakers, seed=cfg.split.seed, leave_out=leave_out)
+    how = f"leave-{leave_out}-speakers-out ({r.n_folds} folds)" if leave_out else f"{folds}-fold"
+    table = Table(title=f"{cfg.model.name}: {how} cross-validation by speaker")
     for col in ("trials", "genuine", "impostor", "pooled EER (%)", "95 % CI (%)", "mean fold EER (%)"):
         table.add_column(col)
-    for kind in ("text_independent", "text_dependent", "wrong_phrase"):
-        if f"eer_{kind}" in r:
-            lo, hi = r[f"eer_{kind}_ci95"]
-            table.add_row(kind, str(r[f"n_genuine_{kind}"]), str(r[f"n_impostor_{kind}"]), f"{100 * r[f'eer_{kind}']:.2f}", f"{100 * lo:.2f}–{100 * hi:.2f}", f"{100 * r[f'eer_fold_mean_{kind}']:.2f}")
+    for kind, p in r.pooled.items():
+        ci = f"{100 * p.eer_ci95[0]:.2f}–{100 * p.eer_ci95[1]:.2f}" if p.eer_ci95 else "n/a (< 3 speakers)"
+        table.add_row(kind, str(p.n_genuine), str(p.n_impostor), f"{100 * p.eer:.2f}", ci, f"{100 * r.fold_mean_eer[kind]:.2f}")
     console.print(table)
 
 

@@ -57,7 +57,7 @@ def run_demo(out: Path, data: Path | None, *, epochs: int, progress) -> dict[str
     model = load_model(out / "run" / "model.pt")
     progress("evaluate", f"unseen speakers {', '.join(split.test)} -> {out / 'eval'}")
     test_clips = dataset.of_speakers(split.test)
-    metrics = evaluate_clips(model.embedder, test_clips, out / "eval", n_boot=200, title="demo")
+    metrics = evaluate_clips(model.embedder, test_clips, out / "eval", n_boot=200, title="demo").metrics()
     progress("enrol", f"{split.test[0]} and {split.test[1]}, 4 clips each")
     alice, bob = ([c for c in test_clips if c.meta.speaker == s] for s in split.test)
     store_path = out / "templates.db"

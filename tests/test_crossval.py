@@ -29,6 +29,14 @@ def test_crossval_tests_every_speaker_once_and_pools_the_folds(tmp_path):
     # every speaker's 78 clips give C(78, 2) genuine pairs, whichever fold tests them
     assert r["n_genuine_text_independent"] == 7 * 78 * 77 // 2
     assert (out / "fold0" / "eval" / "det.png").exists()
+    # the pooled figures come from the folds' score files, and the pooled trials are a score file
+    from lipauth.eval.scores import ScoreList
+    from lipauth.measure.metrics import eer
+
+    pooled = ScoreList.read(out / "scores.csv")
+    folds = [ScoreList.read(out / f"fold{i}" / "eval" / "scores.csv") for i in range(3)]
+    assert len(pooled) == sum(len(f) for f in folds) == r["n_genuine_text_independent"] + r["n_impostor_text_independent"]
+    assert eer(pooled.scores, pooled.genuine)[0] == pytest.approx(r["eer_text_independent"])
 
 
 def test_crossval_needs_two_test_speakers_per_fold(tmp_path):
@@ -71,10 +79,11 @@ def test_crossval_leave_two_out_pools_every_pair(tmp_path):
     ds = load_dataset(need("avletters"), "avletters", CropSpec(30, 18))
     four = Dataset([c for c in ds.clips if c.meta.speaker in ("Anya", "Bill", "John", "Kate")])
     r = crossval(load_config("configs/baseline_pca_avletters.yaml"), four, tmp_path, folds=3, leave_out=2, progress=False)
-    assert r["n_folds"] == 6 and sorted(tuple(f["test_speakers"]) for f in r["folds"]) == sorted(combinations(["Anya", "Bill", "John", "Kate"], 2))
+    assert r.n_folds == 6 and sorted(tuple(f.test_speakers) for f in r.folds) == sorted(combinations(["Anya", "Bill", "John", "Kate"], 2))
     # each speaker is tested in 3 folds; each fold's impostor pairs are its two speakers' clips
-    assert r["n_genuine_text_independent"] == 3 * 4 * 78 * 77 // 2
-    assert r["n_impostor_text_independent"] == 6 * 78 * 78
+    ti = r.pooled["text_independent"]
+    assert ti.n_genuine == 3 * 4 * 78 * 77 // 2 and ti.n_impostor == 6 * 78 * 78
+    assert ti.n_genuine == sum(f.trials["text_independent"].n_genuine for f in r.folds)
 
 
 def test_ensemble_option_overrides_the_recipe():
@@ -83,6 +92,6 @@ def test_ensemble_option_overrides_the_recipe():
     from lipauth.training.config import load_config
 
     recipe = "configs/whispernet_v2_avletters.yaml"
-    assert load_config(recipe)["train"]["ensemble"] == 3
+    assert load_config(recipe).train.ensemble == 3
     one = load_config(recipe, _overrides(None, 4, 1))
-    assert one["train"]["ensemble"] == 1 and one["seed"] == 4 and one["train"]["epochs"] == load_config(recipe)["train"]["epochs"]
+    assert one.train.ensemble == 1 and one.seed == 4 and one.train.epochs == load_config(recipe).train.epochs

@@ -54,21 +54,26 @@ def test_voice_model_settings_are_checked():
         create_model("voice", hiden=64)
 
 
-def test_late_fusion_sums_scores_of_the_same_trials(tmp_path):
+def test_late_fusion_sums_the_scores_of_the_same_trials_read_from_score_files(tmp_path):
+    from lipauth.eval.scores import ScoreList
+
     rng = np.random.default_rng(0)
     g = np.array([True] * 50 + [False] * 200)
-    a = np.array([f"s{i % 5}" for i in range(250)])
-    b = np.array([f"s{(i + (0 if i < 50 else 1)) % 5}" for i in range(250)])
+    a = np.array([f"s{i % 5}" for i in range(250)], dtype=object)
+    b = np.array([f"s{(i + (0 if i < 50 else 1)) % 5}" for i in range(250)], dtype=object)
+    probe = np.array([f"p{i}@e{i}" for i in range(250)], dtype=object)
     lip = rng.normal(size=250) + 1.5 * g
     voice = rng.normal(size=250) + 1.5 * g
-    for name, s in (("lip", lip), ("voice", voice)):
-        np.savez(tmp_path / f"{name}.npz", **{"text_independent/scores": s, "text_independent/genuine": g, "text_independent/speaker_a": a, "text_independent/speaker_b": b})
-    r = late_fusion([tmp_path / "lip.npz", tmp_path / "voice.npz"])
-    assert r["eer_text_independent"] == pytest.approx(eer((lip + voice) / 2, g)[0])
-    assert r["eer_text_independent"] < min(eer(lip, g)[0], eer(voice, g)[0])  # independent evidence adds up
-    assert r["n_genuine_text_independent"] == 50 and r["n_impostor_text_independent"] == 200
-    np.savez(tmp_path / "other.npz", **{"text_independent/scores": lip, "text_independent/genuine": ~g, "text_independent/speaker_a": a, "text_independent/speaker_b": b})
+    for name, s, order in (("lip", lip, np.arange(250)), ("voice", voice, rng.permutation(250))):
+        (tmp_path / name).mkdir()
+        ScoreList(a[order], b[order], probe[order], s[order]).write(tmp_path / name / "scores.csv")  # trials in another order: matched by probe id
+    r = late_fusion([tmp_path / "lip", tmp_path / "voice"])["text_independent"]
+    assert r.eer == pytest.approx(eer((np.round(lip, 6) + np.round(voice, 6)) / 2, g)[0])
+    assert r.eer < min(eer(lip, g)[0], eer(voice, g)[0])  # independent evidence adds up
+    assert r.n_genuine == 50 and r.n_impostor == 200 and r.eer_ci95 is not None
+    (tmp_path / "other").mkdir()
+    ScoreList(a, b, np.array([f"q{i}" for i in range(250)], dtype=object), lip).write(tmp_path / "other" / "scores.csv")
     with pytest.raises(InvalidInputError, match="differ"):
-        late_fusion([tmp_path / "lip.npz", tmp_path / "other.npz"])
+        late_fusion([tmp_path / "lip", tmp_path / "other"])
     with pytest.raises(InvalidInputError):
-        late_fusion([tmp_path / "lip.npz"])
+        late_fusion([tmp_path / "lip"])

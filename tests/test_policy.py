@@ -102,7 +102,7 @@ def test_one_threshold_in_verify_identify_and_evaluate(lip_model_file, tmp_path,
     monkeypatch.setattr(evaluate_module, "histogram_plot", lambda scores, genuine, out, title, threshold=None, **kw: drawn.update(threshold=threshold))
     model = load_model(lip_model_file)
     clips = load_dataset(need("avletters"), "avletters", CropSpec()).clips[::6]
-    m = evaluate_module.evaluate_clips(model.embedder, clips, tmp_path / "eval", n_boot=0)
+    m = evaluate_module.evaluate_clips(model.embedder, clips, tmp_path / "eval", n_boot=0).metrics()
     policy = Verifier(model, TemplateStore(db)).policy
     assert m["decision"]["threshold"] == drawn["threshold"] == policy.threshold
     assert m["decision"]["scoring"] == policy.scoring and m["verification"]["n_genuine"] > 0

@@ -106,7 +106,7 @@ def test_ensemble_trains_members_from_successive_seeds(tmp_path, avletters):
 def test_resume_continues_where_it_stopped(tmp_path, avletters):
     cfg = load_config(None, {**QUICK, "train": {**QUICK["train"], "epochs": 2}})
     train(cfg, avletters, tmp_path, split=SPLIT, progress=False)
-    cfg["train"]["epochs"] = 3
+    cfg.train.epochs = 3
     train(cfg, avletters, tmp_path, split=SPLIT, resume=True, progress=False)
     epochs = [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert epochs == [0, 1, 2]

@@ -22,7 +22,6 @@ EVAL_DIR/
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -30,32 +29,15 @@ from typing import Any
 import numpy as np
 
 from lipauth.clip import LipClip
-from lipauth.protocol import TRIAL_KINDS, Trials, make_trials
+from lipauth.protocol import TRIAL_KINDS, make_trials
 from lipauth.errors import InvalidInputError
-from lipauth.measure.metrics import bootstrap_eer_ci, eer, fnmr_at_fmr, min_dcf, rates_at
+from lipauth.eval.results import MIN_SPEAKERS_FOR_CI, Evaluation, TrialResult
+from lipauth.eval.scores import SCORE_FILES, ScoreList
+from lipauth.measure.metrics import rates_at
 from lipauth.eval.plots import det_plot, histogram_plot, roc_plot
 from lipauth.models.embedder import LipEmbedder
 from lipauth.scoring.calibration import template_trials
 from lipauth.scoring.policy import DecisionPolicy
-
-MIN_SPEAKERS_FOR_CI = 3
-SCORE_FILES = {"text_independent": "scores.csv", "text_dependent": "scores_text_dependent.csv", "wrong_phrase": "scores_wrong_phrase.csv"}
-
-
-def trial_metrics(scores: np.ndarray, trials: Trials, clips: list[LipClip], *, n_boot: int, seed: int = 0) -> dict[str, Any]:
-    g = trials.genuine
-    rate, t = eer(scores, g)
-    m: dict[str, Any] = {"eer": rate, "eer_threshold": t, "n_genuine": trials.n_genuine, "n_impostor": trials.n_impostor}
-    m["fnmr_at_fmr_1pct"] = fnmr_at_fmr(scores, g, 0.01)[0]
-    m["fnmr_at_fmr_0.1pct"] = fnmr_at_fmr(scores, g, 0.001)[0]
-    m["min_dcf_p0.01"] = min_dcf(scores, g, 0.01)[0]
-    spk = [c.meta.speaker for c in clips]
-    n_speakers = len(set(spk))
-    # Resampling 2 speakers only ever gives the same pair back (or no impostors): no CI.
-    if n_boot and n_speakers >= MIN_SPEAKERS_FOR_CI:
-        m["eer_ci95"] = list(bootstrap_eer_ci(scores, g, [spk[i] for i in trials.a], [spk[i] for i in trials.b], n_boot=n_boot, seed=seed))
-    return m
-
 
 def verification_metrics(emb: np.ndarray, clips: list[LipClip], policy: DecisionPolicy, n_enrol: int) -> tuple[dict[str, Any], np.ndarray, np.ndarray] | None:
     """Template trials among `clips`, decided by `policy`: counts and the error rates at its
@@ -79,7 +61,7 @@ def speakers_seen_in_training(info: dict[str, Any]) -> set[str]:
 def evaluate_clips(
     embedder: LipEmbedder, clips: list[LipClip], out: str | Path, *, n_boot: int = 500, n_failed: int = 0, title: str = "", embeddings: np.ndarray | None = None,
     policy: DecisionPolicy | None = None,
-) -> dict[str, Any]:
+) -> Evaluation:
     """`embeddings`, if the caller has them already, are the clips' embeddings (no second pass).
     `policy`: the decision policy whose threshold the report applies (None: the model's own
     default, as `verify` uses it)."""
@@ -93,42 +75,37 @@ def evaluate_clips(
     # a model scored on its own training speakers is not measured, and with a whitening
     # backend fitted on them it even looks worse than it is (docs/results.md): say so
     seen = sorted(speakers_seen_in_training(embedder.info) & {str(m.speaker) for m in metas})
-    metrics: dict[str, Any] = {
-        "n_clips": len(clips),
-        "n_speakers": len({m.speaker for m in metas}),
-        "speakers_seen_in_training": seen,
-        "fta_rate": n_failed / (n_failed + len(clips)),
-        "model": embedder.model_name,
-    }
-    curves = {}
+    results, curves = {}, {}
     for kind in TRIAL_KINDS:
         trials = make_trials(metas, kind)
         if trials.n_genuine == 0 or trials.n_impostor == 0:
             continue  # e.g. no phrase labels: no text-dependent trials
-        scores = trials.scores(emb)
-        boot = n_boot if kind != "wrong_phrase" else 0
-        for key, value in trial_metrics(scores, trials, clips, n_boot=boot).items():
-            # eer_<kind>_ci95 is the name the interface promises; the rest are <metric>_<kind>
-            metrics[f"eer_{kind}_ci95" if key == "eer_ci95" else f"{key}_{kind}"] = value
-        write_scores(out / SCORE_FILES[kind], metas, trials, scores)
-        curves[kind.replace("_", "-")] = (scores, trials.genuine)
+        scored = ScoreList.from_trials(metas, trials, trials.scores(emb), with_phrase=kind != "text_independent")
+        results[kind] = TrialResult.from_scores(kind, scored, n_boot=n_boot if kind != "wrong_phrase" else 0)
+        scored.write(out / SCORE_FILES[kind])
+        curves[kind.replace("_", "-")] = (scored.scores, scored.genuine)
     if not curves:
         raise InvalidInputError("no trials could be formed from these clips")
+    evaluation = Evaluation(
+        model=embedder.model_name, n_clips=len(clips), n_speakers=len({m.speaker for m in metas}), fta_rate=n_failed / (n_failed + len(clips)),
+        speakers_seen_in_training=seen, trials=results,
+    )
     title = title or embedder.model_name
     det_plot(curves, out / "det.png", f"DET — {title}")
     roc_plot(curves, out / "roc.png", f"ROC — {title}")
     verification = verification_metrics(emb, clips, policy, int((getattr(embedder, "verify_thresholds", None) or {}).get("n_enrol", 3))) if policy else None
     if verification is not None:
-        metrics["decision"] = policy.describe()
-        metrics["verification"], scores, genuine = verification
+        evaluation.decision = policy.describe()
+        evaluation.verification, scores, genuine = verification
         axis = "cosine − template self-similarity" if policy.scoring == "normalised" else "cosine similarity"
         histogram_plot(scores, genuine, out / "hist.png", f"probe vs {verification[0]['n_enrol']}-clip template — {title}", policy.threshold, xlabel=axis, label=f"threshold ({policy.operating_point})")
     else:
         ti = curves.get("text-independent") or next(iter(curves.values()))
         histogram_plot(ti[0], ti[1], out / "hist.png", f"clip pairs — {title}", None)
+    metrics = evaluation.metrics()
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (out / "report.md").write_text(report(metrics, title))
-    return metrics
+    return evaluation
 
 
 def _model_policy(embedder) -> DecisionPolicy | None:
@@ -138,15 +115,6 @@ def _model_policy(embedder) -> DecisionPolicy | None:
         return DecisionPolicy.from_model(embedder)
     except InvalidInputError:
         return None
-
-
-def write_scores(path: Path, metas, trials: Trials, scores: np.ndarray) -> None:
-    """The 4-column convention (Bob, pyeer): claimed_id real_id probe_id score. The claimed
-    identity is the enrolment clip's speaker; the probe id names both clips."""
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh, delimiter=" ")
-        for a, b, s in zip(trials.a, trials.b, scores):
-            w.writerow([metas[a].speaker, metas[b].speaker, f"{metas[b].clip_id}@{metas[a].clip_id}", f"{s:.6f}"])
 
 
 def report(m: dict[str, Any], title: str) -> str:
