@@ -279,6 +279,25 @@ def test_liveness_model_roundtrip_and_scoring(tmp_path):
         m.embed(crops[..., 0])
 
 
+def test_a_liveness_ensemble_scores_the_mean_of_its_members_cosines(tmp_path):
+    """The one ensemble mechanism (lipauth.training.ensemble) for the liveness model too:
+    members' embeddings side by side over sqrt(M), so a cosine is the mean of theirs."""
+    from lipauth.pad.liveness import LivenessModel, LivenessNet
+    from lipauth.training.ensemble import member_seeds, train_members
+
+    torch.manual_seed(0)
+    a, b = LivenessNet(), LivenessNet()
+    crops = np.random.default_rng(1).integers(0, 255, (5, 64, 64, 3), dtype=np.uint8)
+    ea, eb, both = LivenessModel(a).embed(crops), LivenessModel(b).embed(crops), LivenessModel([a, b])
+    e = both.embed(crops)
+    np.testing.assert_allclose(e @ e.T, (ea @ ea.T + eb @ eb.T) / 2, atol=1e-5)
+    back = LivenessModel.load(both.save(tmp_path / "ens.pt"))
+    assert len(back.nets) == 2 and np.allclose(back.embed(crops), e, atol=1e-6)
+    assert train_members(7, 3, lambda i, seed: (i, seed)) == [(0, 7), (1, 8), (2, 9)]
+    with pytest.raises(InvalidInputError, match="at least one member"):
+        member_seeds(0, 0)
+
+
 # -- the bundled models on the shared recordings ---------------------------------------------
 @pytest.fixture(scope="module")
 def checks():

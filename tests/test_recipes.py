@@ -28,7 +28,7 @@ def test_the_shipped_recipes_parse(tmp_path):
     sync = parse(SyncRecipe, read_recipe("configs/avsync.yaml"), "avsync.yaml")
     assert list(sync.sources) == ["avletters", "grid-s2", "crema-d-sample", "grid-sample"] and sync.threshold_from == ["crema-d-sample", "grid-sample"]
     live = parse(LivenessRecipe, read_recipe("configs/liveness.yaml"), "liveness.yaml")
-    assert live.held_out == "grid-sample:" and live.train == {"epochs": 10}
+    assert live.held_out == "grid-sample:" and live.train == {"epochs": 10, "ensemble": 1} and sync.train["ensemble"] == 1
     assert read_recipe("configs/default_model.yaml").get("kind", "lip_embedding") == "lip_embedding"
 
 
@@ -40,6 +40,7 @@ def test_the_shipped_recipes_parse(tmp_path):
         ({"kind": "av_sync", "sources": {"a": {"corpus": "grid", "path": "x", "role": "training"}}, "threshold_from": []}, "role"),
         ({"kind": "av_sync", "sources": {"a": {"corpus": "grid", "path": "x"}}, "threshold_from": ["b"]}, "threshold_from names no source"),
         ({"kind": "face_liveness", "videos": [], "held_out": "x", "train": {"epoch": 1}}, "epoch"),
+        ({"kind": "face_liveness", "videos": [], "held_out": "x", "train": {"ensemble": 0}}, "ensemble must be"),
     ],
 )
 def test_bad_recipes_fail_with_one_line_before_any_training(tmp_path, recipe, message):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +24,10 @@ from torch import nn
 
 from lipauth.pad.face_sample import FACE_SIZE, FaceSample
 from lipauth.errors import EmptyCorpusError, InvalidInputError
+from lipauth.training.ensemble import train_members
 from lipauth.artifacts import artifact_id, load_artifact, plain, save_artifact
 
-FORMAT = "lipauth-liveness/1"
+FORMAT = "lipauth-liveness/2"  # /2: a list of networks (an ensemble of seeds); /1: one
 SIZE = FACE_SIZE
 
 
@@ -66,8 +67,15 @@ class LivenessTrainConfig:
 
 
 class LivenessModel:
-    def __init__(self, net: LivenessNet, reference: np.ndarray | None = None, thresholds: dict | None = None, info: dict | None = None, model_id: str = "") -> None:
-        self.net = net.eval()
+    """One network, or several (seeds of one recipe): their L2-normalised embeddings side by
+    side, divided by sqrt(M), so that a cosine is the mean of the members' cosines."""
+
+    def __init__(
+        self, nets: LivenessNet | list[LivenessNet], reference: np.ndarray | None = None, thresholds: dict | None = None, info: dict | None = None, model_id: str = ""
+    ) -> None:
+        self.nets = [n.eval() for n in (nets if isinstance(nets, list) else [nets])]
+        if not self.nets:
+            raise InvalidInputError("a liveness model needs at least one network")
         self.id = model_id  # enrolled face embeddings are only comparable with this model's
         self.reference = reference
         self.thresholds = thresholds or {}
@@ -75,7 +83,8 @@ class LivenessModel:
 
     @torch.no_grad()
     def embed(self, crops: np.ndarray) -> np.ndarray:
-        return self.net(to_tensor(crops)).numpy()
+        x = to_tensor(crops)
+        return (torch.cat([n(x) for n in self.nets], dim=1) / len(self.nets) ** 0.5).numpy()
 
     def score(self, crops: np.ndarray, references: np.ndarray | None = None) -> float:
         """Mean cosine similarity of the probe's crops to the client's enrolled real crops'
@@ -87,18 +96,20 @@ class LivenessModel:
         return float(np.mean(self.embed(crops) @ refs.T))
 
     def save(self, path: str | os.PathLike) -> Path:
-        blob = {"format": FORMAT, "embedding_dim": self.net.embedding_dim, "state_dict": self.net.state_dict(), "thresholds": plain(self.thresholds), "info": plain(self.info)}
+        blob = {"format": FORMAT, "embedding_dim": self.nets[0].embedding_dim, "state_dicts": [n.state_dict() for n in self.nets], "thresholds": plain(self.thresholds), "info": plain(self.info)}
         if self.reference is not None:
             blob["reference"] = torch.from_numpy(np.asarray(self.reference, np.float32))
         return save_artifact(path, blob)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LivenessModel":
-        blob = load_artifact(path, FORMAT, "a face-liveness model file")
-        net = LivenessNet(blob["embedding_dim"])
-        net.load_state_dict(blob["state_dict"])
+        blob = load_artifact(path, FORMAT, "a face-liveness model file", older=("lipauth-liveness/1",))
+        nets = []
+        for state in blob.get("state_dicts") or [blob["state_dict"]]:
+            nets.append(LivenessNet(blob["embedding_dim"]))
+            nets[-1].load_state_dict(state)
         ref = blob.get("reference")
-        return cls(net, None if ref is None else ref.numpy(), blob.get("thresholds", {}), blob.get("info", {}), model_id=artifact_id(path))
+        return cls(nets, None if ref is None else ref.numpy(), blob.get("thresholds", {}), blob.get("info", {}), model_id=artifact_id(path))
 
 
 def train_liveness(samples: list[FaceSample], cfg: LivenessTrainConfig | None = None, *, progress: bool = True) -> tuple[LivenessModel, dict]:
@@ -129,12 +140,31 @@ def train_liveness(samples: list[FaceSample], cfg: LivenessTrainConfig | None = 
                 bar.advance(task)
             history.append({"epoch": epoch + 1, "loss": float(np.mean(losses))})
     model = LivenessModel(net)
-    real_emb = np.concatenate([model.embed(real[c]) for c in clients])
-    ref = real_emb.mean(axis=0)
-    model.reference = (ref / max(float(np.linalg.norm(ref)), 1e-12)).astype(np.float32)
+    model.reference = _reference(model, real, clients)
     info = {"clients": clients, "n_real": int(sum(len(real[c]) for c in clients)), "n_fake": int(sum(len(fake[c]) for c in clients)), "train": cfg.__dict__, "history": history, "seconds": round(time.time() - t0, 1)}
     model.info = info
     return model, info
+
+
+def train_liveness_ensemble(samples: list[FaceSample], cfg: LivenessTrainConfig | None = None, *, members: int = 1, progress: bool = True) -> tuple[LivenessModel, dict]:
+    """`members` networks trained alike from seeds cfg.seed, cfg.seed + 1, ...
+    (lipauth.training.ensemble), scored together; members=1 is train_liveness."""
+    cfg = cfg or LivenessTrainConfig()
+    runs = train_members(cfg.seed, members, lambda i, seed: train_liveness(samples, replace(cfg, seed=seed), progress=progress))
+    if len(runs) == 1:
+        return runs[0]
+    model = LivenessModel([net for m, _ in runs for net in m.nets])
+    model.reference = _reference(model, _by_client(samples)[0], runs[0][1]["clients"])
+    info = {**runs[0][1], "members": members, "seconds": round(sum(r["seconds"] for _, r in runs), 1)}
+    info["history"] = [{"member": i, "seed": cfg.seed + i, **h} for i, (_, r) in enumerate(runs) for h in r["history"]]
+    model.info = info
+    return model, info
+
+
+def _reference(model: LivenessModel, real: dict[str, np.ndarray], clients: list[str]) -> np.ndarray:
+    """The bona fide reference: the mean embedding of the training clients' real crops."""
+    ref = np.concatenate([model.embed(real[c]) for c in clients]).mean(axis=0)
+    return (ref / max(float(np.linalg.norm(ref)), 1e-12)).astype(np.float32)
 
 
 def _by_client(samples: list[FaceSample]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -29,7 +29,7 @@ from lipauth.measure.metrics import eer
 from lipauth.measure.pad_metrics import apcer_bpcer, bpcer_at_apcer
 from lipauth.pad.avsync import SyncConfig
 from lipauth.pad.face_data import face_samples_from_video
-from lipauth.pad.liveness import LivenessTrainConfig, train_liveness
+from lipauth.pad.liveness import LivenessTrainConfig, train_liveness_ensemble
 from lipauth.pad.sync_training import SyncTrainConfig, evaluate_sync, train_sync_ensemble
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
 
@@ -61,8 +61,7 @@ class SyncRecipe(_Strict):
     seed: int = 0
     crop: dict = Field(default_factory=lambda: {"width": 30, "height": 18})
     network: dict = Field(default_factory=dict)  # lipauth.pad.avsync.SyncConfig
-    train: dict = Field(default_factory=dict)  # lipauth.pad.sync_training.SyncTrainConfig
-    members: int = 1  # networks from seeds seed, seed+1, ... scored together
+    train: dict = Field(default_factory=dict)  # lipauth.pad.sync_training.SyncTrainConfig, and ensemble (lipauth.training.ensemble)
     sources: dict[str, Source]
     threshold_from: list[str]  # sources whose validation clips set the operating point
 
@@ -75,7 +74,7 @@ class VideoSet(_Strict):
 class LivenessRecipe(_Strict):
     kind: Literal["face_liveness"]
     seed: int = 0
-    train: dict = Field(default_factory=dict)  # lipauth.pad.liveness.LivenessTrainConfig
+    train: dict = Field(default_factory=dict)  # lipauth.pad.liveness.LivenessTrainConfig, and ensemble (lipauth.training.ensemble)
     crops_per_video: int = 16
     videos: list[VideoSet]
     same_person: dict[str, list[str]] = Field(default_factory=dict)  # client -> file stems of that person
@@ -87,6 +86,16 @@ def _typed(cls, values: dict, where: str, **fixed):
         return cls(**{**values, **fixed})
     except TypeError as exc:
         raise InvalidInputError(f"{where}: {exc}") from None
+
+
+def _ensemble_and(cls, train: dict, where: str, **fixed):
+    """(members, the training config): `ensemble` is the one key every recipe's train block
+    shares (lipauth.training.ensemble); the rest configure one network."""
+    rest = dict(train)
+    members = rest.pop("ensemble", 1)
+    if not isinstance(members, int) or members < 1:
+        raise InvalidInputError(f"{where}: ensemble must be a whole number >= 1, got {members!r}")
+    return members, _typed(cls, rest, where, **fixed)
 
 
 def parse(cls, raw: dict, where: str):
@@ -123,7 +132,7 @@ def run_av_sync(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict
     r = parse(SyncRecipe, raw, where)
     crop = _typed(CropSpec, r.crop, f"{where}: crop")
     net_cfg = _typed(SyncConfig, r.network, f"{where}: network")
-    train_cfg = _typed(SyncTrainConfig, r.train, f"{where}: train", seed=r.seed)
+    members, train_cfg = _ensemble_and(SyncTrainConfig, r.train, f"{where}: train", seed=r.seed)
     unknown = set(r.threshold_from) - set(r.sources)
     if unknown:
         raise InvalidInputError(f"{where}: threshold_from names no source {sorted(unknown)}")
@@ -137,7 +146,7 @@ def run_av_sync(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict
     val = [c for clips in by_role["val"].values() for c in clips]
     if not train:
         raise EmptyCorpusError(f"{where}: no clip has the role train")
-    model, info = train_sync_ensemble(train, val, net_cfg, train_cfg, members=r.members)
+    model, info = train_sync_ensemble(train, val, net_cfg, train_cfg, members=members)
     # verify sees ~3 s face videos, where genuine sync scores run higher than on AVLetters'
     # ~1 s letters (docs/pad.md): the operating point comes from the videos
     video_val = [c for name in r.sources if name in r.threshold_from for c in by_role["val"].get(name, [])]
@@ -188,7 +197,7 @@ def client_videos(data: Path, r: LivenessRecipe) -> list[tuple[Path, str]]:
 
 def run_face_liveness(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict:
     r = parse(LivenessRecipe, raw, where)
-    train_cfg = _typed(LivenessTrainConfig, r.train, f"{where}: train", seed=r.seed)
+    members, train_cfg = _ensemble_and(LivenessTrainConfig, r.train, f"{where}: train", seed=r.seed)
     pipe = LipPipeline(PipelineConfig(crop=CropSpec(30, 18)))
     rng = np.random.default_rng(r.seed)
     samples, videos = [], client_videos(data, r)
@@ -200,7 +209,7 @@ def run_face_liveness(raw: dict, data: Path, out: Path, where: str = "recipe") -
         raise EmptyCorpusError(f"{where}: held_out {r.held_out!r} matches {len(fold_clients)} client(s); the folds need 2")
     per_client, generic = [], []
     for test in (fold_clients[0::2], fold_clients[1::2]):
-        model, _ = train_liveness([s for s in samples if s.client not in test], train_cfg, progress=False)
+        model, _ = train_liveness_ensemble([s for s in samples if s.client not in test], train_cfg, members=members, progress=False)
         for s in samples:
             if s.client not in test:
                 continue
@@ -227,7 +236,7 @@ def run_face_liveness(raw: dict, data: Path, out: Path, where: str = "recipe") -
             f"| {name} | {int(bf.sum())} / {int((~bf).sum())} | {100 * e:.1f} | {100 * at['apcer']['print']:.1f} | {100 * at['apcer']['replay']:.1f} | {100 * at['bpcer']:.1f} | {100 * b5:.1f} | {100 * b1:.1f} |"
         )
     t = time.time()
-    model, info = train_liveness(samples, train_cfg)
+    model, info = train_liveness_ensemble(samples, train_cfg, members=members)
     model.thresholds = thresholds
     model.info["evaluation"] = report
     model.info["recipe"] = raw

@@ -22,9 +22,10 @@ from rich.progress import Progress
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from lipauth.clip import LipClip
-from lipauth.errors import EmptyCorpusError, InvalidInputError, LipauthError
+from lipauth.errors import EmptyCorpusError, LipauthError
 from lipauth.measure.metrics import eer
 from lipauth.pad.attacks import shift_audio, swap_audio
+from lipauth.training.ensemble import member_seeds, train_members
 from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
 
 
@@ -199,11 +200,9 @@ def train_sync_ensemble(
     keeping its own best epoch, scored together (their distances averaged). The threshold is
     the ensemble's EER threshold on `val_clips`. members=1 is train_sync."""
     tcfg = tcfg or SyncTrainConfig()
-    if members < 1:
-        raise InvalidInputError(f"an ensemble needs at least one member, got {members}")
-    if members == 1:
+    if member_seeds(tcfg.seed, members) == [tcfg.seed]:
         return train_sync(train_clips, val_clips, cfg, tcfg, progress=progress)
-    runs = [train_sync(train_clips, val_clips, cfg, replace(tcfg, seed=tcfg.seed + i), progress=progress) for i in range(members)]
+    runs = train_members(tcfg.seed, members, lambda i, seed: train_sync(train_clips, val_clips, cfg, replace(tcfg, seed=seed), progress=progress))
     model = SyncModel([net for m, _ in runs for net in m.nets])
     if val_clips:
         model.threshold = evaluate_sync(model, val_clips, seed=tcfg.seed).get("threshold")

@@ -44,6 +44,7 @@ from lipauth.models.embedder import LipEmbedder
 from lipauth.models.ensemble import Ensemble
 from lipauth.models.registry import create_model
 from lipauth.training.config import TrainConfig, TrainSpec
+from lipauth.training.ensemble import member_seeds, train_members
 from lipauth.training.loop import Checkpoint, EarlyStopping, KeepBest, LoopState, MetricsLog, ProgressLine, broadcast, run_epochs
 from lipauth.training.losses import make_loss, make_miner
 from lipauth.clip import CropSpec
@@ -76,9 +77,7 @@ def train(cfg: TrainConfig, dataset: Dataset, out: str | Path, *, split: Split |
         if rank == 0 and not resume:
             out.mkdir(parents=True, exist_ok=True)
             _write_run_files(out, cfg, split, dataset, metrics_log=False)  # each member logs its own epochs
-        members = []
-        for i in range(n_members):
-            members.append(_train_one(cfg.with_seed(cfg.seed + i), dataset, out / f"member{i}", split, resume, progress, rank, world))
+        members = train_members(cfg.seed, n_members, lambda i, seed: _train_one(cfg.with_seed(seed), dataset, out / f"member{i}", split, resume, progress, rank, world))
         summary = _combine_members(cfg, dataset, out, split, members) if rank == 0 else {}
     if world > 1:
         dist.barrier()
@@ -92,7 +91,7 @@ def _combine_members(cfg: TrainConfig, dataset: Dataset, out: Path, split: Split
     folders = [out / f"member{i}" for i in range(len(summaries))]
     refit = all("refit" in s for s in summaries)
     summary = {
-        "ensemble": {"members": [str(f.name) for f in folders], "seeds": [cfg.seed + i for i in range(len(folders))], "best_epochs": [s["best_epoch"] for s in summaries]},
+        "ensemble": {"members": [str(f.name) for f in folders], "seeds": member_seeds(cfg.seed, len(folders)), "best_epochs": [s["best_epoch"] for s in summaries]},
         "best_val_eer": float(np.mean([s["best_val_eer"] for s in summaries])),  # the members' mean
         "calibrated_on": summaries[0]["calibrated_on"],
         "split": split.to_dict(),
