@@ -21,6 +21,7 @@ from lipauth.errors import InvalidInputError
 from lipauth.models.embedder import LipEmbedder
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
 
+
 def default_model_path() -> Path:
     return bundled(LIP_MODEL)
 

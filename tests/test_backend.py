@@ -71,7 +71,7 @@ def test_ensemble_cosine_is_the_mean_of_the_members_cosines(tmp_path):
     """The ensemble is score averaging behind one embedding: each member's cosine counts
     1/M, whether or not that member has a whitening backend; it survives the model file."""
     from lipauth.clip import ClipMeta, LipClip
-    from lipauth.training.trainer import ensemble_of
+    from lipauth.models.ensemble import ensemble_of
 
     rng = np.random.default_rng(4)
     members = [_member(0, 16, rng), _member(1, 8, rng), _member(2, None, rng)]
@@ -86,7 +86,7 @@ def test_ensemble_cosine_is_the_mean_of_the_members_cosines(tmp_path):
 
 
 def test_ensemble_members_must_share_preprocessing():
-    from lipauth.training.trainer import ensemble_of
+    from lipauth.models.ensemble import ensemble_of
 
     rng = np.random.default_rng(5)
     a, b = _member(0, 8, rng), _member(1, 8, rng)

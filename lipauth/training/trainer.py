@@ -39,9 +39,9 @@ from lipauth.training.sampling import PKSampler, challenging_triplets
 from lipauth.errors import InvalidInputError
 from lipauth.measure.metrics import eer
 from lipauth.scoring.calibration import calibrate, calibrate_verification
-from lipauth.scoring.whitening import MemberWhitening, Whitening
+from lipauth.scoring.whitening import Whitening
 from lipauth.models.embedder import LipEmbedder
-from lipauth.models.ensemble import Ensemble
+from lipauth.models.ensemble import ensemble_of
 from lipauth.models.registry import create_model
 from lipauth.training.config import TrainConfig, TrainSpec
 from lipauth.training.ensemble import member_seeds, train_members
@@ -129,29 +129,6 @@ def _save(embedder: LipEmbedder, path: Path, calibrated: tuple[dict, dict, dict]
     embedder.save(path)
 
 
-def ensemble_of(members: list[LipEmbedder]) -> LipEmbedder:
-    """One LipEmbedder whose cosine is the mean of the members' (same preprocessing)."""
-    first = members[0]
-    for m in members[1:]:
-        if (m.crop, m.length, m.normalize, m.backend) != (first.crop, first.length, first.normalize, first.backend):
-            raise InvalidInputError("ensemble members must share their preprocessing (crop, length, normalisation, landmark backend)")
-    specs = [{"name": m.model_name, "config": m.model_config} for m in members]
-    net = Ensemble(specs)
-    for slot, m in zip(net.members, members):
-        slot.load_state_dict(m.model.state_dict())
-    dims = [int(m.backend_scoring.mean.shape[0]) if m.backend_scoring is not None else _embedding_dim(m) for m in members]  # each member's slice
-    return LipEmbedder(
-        model=net.eval(), model_name="ensemble", model_config={"members": specs}, crop=first.crop, backend=first.backend, length=first.length,
-        normalize=first.normalize, backend_scoring=MemberWhitening(parts=[m.backend_scoring for m in members], dims=dims),
-    )
-
-
-def _embedding_dim(m: LipEmbedder) -> int:
-    if not m.model_config.get("embedding_dim"):
-        raise InvalidInputError(f"an ensemble member without a scoring backend must name its embedding_dim ({m.model_name})")
-    return int(m.model_config["embedding_dim"])
-
-
 def _train_one(cfg: TrainConfig, dataset: Dataset, out: Path, split: Split, resume: bool, progress: bool, rank: int, world: int) -> dict[str, Any]:
     """One network: train, choose the epoch on validation, refit if asked, calibrate, save."""
     seed = cfg.seed
@@ -208,6 +185,7 @@ def _train_one(cfg: TrainConfig, dataset: Dataset, out: Path, split: Split, resu
         refit_model = create_model(cfg.model.name, **model_cfg)
         refit_fit = _Epochs(cfg, refit_model, train_clips + val_clips, rank, world)
         refit_rng = np.random.default_rng([seed, rank, 10_000])
+        log = MetricsLog(out / "metrics.jsonl")
         with _progress(progress and rank == 0) as bar:
             task = bar.add_task("train", total=n_epochs, info="refit on training + validation speakers")
             for epoch in range(n_epochs):
@@ -215,7 +193,7 @@ def _train_one(cfg: TrainConfig, dataset: Dataset, out: Path, split: Split, resu
                 record = {**refit_fit.epoch(epoch, refit_rng), "phase": "refit"}
                 if rank == 0:
                     record["seconds"] = round(time.perf_counter() - t0, 2)
-                    MetricsLog(out / "metrics.jsonl").after_epoch(record, state)
+                    log.after_epoch(record, state)
                     bar.update(task, advance=1)
     if rank == 0:
         embedder = _embedder(model, cfg, model_cfg, crop)
