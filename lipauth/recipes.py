@@ -13,9 +13,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-import yaml
-
 from lipauth.errors import InvalidInputError
+from lipauth.training.config import read_yaml
 
 LIP = "lip_embedding"
 RUNNERS = {"av_sync": "lipauth.pad.recipes:run_av_sync", "face_liveness": "lipauth.pad.recipes:run_face_liveness"}
@@ -23,15 +22,7 @@ KINDS = (LIP, *RUNNERS)
 
 
 def read_recipe(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: no such config file")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InvalidInputError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise InvalidInputError(f"{path}: a recipe is a mapping of settings")
+    raw = read_yaml(path)
     kind = raw.get("kind", LIP)
     if kind not in KINDS:
         raise InvalidInputError(f"{path}: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")

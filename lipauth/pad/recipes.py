@@ -166,20 +166,9 @@ def run_av_sync(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict
             + f" | {100 * e['in_sync_rejected_at_threshold']:.0f} | {100 * e['in_sync_offset_within_1']:.0f} |"
         )
     model.info["evaluation"] = {k: v for k, v in report.items() if k != "train"}
-    model.info["recipe"] = raw
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "avsync.pt")
-    report["table"] = "\n".join(
-        [
-            "| set | in-sync / out-of-sync | EER (%) | AUC | AP | shift 0.2 s: EER (% accepted) | shift 0.5 s | swapped audio | in-sync rejected at threshold (%) | in-sync best offset within 1 frame (%) |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-            *rows,
-            "",
-            f"Threshold {model.threshold:.3f} (sync score), chosen at the EER of the validation videos. Training: {info['n_train_clips']} clips, {len(model.nets)} network(s), {info['seconds']:.0f} s.",
-        ]
-    )
-    (out / "avsync.json").write_text(json.dumps(report, indent=2, default=float))
-    return {"model": out / "avsync.pt", "report": report}
+    header = "| set | in-sync / out-of-sync | EER (%) | AUC | AP | shift 0.2 s: EER (% accepted) | shift 0.5 s | swapped audio | in-sync rejected at threshold (%) | in-sync best offset within 1 frame (%) |"
+    footer = f"Threshold {model.threshold:.3f} (sync score), chosen at the EER of the validation videos. Training: {info['n_train_clips']} clips, {len(model.nets)} network(s), {info['seconds']:.0f} s."
+    return _save(model, "avsync", raw, out, report, header, rows, footer)
 
 
 # -- face liveness -----------------------------------------------------------------------------
@@ -239,19 +228,20 @@ def run_face_liveness(raw: dict, data: Path, out: Path, where: str = "recipe") -
     model, info = train_liveness_ensemble(samples, train_cfg, members=members)
     model.thresholds = thresholds
     model.info["evaluation"] = report
+    header = "| comparison | bona fide / attack presentations | EER (%) | APCER print (%) | APCER replay (%) | BPCER (%) | BPCER @ APCER 5 % | BPCER @ APCER 1 % |"
+    footer = (
+        f"APCER and BPCER at the EER threshold of each comparison; 2 folds by client over {len(fold_clients)} {r.held_out} clients. "
+        + " ".join(f"{n}: bona fide scores >= {v['min_bona_fide']:.3f}, attack scores <= {v['max_attack']:.3f}." for n, v in report.items())
+        + f" The bundled model is then trained on all {len(info['clients'])} clients ({time.time() - t:.0f} s)."
+    )
+    return _save(model, "liveness", raw, out, report, header, rows, footer)
+
+
+def _save(model, name: str, raw: dict, out: Path, report: dict, header: str, rows: list[str], footer: str) -> dict:
+    """OUT/NAME.pt (with the recipe that made it), OUT/NAME.json (the report and its table)."""
     model.info["recipe"] = raw
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "liveness.pt")
-    report["table"] = "\n".join(
-        [
-            "| comparison | bona fide / attack presentations | EER (%) | APCER print (%) | APCER replay (%) | BPCER (%) | BPCER @ APCER 5 % | BPCER @ APCER 1 % |",
-            "|---|---|---|---|---|---|---|---|",
-            *rows,
-            "",
-            f"APCER and BPCER at the EER threshold of each comparison; 2 folds by client over {len(fold_clients)} {r.held_out} clients. "
-            + " ".join(f"{n}: bona fide scores >= {v['min_bona_fide']:.3f}, attack scores <= {v['max_attack']:.3f}." for n, v in report.items())
-            + f" The bundled model is then trained on all {len(info['clients'])} clients ({time.time() - t:.0f} s).",
-        ]
-    )
-    (out / "liveness.json").write_text(json.dumps(report, indent=2, default=float))
-    return {"model": out / "liveness.pt", "report": report}
+    model.save(out / f"{name}.pt")
+    report["table"] = "\n".join([header, "|" + "---|" * header.count(" | ") + "---|", *rows, "", footer])
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2, default=float))
+    return {"model": out / f"{name}.pt", "report": report}

@@ -90,18 +90,26 @@ class TrainConfig(_Strict):
         return d
 
 
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A recipe file's settings, or an InvalidInputError saying why there are none."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such config file")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"{path}: a recipe is a mapping of settings")
+    return raw
+
+
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """A recipe file (None: the defaults) with `overrides` merged over it."""
     raw: dict[str, Any] = {}
     where = "defaults"
     if path is not None:
-        path, where = Path(path), str(path)
-        if not path.is_file():
-            raise InvalidInputError(f"{path}: no such config file")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise InvalidInputError(f"{path}: not valid YAML ({exc})") from None
+        raw, where = read_yaml(path), str(path)
         raw.pop("kind", None)  # lipauth.recipes dispatched on it: this is a lip_embedding recipe
     raw = _merged(raw, overrides or {})
     try:
