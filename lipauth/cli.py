@@ -14,8 +14,10 @@ from rich.table import Table
 from lipauth.errors import InvalidInputError, LipauthError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Lip-based biometric authentication.")
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: lines are not broken at 80 columns when the output is a file or a pipe (a
+# terminal wraps long lines itself)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_ERROR = 2
 

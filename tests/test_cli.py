@@ -56,6 +56,8 @@ def test_inspect_writes_a_contact_sheet(tmp_path):
     img = mpimg.imread(out)
     assert img.shape[1] > 2 * img.shape[0]  # a wide sheet: 6 columns, 2 rows
     assert img[..., :3].std() > 0.05  # not a blank picture
+    # piped output is not broken at 80 columns: the summary is one line, however long
+    assert len(res.output.strip()) > 80 and res.output.strip().count("\n") == 0, res.output
 
 
 def test_inspect_bad_inputs(tmp_path):
