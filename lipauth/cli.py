@@ -257,15 +257,29 @@ PointOpt = typer.Option("eer", "--operating-point", help="eer, fmr_1pct, fmr_0.1
 ScoringOpt = typer.Option(None, "--scoring", help="raw or normalised (default: what the model recommends).")
 
 
-def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer", scoring: Optional[str] = None):
-    from lipauth.api import load_model
-    from lipauth.auth.store import TemplateStore
-    from lipauth.auth.verifier import Verifier
+def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer", scoring: Optional[str] = None, videos=()):
+    """The Verifier, once the arguments alone are known to be usable: a wrong operating point,
+    scoring, model path or video path fails here in milliseconds, before the models load."""
+    from lipauth.errors import VideoDecodeError
+    from lipauth.scoring.policy import OPERATING_POINTS, SCORINGS
 
     try:
         point: str | float = float(operating_point)
     except ValueError:
         point = operating_point
+        if point not in OPERATING_POINTS:
+            raise InvalidInputError(f"operating point must be one of {', '.join(OPERATING_POINTS)} or a number, got {point!r}") from None
+    if scoring is not None and scoring not in SCORINGS:
+        raise InvalidInputError(f"scoring must be raw or normalised, got {scoring!r}")
+    if model is not None and not Path(model).is_file():
+        raise InvalidInputError(f"{model}: no such model file")
+    for v in videos:
+        if not Path(v).is_file():
+            raise VideoDecodeError(f"{v}: no such file")  # what decoding would say, seconds later
+    from lipauth.api import load_model
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+
     return Verifier(load_model(model), TemplateStore(store), operating_point=point, scoring=scoring)
 
 
@@ -279,7 +293,7 @@ def enroll(
     passphrase: Optional[str] = typer.Option(None, "--passphrase", help="For text-dependent use."),
 ) -> None:
     """Enrol a user from several clips (all must acquire, or nothing is stored)."""
-    template = _verifier(store, model).enroll(user, videos, passphrase=passphrase)
+    template = _verifier(store, model, videos=videos).enroll(user, videos, passphrase=passphrase)
     console.print(f"enrolled {user!r} from {len(template.embeddings)} clips", highlight=False)
 
 
@@ -299,7 +313,9 @@ def verify(
     import json
 
     try:
-        decision = _verifier(store, model, operating_point, scoring).verify(user, video, liveness=liveness, require_audio=require_audio)
+        if require_audio and not liveness:
+            raise InvalidInputError("--require-audio is a liveness setting: add --liveness")
+        decision = _verifier(store, model, operating_point, scoring, videos=[video]).verify(user, video, liveness=liveness, require_audio=require_audio)
     except LipauthError as exc:
         if as_json:
             print(json.dumps({"user": user, "error": exc.code, "message": str(exc)}))
@@ -333,7 +349,7 @@ def identify(
     """Search the enrolled users (1:N) for the speaker of VIDEO."""
     import json
 
-    v = _verifier(store, model)
+    v = _verifier(store, model, videos=[video])
     found = v.identify(video, k)
     if as_json:
         print(json.dumps({"candidates": [candidate_dict(c) for c in found], "policy": v.policy.describe()}))

@@ -295,3 +295,25 @@ def test_a_process_killed_while_enrolling_leaves_the_store_consistent(tmp_path, 
         for u in users:
             assert store.get(u).embeddings.shape[0] == 4
         store.close()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["verify", "s2", "MISSING"], "no such file"),
+        (["verify", "s2", "VIDEO", "--operating-point", "fmr_50pct"], "operating point must be"),
+        (["verify", "s2", "VIDEO", "--scoring", "zscore"], "scoring must be"),
+        (["verify", "s2", "VIDEO", "--require-audio"], "--liveness"),
+        (["verify", "s2", "VIDEO", "--model", "MISSING"], "no such model file"),
+        (["enroll", "s2", "VIDEO", "MISSING"], "no such file"),
+        (["identify", "MISSING"], "no such file"),
+    ],
+)
+def test_bad_arguments_fail_before_any_model_loads(tmp_path, monkeypatch, args, message):
+    import lipauth.api
+
+    monkeypatch.setattr(lipauth.api, "load_model", lambda *a, **k: pytest.fail("a model was loaded for arguments that cannot work"))
+    video = str(need("grid-s2/video/bbaf2a.mpg"))
+    args = [video if a == "VIDEO" else str(tmp_path / "missing.mp4") if a == "MISSING" else a for a in args]
+    res = runner.invoke(app, [*args, "--store", str(tmp_path / "t.db")])
+    assert res.exit_code == 2 and message in res.output, res.output
