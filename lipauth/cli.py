@@ -261,16 +261,10 @@ def _verifier(store: Optional[str], model: Optional[Path], operating_point: str 
     """The Verifier, once the arguments alone are known to be usable: a wrong operating point,
     scoring, model path or video path fails here in milliseconds, before the models load."""
     from lipauth.errors import VideoDecodeError
-    from lipauth.scoring.policy import OPERATING_POINTS, SCORINGS
+    from lipauth.scoring.policy import check_scoring, parse_operating_point
 
-    try:
-        point: str | float = float(operating_point)
-    except ValueError:
-        point = operating_point
-        if point not in OPERATING_POINTS:
-            raise InvalidInputError(f"operating point must be one of {', '.join(OPERATING_POINTS)} or a number, got {point!r}") from None
-    if scoring is not None and scoring not in SCORINGS:
-        raise InvalidInputError(f"scoring must be raw or normalised, got {scoring!r}")
+    point = parse_operating_point(operating_point)
+    check_scoring(scoring)
     if model is not None and not Path(model).is_file():
         raise InvalidInputError(f"{model}: no such model file")
     for v in videos:
@@ -352,7 +346,7 @@ def identify(
     v = _verifier(store, model, videos=[video])
     found = v.identify(video, k)
     if as_json:
-        print(json.dumps({"candidates": [candidate_dict(c) for c in found], "policy": v.policy.describe()}))
+        print(json.dumps({"candidates": [c.to_dict() for c in found], "policy": v.policy.describe()}))
         return
     table = Table(title=f"identify {video.name} ({v.operating_point}, {v.scoring} scoring)")
     for col in ("rank", "user", "score", "threshold", "match"):
@@ -360,11 +354,6 @@ def identify(
     for i, c in enumerate(found, 1):
         table.add_row(str(i), c.user, f"{c.score:.3f}", f"{c.threshold:.3f}", "yes" if c.matched else "")
     console.print(table)
-
-
-def candidate_dict(c) -> dict:
-    """One identification candidate as the CLI and the service print it."""
-    return {"user": c.user, "score": c.score, "threshold": c.threshold, "above_threshold": c.matched}
 
 
 @app.command("check-sync")

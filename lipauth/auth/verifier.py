@@ -41,6 +41,10 @@ class Candidate:
     threshold: float
     matched: bool
 
+    def to_dict(self) -> dict[str, Any]:
+        """As the CLI's `identify --json` and the service print it."""
+        return {"user": self.user, "score": self.score, "threshold": self.threshold, "above_threshold": self.matched}
+
 
 class Verifier:
     def __init__(

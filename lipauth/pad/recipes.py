@@ -124,8 +124,8 @@ def source_clips(data: Path, out: Path, name: str, src: Source, crop: CropSpec) 
             preprocess_corpus(folder, cache, src.corpus, PipelineConfig(crop=crop), workers=2, on_progress=lambda done, total, row: bar.update(task, completed=done, total=total))
         rows = read_manifest(cache / "manifest.csv")
         clips = [load_clip(cache / r["file"]) for r in rows.values() if r["status"] == "done"]
-    person = lambda c: src.speaker_of.get(c.meta.clip_id) or src.speaker  # noqa: E731
-    return [c.with_meta(speaker=person(c)) if person(c) else c for c in clips]
+    named = [(c, src.speaker_of.get(c.meta.clip_id) or src.speaker) for c in clips]
+    return [c.with_meta(speaker=person) if person else c for c, person in named]
 
 
 def run_av_sync(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict:

@@ -21,7 +21,7 @@ model file carries it (`llr_slope`), else from its clip-pair calibration (older 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,8 +43,22 @@ class Verdict:
     llr: float | None = None  # calibrated log-likelihood ratio of this probe
     llr_threshold: float | None = None  # the LLR the threshold stands for (0 at the EER point)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+def parse_operating_point(point: str | float) -> str | float:
+    """A named operating point, or a number (a raw cosine threshold): "0.75" is the number."""
+    if isinstance(point, (int, float)) and not isinstance(point, bool):
+        return float(point)
+    try:
+        return float(point)
+    except (TypeError, ValueError):
+        if point not in OPERATING_POINTS:
+            raise InvalidInputError(f"operating point must be one of {', '.join(OPERATING_POINTS)} or a number, got {point!r}") from None
+        return point
+
+
+def check_scoring(scoring: str | None) -> None:
+    if scoring is not None and scoring not in SCORINGS:
+        raise InvalidInputError(f"scoring must be raw or normalised, got {scoring!r}")
 
 
 class DecisionPolicy:
@@ -54,11 +68,9 @@ class DecisionPolicy:
         """raw: operating point -> threshold on the cosine (and optionally "llr_slope");
         normalised: the same on cosine minus self-similarity, for scoring="normalised". A
         numeric operating point is a raw cosine threshold of the caller's own."""
-        if scoring not in SCORINGS:
-            raise InvalidInputError(f"scoring must be raw or normalised, got {scoring!r}")
-        numeric = isinstance(operating_point, (int, float)) and not isinstance(operating_point, bool)
-        if not numeric and operating_point not in OPERATING_POINTS:
-            raise InvalidInputError(f"operating point must be one of {', '.join(OPERATING_POINTS)} or a number, got {operating_point!r}")
+        check_scoring(scoring)
+        operating_point = parse_operating_point(operating_point)
+        numeric = isinstance(operating_point, float)
         if scoring == "normalised" and not numeric and not normalised:
             raise InvalidInputError("this model carries no enrolment-normalised thresholds; use scoring='raw'")
         self.scoring = "raw" if numeric else scoring

@@ -121,7 +121,7 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
     def identify(video: UploadFile = File(...), k: int = Query(5, ge=1, le=100)) -> dict:
         with saved(video) as path, work:
             found = verifier.identify(path, k)
-        return {"policy": verifier.policy.describe(), "candidates": [{"user": c.user, "score": c.score, "threshold": c.threshold, "above_threshold": c.matched} for c in found]}
+        return {"policy": verifier.policy.describe(), "candidates": [c.to_dict() for c in found]}
 
     @app.delete("/v1/users/{user_id}", status_code=204, dependencies=[Depends(require_key)])
     def delete(user_id: str) -> Response:
