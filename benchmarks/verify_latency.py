@@ -46,7 +46,7 @@ def main() -> None:
         import os
 
         os.environ.pop("LIPAUTH_STORE_KEY", None)
-        verifier = Verifier(model, TemplateStore(Path(tmp) / "t.db"))
+        verifier = Verifier(model, TemplateStore(Path(tmp) / "t.db", create=True))
         verifier.enroll("user", enrol)
         cfg = model.pipeline.config
         stages: dict[str, list[float]] = {k: [] for k in ("decode", "landmarks", "crop", "embed", "score", "total", "av_sync", "face_liveness", "total --liveness")}

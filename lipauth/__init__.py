@@ -2,7 +2,7 @@
 
     import lipauth
     model = lipauth.load_model("runs/v2/model.pt")
-    verifier = lipauth.Verifier(model, lipauth.TemplateStore("templates.db"))
+    verifier = lipauth.Verifier(model, lipauth.TemplateStore("templates.db", create=True))
 """
 
 __version__ = "0.1.0"

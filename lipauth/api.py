@@ -3,7 +3,7 @@
     import lipauth
     model = lipauth.load_model()                 # the bundled default model
     vec = model.embed("clip.mp4")                # (D,) L2-normalised
-    verifier = lipauth.Verifier(model, lipauth.TemplateStore("templates.db"))
+    verifier = lipauth.Verifier(model, lipauth.TemplateStore("templates.db", create=True))
     verifier.enroll("alice", ["a1.mp4", "a2.mp4", "a3.mp4"])
     decision = verifier.verify("alice", "probe.mp4")   # score, threshold, accepted, reasons
 """

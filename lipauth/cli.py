@@ -257,9 +257,10 @@ PointOpt = typer.Option("eer", "--operating-point", help="eer, fmr_1pct, fmr_0.1
 ScoringOpt = typer.Option(None, "--scoring", help="raw or normalised (default: what the model recommends).")
 
 
-def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer", scoring: Optional[str] = None, videos=()):
+def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer", scoring: Optional[str] = None, videos=(), create: bool = False):
     """The Verifier, once the arguments alone are known to be usable: a wrong operating point,
-    scoring, model path or video path fails here in milliseconds, before the models load."""
+    scoring, model path, video path or store fails here in milliseconds, before the models
+    load. Only `create` (enrolment) makes a store that does not exist yet."""
     from lipauth.errors import VideoDecodeError
     from lipauth.scoring.policy import check_scoring, parse_operating_point
 
@@ -270,11 +271,22 @@ def _verifier(store: Optional[str], model: Optional[Path], operating_point: str 
     for v in videos:
         if not Path(v).is_file():
             raise VideoDecodeError(f"{v}: no such file")  # what decoding would say, seconds later
+    opened = _store(store, create=create)
     from lipauth.api import load_model
-    from lipauth.auth.store import TemplateStore
     from lipauth.auth.verifier import Verifier
 
-    return Verifier(load_model(model), TemplateStore(store), operating_point=point, scoring=scoring)
+    return Verifier(load_model(model), opened, operating_point=point, scoring=scoring)
+
+
+def _store(location: Optional[str], create: bool = False):
+    from lipauth.auth.store import TemplateStore
+
+    store = TemplateStore(location, create=create)
+    if store.created:
+        err_console.print(f"created the template store {store.location}", highlight=False)
+    if store.key_created:
+        err_console.print(f"[yellow]its key is {store.key_created}: back it up; without it the templates cannot be read[/yellow]", highlight=False)
+    return store
 
 
 @app.command()
@@ -285,10 +297,18 @@ def enroll(
     store: Optional[str] = StoreOpt,
     model: Optional[Path] = ModelOpt,
     passphrase: Optional[str] = typer.Option(None, "--passphrase", help="For text-dependent use."),
+    replace: bool = typer.Option(False, "--replace", help="Replace an enrolled user's clips with these."),
+    add: bool = typer.Option(False, "--add", help="Add these clips to an enrolled user (the template is recomputed from all)."),
 ) -> None:
-    """Enrol a user from several clips (all must acquire, or nothing is stored)."""
-    template = _verifier(store, model, videos=videos).enroll(user, videos, passphrase=passphrase)
-    console.print(f"enrolled {user!r} from {len(template.embeddings)} clips", highlight=False)
+    """Enrol a user from several clips (all must acquire and agree with each other, or nothing
+    is stored). An enrolled id is refused unless --replace or --add. Creates the store if
+    there is none."""
+    if replace and add:
+        raise InvalidInputError("--replace and --add exclude each other")
+    mode = "replace" if replace else "add" if add else "new"
+    template = _verifier(store, model, videos=videos, create=mode == "new").enroll(user, videos, passphrase=passphrase, mode=mode)
+    done = {"new": "enrolled", "replace": "re-enrolled", "add": "added clips to"}[mode]
+    console.print(f"{done} {user!r}: {len(template.embeddings)} clips in the template", highlight=False)
 
 
 @app.command()
@@ -301,6 +321,8 @@ def verify(
     scoring: Optional[str] = ScoringOpt,
     liveness: bool = typer.Option(False, "--liveness", help="Also run the presentation-attack checks: AV synchrony (if the video has audio) and face liveness."),
     require_audio: bool = typer.Option(False, "--require-audio", help="With --liveness: reject a video without an audio track instead of skipping AV synchrony."),
+    phrase: Optional[str] = typer.Option(None, "--phrase", help="A spoken challenge the video must answer (six words of the GRID grammar, e.g. from `lipauth challenge`); implies --liveness --require-audio."),
+    challenge: Optional[str] = typer.Option(None, "--challenge", help="The id of a challenge from `lipauth challenge`: its phrase must be spoken; it is used up by this attempt."),
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
 ) -> None:
     """Verify a claimed identity. Exit 0 accept, 1 reject, 2 error."""
@@ -309,7 +331,18 @@ def verify(
     try:
         if require_audio and not liveness:
             raise InvalidInputError("--require-audio is a liveness setting: add --liveness")
-        decision = _verifier(store, model, operating_point, scoring, videos=[video]).verify(user, video, liveness=liveness, require_audio=require_audio)
+        if phrase is not None and challenge is not None:
+            raise InvalidInputError("give --phrase or --challenge, not both")
+        if phrase is not None:
+            from lipauth.speech.vocabulary import normalise
+
+            phrase = normalise(phrase)
+        verifier = _verifier(store, model, operating_point, scoring, videos=[video])
+        if challenge is not None:
+            from lipauth.auth.challenges import ChallengeBook
+
+            phrase = ChallengeBook(verifier.store).redeem(challenge, user).phrase
+        decision = verifier.verify(user, video, liveness=liveness, require_audio=require_audio, phrase=phrase)
     except LipauthError as exc:
         if as_json:
             print(json.dumps({"user": user, "error": exc.code, "message": str(exc)}))
@@ -385,16 +418,40 @@ def check_sync(
     raise typer.Exit(0 if r.passed else 1)
 
 
+@app.command("challenge")
+@handle_errors
+def challenge_cmd(
+    user: Optional[str] = typer.Argument(None, help="The user who must answer it (default: anyone)."),
+    store: Optional[str] = StoreOpt,
+    ttl: float = typer.Option(120.0, "--ttl", help="Seconds until it expires."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Issue a one-time spoken challenge: a phrase to say on camera, answered with
+    `lipauth verify USER VIDEO --challenge ID`."""
+    import json
+
+    from lipauth.auth.challenges import ChallengeBook
+
+    c = ChallengeBook(_store(store)).issue(user, ttl_s=ttl)
+    if as_json:
+        print(json.dumps(c.to_dict()))
+    else:
+        console.print(f"say: [bold]{c.phrase}[/bold]\nchallenge id: {c.challenge_id} (expires {c.to_dict()['expires_at']})", highlight=False)
+
+
 users_app = typer.Typer(help="List or delete enrolled users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
 
 @users_app.command("list")
 @handle_errors
-def users_list(store: Optional[str] = StoreOpt) -> None:
-    from lipauth.auth.store import TemplateStore
+def users_list(store: Optional[str] = StoreOpt, as_json: bool = typer.Option(False, "--json", help="Print the users as JSON.")) -> None:
+    import json
 
-    rows = TemplateStore(store).users()
+    rows = _store(store).users()
+    if as_json:
+        print(json.dumps({"users": rows}))
+        return
     table = Table(title=f"{len(rows)} enrolled users")
     for col in ("user", "clips", "enrolled", "updated"):
         table.add_column(col)
@@ -406,9 +463,7 @@ def users_list(store: Optional[str] = StoreOpt) -> None:
 @users_app.command("delete")
 @handle_errors
 def users_delete(user: str = typer.Argument(...), store: Optional[str] = StoreOpt) -> None:
-    from lipauth.auth.store import TemplateStore
-
-    TemplateStore(store).delete(user)
+    _store(store).delete(user)
     console.print(f"deleted {user!r} and their templates", highlight=False)
 
 
@@ -422,6 +477,7 @@ def serve(
     operating_point: str = PointOpt,
     scoring: Optional[str] = ScoringOpt,
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", help="Largest accepted upload."),
+    require_challenge: bool = typer.Option(False, "--require-challenge", help="Verify only answers to a spoken challenge (POST /v1/challenges): replayed recordings cannot answer."),
 ) -> None:
     """Run the REST service (API key from LIPAUTH_API_KEY; docs at /docs)."""
     import os
@@ -430,7 +486,11 @@ def serve(
 
     from lipauth.service.app import create_app
 
-    app_ = create_app(_verifier(store, model, operating_point, scoring), api_key=os.environ.get("LIPAUTH_API_KEY", ""), max_upload_bytes=int(max_upload_mb * (1 << 20)))
+    api_key = os.environ.get("LIPAUTH_API_KEY", "")
+    if not api_key:
+        raise InvalidInputError("the service needs an API key (set LIPAUTH_API_KEY)")
+    # the service enrols users, so it may create the store, as `enroll` does
+    app_ = create_app(_verifier(store, model, operating_point, scoring, create=True), api_key=api_key, max_upload_bytes=int(max_upload_mb * (1 << 20)), require_challenge=require_challenge)
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 

@@ -63,7 +63,7 @@ def run_demo(out: Path, data: Path | None, *, epochs: int, progress) -> dict[str
     store_path = out / "templates.db"
     for p in (store_path, store_path.with_suffix(".db.key")):
         p.unlink(missing_ok=True)
-    verifier = Verifier(model, TemplateStore(store_path))
+    verifier = Verifier(model, TemplateStore(store_path, create=True))
     verifier.enroll(split.test[0], alice[:4])
     verifier.enroll(split.test[1], bob[:4])
     genuine = verifier.verify(split.test[0], alice[-1])

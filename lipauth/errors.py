@@ -97,3 +97,21 @@ class FailureToEnrol(LipauthError):
     Nothing was written to the store."""
 
     code = "fte"
+
+
+class ChallengeError(LipauthError):
+    """A spoken challenge is unknown, already used, expired, or issued to another user."""
+
+    code = "challenge_refused"
+
+
+class StoreExistsError(StoreError):
+    """Enrolment would overwrite an enrolled user; ask to replace or add explicitly."""
+
+    code = "already_enrolled"
+
+
+class StoreNotFoundError(StoreError):
+    """The template store (or its key file) named does not exist."""
+
+    code = "store_not_found"

@@ -43,7 +43,7 @@ def clips():
 @pytest.fixture()
 def store(tmp_path, monkeypatch):
     monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
-    return TemplateStore(tmp_path / "templates.db")
+    return TemplateStore(tmp_path / "templates.db", create=True)
 
 
 # -- store ------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ def test_wrong_key_gives_a_clear_error_and_nothing_else(tmp_path, store, monkeyp
 
 def test_key_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("LIPAUTH_STORE_KEY", Fernet.generate_key().decode())
-    s = TemplateStore(tmp_path / "env.db")
+    s = TemplateStore(tmp_path / "env.db", create=True)
     s.put(Template.from_embeddings("dan", np.ones((1, 4)), "m1"))
     assert not (tmp_path / "env.db.key").exists()
     assert TemplateStore(tmp_path / "env.db").get("dan").user_id == "dan"
@@ -106,7 +106,7 @@ def test_newer_schema_is_refused(tmp_path, store):
 
 def test_sqlalchemy_url(tmp_path, monkeypatch):
     monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
-    s = TemplateStore(f"sqlite:///{tmp_path}/url.db", key_file=tmp_path / "url.key")
+    s = TemplateStore(f"sqlite:///{tmp_path}/url.db", key_file=tmp_path / "url.key", create=True)
     s.put(Template.from_embeddings("fay", np.ones((1, 4)), "m1"))
     assert s.get("fay").user_id == "fay"
     with pytest.raises(StoreError):
@@ -239,7 +239,7 @@ def test_default_model_accepts_the_user_and_rejects_the_others(tmp_path, monkeyp
     16 clips of other people in grid-sample and crema-d-sample rejected."""
     monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
     model = load_model()
-    verifier = Verifier(model, TemplateStore(tmp_path / "t.db"))
+    verifier = Verifier(model, TemplateStore(tmp_path / "t.db", create=True))
     assert verifier.scoring == "normalised"
     s2 = sorted(need("grid-s2/video").glob("*.mpg"))
     verifier.enroll("s2", s2[:3])
@@ -281,7 +281,7 @@ def test_a_process_killed_while_enrolling_leaves_the_store_consistent(tmp_path, 
 
     monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
     db = tmp_path / "t.db"
-    TemplateStore(db).put(Template.from_embeddings("existing", np.ones((2, 4)), "m"))
+    TemplateStore(db, create=True).put(Template.from_embeddings("existing", np.ones((2, 4)), "m"))
     videos = [str(p) for p in sorted(need("grid-s2/video").glob("*.mpg"))[:4]]
     for delay in (0.5, 1.5, 3.0, 6.0):
         proc = subprocess.Popen([sys.executable, "-m", "lipauth.cli", "enroll", f"u{delay}", *videos, "--store", str(db), "--model", str(lip_model_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -344,7 +344,7 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
     from lipauth.video.decode import decode_video
 
     monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
-    verifier = Verifier(lip_model, TemplateStore(tmp_path / "t.db"))
+    verifier = Verifier(lip_model, TemplateStore(tmp_path / "t.db", create=True))
     s2 = sorted(need("grid-s2/video").glob("*.mpg"))
     template = verifier.enroll("s2", s2[:3])
     state = template.check_state["face_liveness"]

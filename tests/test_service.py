@@ -24,7 +24,7 @@ KEY = "test-key-123"
 @pytest.fixture(scope="module")
 def server(lip_model_file, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("svc")
-    verifier = Verifier(load_model(lip_model_file), TemplateStore(tmp / "t.db"))
+    verifier = Verifier(load_model(lip_model_file), TemplateStore(tmp / "t.db", create=True))
     app = create_app(verifier, api_key=KEY, max_upload_bytes=8 << 20)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -58,7 +58,7 @@ def test_enrol_verify_identify_delete_over_http(server, tmp_path):
     h = {"X-API-Key": KEY}
     r = httpx.post(f"{url}/v1/users/s2/enroll", files=_files(videos[:3]), headers=h, timeout=120)
     assert r.status_code == 201, r.text
-    assert r.json() == {"user": "s2", "n_clips": 3}
+    assert r.json() == {"user": "s2", "n_clips": 3, "mode": "new"}
     r = httpx.post(f"{url}/v1/users/s2/verify", files=_files([videos[4]], "video"), headers=h, timeout=60)
     assert r.status_code == 200, r.text
     d = r.json()
@@ -158,3 +158,40 @@ def test_serve_refuses_to_start_without_an_api_key(monkeypatch, lip_model_file, 
     monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
     res = CliRunner().invoke(app, ["serve", "--model", str(lip_model_file), "--store", str(tmp_path / "t.db")])
     assert res.exit_code == 2 and "LIPAUTH_API_KEY" in res.output
+
+
+def test_challenges_users_and_conflicts_over_http(server):
+    url, verifier, _ = server
+    from lipauth.speech import vocabulary
+
+    videos = sorted(need("grid-s2/video").glob("*.mpg"))
+    h = {"X-API-Key": KEY}
+    assert httpx.post(f"{url}/v1/users/chal/enroll", files=_files(videos[:3]), headers=h, timeout=120).status_code == 201
+    r = httpx.post(f"{url}/v1/users/chal/enroll", files=_files(videos[3:4]), headers=h, timeout=120)
+    assert r.status_code == 409 and r.json()["error"] == "already_enrolled"
+    r = httpx.post(f"{url}/v1/users/chal/enroll", files=_files(videos[3:4]), data={"mode": "add"}, headers=h, timeout=120)
+    assert r.status_code == 201 and r.json()["n_clips"] == 4
+    users = httpx.get(f"{url}/v1/users", headers=h).json()["users"]
+    assert [u["n_clips"] for u in users if u["user_id"] == "chal"] == [4]
+    assert httpx.get(f"{url}/v1/users").status_code == 401
+
+    c = httpx.post(f"{url}/v1/challenges", data={"user": "chal"}, headers=h).json()
+    assert vocabulary.normalise(c["phrase"]) == c["phrase"]
+    r = httpx.post(f"{url}/v1/users/chal/verify", files=_files([videos[6]], "video"), data={"challenge": c["challenge_id"]}, headers=h, timeout=60)
+    d = r.json()
+    assert r.status_code == 200 and d["accepted"] is False  # a recording made before the phrase was drawn
+    assert {x["name"]: x for x in d["checks"]}["spoken_phrase"]["passed"] is False and "av_sync" in {x["name"] for x in d["checks"]}
+    r = httpx.post(f"{url}/v1/users/chal/verify", files=_files([videos[6]], "video"), data={"challenge": c["challenge_id"]}, headers=h, timeout=60)
+    assert r.status_code == 403 and r.json()["error"] == "challenge_refused" and "already used" in r.json()["detail"]
+
+
+def test_a_service_that_requires_challenges_refuses_plain_verifies(server):
+    from fastapi.testclient import TestClient
+
+    _, verifier, _ = server
+    client = TestClient(create_app(verifier, api_key=KEY, require_challenge=True))
+    videos = sorted(need("grid-s2/video").glob("*.mpg"))
+    h = {"X-API-Key": KEY}
+    client.post("/v1/users/req/enroll", files=_files(videos[:2]), headers=h)
+    r = client.post("/v1/users/req/verify", files=_files([videos[4]], "video"), headers=h)
+    assert r.status_code == 400 and r.json()["error"] == "challenge_required"

@@ -1,7 +1,7 @@
 """Encryption of templates at rest (Fernet: AES-128-CBC + HMAC-SHA256, from `cryptography`).
 
-The key comes from $LIPAUTH_STORE_KEY, or from a key file that is created on first use with
-owner-only permissions (0600). Keys are never logged or printed.
+The key comes from $LIPAUTH_STORE_KEY, or from a key file that is created with the store,
+with owner-only permissions (0600). Keys are never logged or printed.
 """
 
 from __future__ import annotations
@@ -17,15 +17,19 @@ KEY_ENV = "LIPAUTH_STORE_KEY"
 
 
 def load_key(key_file: Path) -> bytes:
+    """The key from $LIPAUTH_STORE_KEY, else from the key file (which must exist)."""
     env = os.environ.get(KEY_ENV)
     if env:
         key = env.strip().encode()
         _check(key, f"${KEY_ENV}")
         return key
-    if key_file.exists():
-        key = key_file.read_bytes().strip()
-        _check(key, str(key_file))
-        return key
+    key = key_file.read_bytes().strip()
+    _check(key, str(key_file))
+    return key
+
+
+def create_key(key_file: Path) -> bytes:
+    """A new key, written to `key_file` (which must not exist) readable by its owner only."""
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key()
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -7,7 +7,9 @@ Schema (versioned in `meta.schema_version`):
                                              model id, passphrase)
 
 Opening a store with the wrong key fails at once, on the key check, before any template is
-read. Every write is one transaction, so a process killed mid-enrolment leaves the store as
+read. A store is only created when asked (`create=True`, what enrolment does): a mistyped path
+is an error, not a new empty store, and a store whose key file is missing says so rather than
+making a new key that then looks "wrong". Every write is one transaction, so a process killed mid-enrolment leaves the store as
 it was. SQLite runs with secure_delete, so a deleted user's bytes are overwritten, not just
 unlinked.
 """
@@ -19,11 +21,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
-from lipauth.auth.crypto import Cipher, load_key
+from lipauth.auth.crypto import KEY_ENV, Cipher, create_key, load_key
 from lipauth.auth.templates import Template
-from lipauth.errors import StoreError, UnknownUserError
+from lipauth.errors import StoreError, StoreExistsError, StoreNotFoundError, UnknownUserError
 
 SCHEMA_VERSION = 1
 KEY_CHECK = b"lipauth-store-key-check"
@@ -46,56 +48,100 @@ def default_store_path() -> Path:
 
 
 class TemplateStore:
-    def __init__(self, location: str | os.PathLike | None = None, *, key_file: str | os.PathLike | None = None) -> None:
+    def __init__(self, location: str | os.PathLike | None = None, *, key_file: str | os.PathLike | None = None, create: bool = False) -> None:
+        """create: make the store (and its key file) if there is none; otherwise a store that
+        does not exist raises StoreNotFoundError. After opening, `created` says whether this
+        call made the store and `key_created` names a key file it wrote (to be backed up:
+        without it the templates cannot be read)."""
         location = str(location or default_store_path())
+        self.location = location
+        self.created = False
+        self.key_created: Path | None = None
         if "://" in location:
             url = location
-            key_path = Path(key_file) if key_file else Path.home() / ".lipauth" / "store.key"
+            self.key_path = Path(key_file) if key_file else Path.home() / ".lipauth" / "store.key"
         else:
             path = Path(location)
+            if not path.exists() and not create:
+                raise StoreNotFoundError(f"no template store at {path} (check --store; enrolling a user creates one)")
             path.parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{path}"
-            key_path = Path(key_file) if key_file else path.with_suffix(path.suffix + ".key")
+            self.key_path = Path(key_file) if key_file else path.with_suffix(path.suffix + ".key")
         try:
             self.engine = sa.create_engine(url)
         except (ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot open template store {location!r}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.cipher = Cipher(load_key(key_path))
-        self.location = location
-        self._open()
+        self._open(create)
 
-    def _open(self) -> None:
+    def _open(self, create: bool) -> None:
         try:
-            _meta.create_all(self.engine)
-            with self.engine.begin() as conn:
-                rows = dict(conn.execute(sa.select(meta_table.c.key, meta_table.c.value)).all())
-                if not rows:
-                    conn.execute(meta_table.insert(), [
-                        {"key": "schema_version", "value": str(SCHEMA_VERSION).encode()},
-                        {"key": "key_check", "value": self.cipher.encrypt(KEY_CHECK)},
-                    ])  # fmt: skip
-                    return
+            with self.engine.connect() as conn:
+                has_meta = sa.inspect(conn).has_table("meta")
+                rows = dict(conn.execute(sa.select(meta_table.c.key, meta_table.c.value)).all()) if has_meta else {}
         except OperationalError as exc:
             raise StoreError(f"cannot open template store {self.location!r}: {exc.orig}") from None
+        if not rows:
+            if not create:
+                raise StoreNotFoundError(f"{self.location} holds no lipauth template store (check --store; enrolling a user creates one)")
+            self._create()
+            return
         version = int(rows.get("schema_version", b"0"))
         if version > SCHEMA_VERSION:
             raise StoreError(f"store schema v{version} is newer than this lipauth understands (v{SCHEMA_VERSION}); upgrade lipauth")
+        if not os.environ.get(KEY_ENV) and not self.key_path.exists():
+            raise StoreNotFoundError(f"the key file {self.key_path} is missing: the store {self.location} cannot be read without it (restore it from your backup, or set ${KEY_ENV})")
+        self.cipher = Cipher(load_key(self.key_path))
         if self.cipher.decrypt(rows["key_check"]) != KEY_CHECK:  # raises StoreKeyError on a wrong key
             raise StoreError("store key check failed")
 
+    def _create(self) -> None:
+        if os.environ.get(KEY_ENV) or self.key_path.exists():
+            key = load_key(self.key_path)
+        else:
+            key = create_key(self.key_path)
+            self.key_created = self.key_path
+        self.cipher = Cipher(key)
+        try:
+            _meta.create_all(self.engine)
+            with self.engine.begin() as conn:
+                conn.execute(meta_table.insert(), [
+                    {"key": "schema_version", "value": str(SCHEMA_VERSION).encode()},
+                    {"key": "key_check", "value": self.cipher.encrypt(KEY_CHECK)},
+                ])  # fmt: skip
+        except OperationalError as exc:
+            raise StoreError(f"cannot create template store {self.location!r}: {exc.orig}") from None
+        self.created = True
+
     # -- templates --------------------------------------------------------------------------
-    def put(self, template: Template) -> None:
+    def put(self, template: Template, *, replace: bool = False) -> None:
+        """Store a template. An enrolled user is only overwritten with replace=True; otherwise
+        StoreExistsError, and the store is unchanged."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         payload = self.cipher.encrypt(template.to_bytes())
+        try:
+            self._put(template.user_id, payload, len(template.embeddings), now, replace)
+        except IntegrityError:  # another process enrolled the same id between our read and write
+            raise StoreExistsError(f"user {template.user_id!r} was enrolled by another request meanwhile") from None
+
+    def _put(self, user_id: str, payload: bytes, n_clips: int, now: str, replace: bool) -> None:
         with self.engine.begin() as conn:
-            exists = conn.execute(sa.select(users_table.c.user_id).where(users_table.c.user_id == template.user_id)).first()
-            values = {"updated_at": now, "n_clips": len(template.embeddings), "payload": payload}
+            exists = conn.execute(sa.select(users_table.c.n_clips, users_table.c.created_at).where(users_table.c.user_id == user_id)).first()
+            values = {"updated_at": now, "n_clips": n_clips, "payload": payload}
+            if exists and not replace:
+                raise already_enrolled(user_id, dict(exists._mapping))
             if exists:
-                conn.execute(users_table.update().where(users_table.c.user_id == template.user_id).values(**values))
+                conn.execute(users_table.update().where(users_table.c.user_id == user_id).values(**values))
             else:
-                conn.execute(users_table.insert().values(user_id=template.user_id, created_at=now, **values))
+                conn.execute(users_table.insert().values(user_id=user_id, created_at=now, **values))
+
+    def refuse_enrolled(self, user_id: str) -> None:
+        """StoreExistsError if `user_id` is enrolled: what put() without replace would say."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users_table.c.n_clips, users_table.c.created_at).where(users_table.c.user_id == user_id)).first()
+        if row is not None:
+            raise already_enrolled(user_id, dict(row._mapping))
 
     def get(self, user_id: str) -> Template:
         with self.engine.connect() as conn:
@@ -126,6 +172,10 @@ class TemplateStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def already_enrolled(user_id: str, row: dict) -> StoreExistsError:
+    return StoreExistsError(f"user {user_id!r} is already enrolled ({row['n_clips']} clips, since {row['created_at']}); replace them or add clips explicitly (--replace / --add)")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

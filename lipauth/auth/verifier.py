@@ -14,6 +14,13 @@ from lipauth.clip import LipClip
 from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError
 from lipauth.pad.checks import Check, PresentationChecks
 from lipauth.scoring.policy import DecisionPolicy
+from lipauth.scoring.templates import template_vector
+from lipauth.speech import vocabulary
+
+
+ENROL_MODES = ("new", "replace", "add")
+# An enrolment clip whose cosine to the mean of the others is below this is refused.
+AGREEMENT_COSINE = 0.0
 
 
 @dataclass
@@ -60,6 +67,7 @@ class Verifier:
         ones bundled with lipauth when first needed."""
         self.model = model
         self._checks = checks
+        self._recogniser = None
         self.store = store
         self.min_enrol_clips = min_enrol_clips
         self.policy = DecisionPolicy.from_model(model.embedder, operating_point, scoring)
@@ -79,10 +87,21 @@ class Verifier:
         return self.policy.scoring
 
     # -- enrolment ------------------------------------------------------------------------
-    def enroll(self, user_id: str, videos: Sequence[str | os.PathLike | LipClip], *, passphrase: str | None = None) -> Template:
-        """Make `user_id`'s template from several clips. If any clip fails to acquire, nothing
-        is stored and FailureToEnrol names every failing clip and why."""
+    def enroll(self, user_id: str, videos: Sequence[str | os.PathLike | LipClip], *, passphrase: str | None = None, mode: str = "new") -> Template:
+        """Make `user_id`'s template from several clips. mode: "new" refuses an enrolled id
+        (StoreExistsError), "replace" replaces their template, "add" adds these clips to it.
+        If any clip fails to acquire, or the clips (with the user's enrolled ones, when
+        adding) do not verify against each other at this verifier's operating point, nothing
+        is stored and FailureToEnrol says which clip and why."""
         _check_user_id(user_id)
+        if mode not in ENROL_MODES:
+            raise InvalidInputError(f"enrolment mode must be one of {', '.join(ENROL_MODES)}, got {mode!r}")
+        old = None
+        if mode == "add":
+            old = self.store.get(user_id)  # UnknownUserError: nothing to add to
+            self._check_model(old)
+        elif mode == "new":
+            self.store.refuse_enrolled(user_id)  # before any video work
         if len(videos) < self.min_enrol_clips:
             raise FailureToEnrol(f"enrolment needs at least {self.min_enrol_clips} clips, got {len(videos)}")
         clips, problems = [], []
@@ -93,9 +112,29 @@ class Verifier:
                 problems.append(f"{_name(v)}: {exc}")
         if problems:
             raise FailureToEnrol(f"failure to enrol {user_id!r}: " + "; ".join(problems))
-        template = Template.from_embeddings(user_id, self.model.embedder.embed_clips(clips), self.model.id, passphrase, self._check_state(clips))
-        self.store.put(template)  # one transaction: all or nothing
+        embeddings = self.model.embedder.embed_clips(clips)
+        names = [_name(v) for v in videos]
+        if old is not None:
+            embeddings = np.concatenate([old.embeddings, embeddings])
+            names = [f"enrolled clip {i + 1}" for i in range(len(old.embeddings))] + names
+        self._check_agreement(user_id, embeddings, names)
+        state = old.check_state if old is not None and old.check_state else self._check_state(clips)
+        template = Template.from_embeddings(user_id, embeddings, self.model.id, passphrase if old is None else old.passphrase, state)
+        self.store.put(template, replace=mode != "new")  # one transaction: all or nothing
         return template
+
+    def _check_agreement(self, user_id: str, embeddings: np.ndarray, names: list[str]) -> None:
+        """Each clip against the mean of the others: clips of two people, or a clip the
+        pipeline got wrong, make a template that serves nobody. The bar is deliberately low
+        (a clip no more like the others than a random direction), because genuine clips
+        miss the verification threshold often enough that refusing them would refuse people;
+        docs/store.md gives the rates measured with the bundled model."""
+        if len(embeddings) < 2:
+            return
+        scores = [float(template_vector(np.delete(embeddings, i, axis=0)) @ embeddings[i]) for i in range(len(embeddings))]
+        bad = [f"{names[i]} scores {s:.3f} against the other clips (< {AGREEMENT_COSINE:.2f})" for i, s in enumerate(scores) if s < AGREEMENT_COSINE]
+        if bad:
+            raise FailureToEnrol(f"the enrolment clips of {user_id!r} do not agree (are they all the same person?): " + "; ".join(bad))
 
     def _check_state(self, clips: list[LipClip]) -> dict:
         """Each check's enrolment state (the face liveness check keeps this user's own real
@@ -112,15 +151,36 @@ class Verifier:
             self._checks = PresentationChecks.load()
         return self._checks
 
+    @property
+    def recogniser(self):
+        if self._recogniser is None:
+            from lipauth.speech.recogniser import PhraseRecogniser
+
+            self._recogniser = PhraseRecogniser()
+        return self._recogniser
+
     def verify(
-        self, user_id: str, video: str | os.PathLike | LipClip, *, passphrase: str | None = None, liveness: bool = False, require_audio: bool = False
+        self,
+        user_id: str,
+        video: str | os.PathLike | LipClip,
+        *,
+        passphrase: str | None = None,
+        liveness: bool = False,
+        require_audio: bool = False,
+        phrase: str | None = None,
     ) -> Decision:
         """1:1 verification. liveness=True also runs the presentation-attack checks (AV
         synchrony where the video has audio, face liveness); the claim is accepted only if
         the score reaches the threshold and every check that ran passed. require_audio (with
-        liveness) fails a video that has no audio track rather than skipping AV synchrony."""
+        liveness) fails a video that has no audio track rather than skipping AV synchrony.
+
+        phrase: a spoken challenge the video must answer. It implies liveness with audio
+        required: the recogniser checks the words, AV synchrony that the voice is the lips'."""
         if require_audio and not liveness:
             raise InvalidInputError("require_audio is a liveness setting: ask for liveness too")
+        if phrase is not None:
+            phrase = vocabulary.normalise(phrase)
+            liveness = require_audio = True
         template = self.store.get(user_id)  # UnknownUserError before any video work
         self._check_model(template)
         clip = self.model.clip(video)
@@ -137,10 +197,25 @@ class Verifier:
             reasons += notes
             for c in checks:
                 reasons.append(f"{c.name}: {c.score:.3f} {'>=' if c.passed else '<'} {c.threshold:.3f}, {'passed' if c.passed else 'FAILED'} ({c.detail})")
+        if phrase is not None:
+            checks.append(self._phrase_check(clip, phrase))
+            reasons.append(f"spoken_phrase: {checks[-1].detail}")
+        if checks:
             accepted = accepted and all(c.passed for c in checks)
         return Decision(
             user=user_id, score=v.score, threshold=v.threshold, accepted=accepted, llr=v.llr, operating_point=v.operating_point, reasons=reasons, checks=checks, llr_threshold=v.llr_threshold
         )
+
+    def _phrase_check(self, clip: LipClip, phrase: str) -> Check:
+        if clip.audio is None:
+            return Check("spoken_phrase", 0.0, 6.0, False, "the video has no audio: the phrase cannot be heard")
+        heard = self.recogniser.hear(clip.audio)
+        rank = heard.rank_of(phrase)
+        extra = {"phrase": phrase, "heard": heard.best, "rank": rank, "n_best": len(heard.n_best)}
+        if rank is not None:
+            return Check("spoken_phrase", 6.0, 6.0, True, f"'{phrase}' is hypothesis {rank + 1} of {len(heard.n_best)} (best heard: '{heard.best}')", extra=extra)
+        _, shared = heard.closest(phrase)
+        return Check("spoken_phrase", float(shared), 6.0, False, f"'{phrase}' was not heard (best heard: '{heard.best}'; closest hypothesis shares {shared} of 6 words)", extra=extra)
 
     def threshold_for(self, template: Template) -> tuple[float, str]:
         """The cosine threshold this user's probes must reach, and how it was set."""

@@ -1,8 +1,10 @@
 """The REST service (FastAPI). OpenAPI docs at /docs.
 
-    POST   /v1/users/{user_id}/enroll   multipart: videos (one or more files), passphrase?
-    POST   /v1/users/{user_id}/verify   multipart: video [, passphrase, liveness=true, require_audio=true]
+    POST   /v1/challenges                form: user?, ttl_s?  -> a one-time phrase to say
+    POST   /v1/users/{user_id}/enroll   multipart: videos (one or more files), passphrase?, mode=new|replace|add
+    POST   /v1/users/{user_id}/verify   multipart: video [, challenge, passphrase, liveness=true, require_audio=true]
     POST   /v1/identify?k=5             multipart: video
+    GET    /v1/users
     DELETE /v1/users/{user_id}
     GET    /v1/health
 
@@ -26,8 +28,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from lipauth import __version__
+from lipauth.auth.challenges import ChallengeBook
 from lipauth.auth.verifier import Verifier
-from lipauth.errors import FailureToAcquire, FailureToEnrol, InvalidInputError, LipauthError, StoreError, UnknownUserError, VideoDecodeError
+from lipauth.errors import (
+    ChallengeError,
+    FailureToAcquire,
+    FailureToEnrol,
+    InvalidInputError,
+    LipauthError,
+    StoreError,
+    StoreExistsError,
+    UnknownUserError,
+    VideoDecodeError,
+)
 
 CHUNK = 1 << 20
 
@@ -40,6 +53,10 @@ class ApiError(Exception):
 def _status(exc: LipauthError) -> int:
     if isinstance(exc, UnknownUserError):
         return 404
+    if isinstance(exc, StoreExistsError):
+        return 409
+    if isinstance(exc, ChallengeError):
+        return 403
     if isinstance(exc, (VideoDecodeError, FailureToAcquire, FailureToEnrol, InvalidInputError)):
         return 422
     if isinstance(exc, StoreError):
@@ -47,13 +64,16 @@ def _status(exc: LipauthError) -> int:
     return 400
 
 
-def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 << 20, max_enrol_files: int = 10) -> FastAPI:
+def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 << 20, max_enrol_files: int = 10, require_challenge: bool = False) -> FastAPI:
+    """require_challenge: every verify must answer a challenge from POST /v1/challenges (a
+    recording made earlier cannot answer a phrase drawn now)."""
     if not api_key:
         raise InvalidInputError("the service needs an API key (set LIPAUTH_API_KEY)")
     app = FastAPI(title="lipauth", version=__version__, description="Lip-based biometric verification.")
     # Video decoding, landmarks and the network run one request at a time: the landmark
     # backends keep per-clip state, and two CPU-bound requests at once only slow each other.
     work = threading.Lock()
+    challenges = ChallengeBook(verifier.store)
 
     def require_key(x_api_key: str | None = Header(default=None)) -> None:
         if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), api_key.encode()):
@@ -96,25 +116,43 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
         return {"status": "ok", "version": __version__, "model": verifier.model.id, "users": len(verifier.store.users())}
 
     @app.post("/v1/users/{user_id}/enroll", status_code=201, dependencies=[Depends(require_key)])
-    def enroll(user_id: str, videos: list[UploadFile] = File(...), passphrase: str | None = Form(default=None)) -> dict:
+    def enroll(user_id: str, videos: list[UploadFile] = File(...), passphrase: str | None = Form(default=None), mode: str = Form(default="new")) -> dict:
+        """mode: new (409 if the user is enrolled), replace, or add (clips to the template)."""
         if len(videos) > max_enrol_files:
             raise ApiError(413, "too_many_files", f"at most {max_enrol_files} enrolment clips per request")
+        if mode == "new":
+            verifier.store.refuse_enrolled(user_id)  # 409 before reading the uploads
         with _all_saved(videos, saved) as paths, work:
-            template = verifier.enroll(user_id, paths, passphrase=passphrase)
-        return {"user": user_id, "n_clips": len(template.embeddings)}
+            template = verifier.enroll(user_id, paths, passphrase=passphrase, mode=mode)
+        return {"user": user_id, "n_clips": len(template.embeddings), "mode": mode}
+
+    @app.post("/v1/challenges", status_code=201, dependencies=[Depends(require_key)])
+    def challenge(user: str | None = Form(default=None), ttl_s: float = Form(default=120.0)) -> dict:
+        """A one-time phrase to say on camera; verify with its challenge_id before it expires."""
+        return challenges.issue(user, ttl_s=ttl_s).to_dict()
+
+    @app.get("/v1/users", dependencies=[Depends(require_key)])
+    def users() -> dict:
+        return {"users": verifier.store.users()}
 
     @app.post("/v1/users/{user_id}/verify", dependencies=[Depends(require_key)])
     def verify(
         user_id: str,
         video: UploadFile = File(...),
+        challenge: str | None = Form(default=None),
         passphrase: str | None = Form(default=None),
         liveness: bool = Form(default=False),
         require_audio: bool = Form(default=False),
     ) -> dict:
+        """With a challenge id, the video must say its phrase (recognised speech, AV synchrony
+        and the identity check, each in `checks`); the challenge is used up either way."""
         if user_id not in verifier.store:
             raise UnknownUserError(f"no user {user_id!r} is enrolled")
+        if challenge is None and require_challenge:
+            raise ApiError(400, "challenge_required", "this service verifies only answers to a challenge: POST /v1/challenges first")
+        phrase = challenges.redeem(challenge, user_id).phrase if challenge is not None else None
         with saved(video) as path, work:
-            decision = verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio)
+            decision = verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase)
         return decision.to_dict()
 
     @app.post("/v1/identify", dependencies=[Depends(require_key)])

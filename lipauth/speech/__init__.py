@@ -1,0 +1,1 @@
+"""Spoken phrases: the challenge vocabulary and an offline recogniser constrained to it."""
