@@ -334,7 +334,7 @@ def verify(
         if phrase is not None and challenge is not None:
             raise InvalidInputError("give --phrase or --challenge, not both")
         if phrase is not None:
-            from lipauth.speech.vocabulary import normalise
+            from lipauth.pad.challenge_phrases import normalise
 
             phrase = normalise(phrase)
         verifier = _verifier(store, model, operating_point, scoring, videos=[video])

@@ -128,3 +128,25 @@ def write_with_audio_starting_at(path, frames, audio, start_s):
         for packet in aud.encode():
             c.mux(packet)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (tests/support/postgres.py), or a skip that
+    says what is missing."""
+    from tests.support.postgres import PostgresUnavailable, TemporaryPostgres
+
+    try:
+        server = TemporaryPostgres().start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def postgres_url(postgres, request):
+    """A new, empty database on the session's PostgreSQL server."""
+    import re
+
+    return postgres.create_database("t_" + re.sub(r"\W", "_", request.node.name)[:50].lower())

@@ -13,7 +13,7 @@ from lipauth.auth.challenges import ChallengeBook
 from lipauth.auth.store import TemplateStore
 from lipauth.cli import app
 from lipauth.errors import ChallengeError, InvalidInputError
-from lipauth.speech import vocabulary
+from lipauth.pad import challenge_phrases as phrases
 from tests.conftest import need
 
 runner = CliRunner()
@@ -27,21 +27,21 @@ def no_env_key(monkeypatch):
 # -- vocabulary -------------------------------------------------------------------------
 def test_phrases_follow_the_grid_grammar():
     for _ in range(200):
-        words = vocabulary.random_phrase().split()
-        assert len(words) == 6 and all(w in options for w, (_, options) in zip(words, vocabulary.SLOTS))
-    assert len({vocabulary.random_phrase() for _ in range(200)}) > 190  # drawn, not fixed
-    assert vocabulary.normalise(" Bin BLUE at F 2 now ") == "bin blue at f two now"
+        words = phrases.random_phrase().split()
+        assert len(words) == 6 and all(w in options for w, (_, options) in zip(words, phrases.SLOTS))
+    assert len({phrases.random_phrase() for _ in range(200)}) > 190  # drawn, not fixed
+    assert phrases.normalise(" Bin BLUE at F 2 now ") == "bin blue at f two now"
     for bad in ("bin blue at f two", "bin blue at w two now", "hello world", "bin blue at f two now please"):
         with pytest.raises(InvalidInputError, match="not a challenge phrase"):
-            vocabulary.normalise(bad)
+            phrases.normalise(bad)
 
 
 def test_grid_file_names_give_their_sentence():
-    assert vocabulary.phrase_of_grid_file("bbaf2n.mpg") == "bin blue at f two now"
-    assert vocabulary.phrase_of_grid_file("x/id2_vcd_swwp2s.mpg") == "set white with p two soon"
-    assert vocabulary.phrase_of_grid_file("lwbsza.mpg") == "lay white by s zero again"
+    assert phrases.phrase_of_grid_file("bbaf2n.mpg") == "bin blue at f two now"
+    assert phrases.phrase_of_grid_file("x/id2_vcd_swwp2s.mpg") == "set white with p two soon"
+    assert phrases.phrase_of_grid_file("lwbsza.mpg") == "lay white by s zero again"
     with pytest.raises(InvalidInputError):
-        vocabulary.phrase_of_grid_file("bbaf2.mpg")
+        phrases.phrase_of_grid_file("bbaf2.mpg")
 
 
 # -- the book of issued challenges --------------------------------------------------------
@@ -96,12 +96,12 @@ def test_racing_redeems_let_exactly_one_through(tmp_path):
 # -- the recogniser on real speech ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def heard():
-    from lipauth.speech.recogniser import PhraseRecogniser
+    from lipauth.pad.spoken_phrase_check import PhraseRecogniser
     from lipauth.video.decode import decode_video
 
     rec = PhraseRecogniser()
     files = sorted(need("grid-s2/video").glob("*.mpg"))[:10]
-    return [(vocabulary.phrase_of_grid_file(f), rec.hear(decode_video(f).audio)) for f in files]
+    return [(phrases.phrase_of_grid_file(f), rec.hear(decode_video(f).audio)) for f in files]
 
 
 def test_the_spoken_phrase_is_recognised(heard):
@@ -116,12 +116,12 @@ def test_another_phrase_is_not_heard(heard):
     random challenges."""
     others = [heard[(i + 1) % len(heard)][0] for i in range(len(heard))]
     assert not any(h.rank_of(o) is not None for (t, h), o in zip(heard, others) if o != t)
-    random_hits = sum(h.rank_of(p) is not None for t, h in heard for p in (vocabulary.random_phrase() for _ in range(20)) if p != t)
+    random_hits = sum(h.rank_of(p) is not None for t, h in heard for p in (phrases.random_phrase() for _ in range(20)) if p != t)
     assert random_hits == 0
 
 
 def test_no_audio_is_a_clear_error():
-    from lipauth.speech.recogniser import PhraseRecogniser
+    from lipauth.pad.spoken_phrase_check import PhraseRecogniser
 
     with pytest.raises(InvalidInputError, match="no audio|has none"):
         PhraseRecogniser().hear(None)
@@ -141,14 +141,14 @@ def enrolled(lip_model_file, tmp_path_factory):
 def test_verify_phrase_accepts_the_spoken_phrase_and_rejects_another(enrolled, lip_model_file):
     db, videos = enrolled
     common = ["--store", db, "--model", str(lip_model_file), "--json"]
-    said = vocabulary.phrase_of_grid_file(videos[4])
+    said = phrases.phrase_of_grid_file(videos[4])
     res = runner.invoke(app, ["verify", "s2", str(videos[4]), "--phrase", said, *common])
     d = json.loads(res.output)
     checks = {c["name"]: c for c in d["checks"]}
     assert res.exit_code == 0 and d["accepted"], d
     assert checks["spoken_phrase"]["passed"] and checks["spoken_phrase"]["extra"]["phrase"] == said
     assert checks["av_sync"]["passed"]  # the phrase implies the synchrony check
-    other = vocabulary.phrase_of_grid_file(videos[7])
+    other = phrases.phrase_of_grid_file(videos[7])
     res = runner.invoke(app, ["verify", "s2", str(videos[4]), "--phrase", other, *common])
     d = json.loads(res.output)
     assert res.exit_code == 1 and not d["accepted"]
@@ -159,7 +159,7 @@ def test_cli_challenge_is_one_time(enrolled, lip_model_file):
     db, videos = enrolled
     res = runner.invoke(app, ["challenge", "s2", "--store", db, "--json"])
     c = json.loads(res.output)
-    assert res.exit_code == 0 and vocabulary.normalise(c["phrase"]) == c["phrase"] and c["user"] == "s2"
+    assert res.exit_code == 0 and phrases.normalise(c["phrase"]) == c["phrase"] and c["user"] == "s2"
     common = ["--store", db, "--model", str(lip_model_file)]
     # a recording made before the challenge does not say its phrase (1 in 256,000 would)
     res = runner.invoke(app, ["verify", "s2", str(videos[5]), "--challenge", c["challenge_id"], *common])

@@ -162,7 +162,7 @@ def test_serve_refuses_to_start_without_an_api_key(monkeypatch, lip_model_file, 
 
 def test_challenges_users_and_conflicts_over_http(server):
     url, verifier, _ = server
-    from lipauth.speech import vocabulary
+    from lipauth.pad import challenge_phrases as phrases
 
     videos = sorted(need("grid-s2/video").glob("*.mpg"))
     h = {"X-API-Key": KEY}
@@ -176,7 +176,7 @@ def test_challenges_users_and_conflicts_over_http(server):
     assert httpx.get(f"{url}/v1/users").status_code == 401
 
     c = httpx.post(f"{url}/v1/challenges", data={"user": "chal"}, headers=h).json()
-    assert vocabulary.normalise(c["phrase"]) == c["phrase"]
+    assert phrases.normalise(c["phrase"]) == c["phrase"]
     r = httpx.post(f"{url}/v1/users/chal/verify", files=_files([videos[6]], "video"), data={"challenge": c["challenge_id"]}, headers=h, timeout=60)
     d = r.json()
     assert r.status_code == 200 and d["accepted"] is False  # a recording made before the phrase was drawn

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from lipauth.auth.store import TemplateStore
 from lipauth.errors import ChallengeError, InvalidInputError
-from lipauth.speech import vocabulary
+from lipauth.pad import challenge_phrases as phrases
 
 DEFAULT_TTL_S = 120.0
 
@@ -57,7 +57,7 @@ class ChallengeBook:
         if not 1 <= ttl_s <= 3600:
             raise InvalidInputError(f"a challenge lives 1 s to 1 h, got {ttl_s:g} s")
         now = self._now()
-        challenge = Challenge(secrets.token_urlsafe(16), vocabulary.random_phrase(), now + ttl_s, user_id)
+        challenge = Challenge(secrets.token_urlsafe(16), phrases.random_phrase(), now + ttl_s, user_id)
         with self.engine.begin() as conn:
             conn.execute(challenges_table.delete().where(challenges_table.c.expires_at < now - 3600))  # keep the table small
             conn.execute(challenges_table.insert().values(challenge_id=challenge.challenge_id, user_id=user_id, phrase=challenge.phrase, expires_at=challenge.expires_at))

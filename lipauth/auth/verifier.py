@@ -15,7 +15,7 @@ from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError
 from lipauth.pad.checks import Check, PresentationChecks
 from lipauth.scoring.policy import DecisionPolicy
 from lipauth.scoring.templates import template_vector
-from lipauth.speech import vocabulary
+from lipauth.pad import challenge_phrases as phrases
 
 
 ENROL_MODES = ("new", "replace", "add")
@@ -67,7 +67,7 @@ class Verifier:
         ones bundled with lipauth when first needed."""
         self.model = model
         self._checks = checks
-        self._recogniser = None
+        self._phrase_check = None
         self.store = store
         self.min_enrol_clips = min_enrol_clips
         self.policy = DecisionPolicy.from_model(model.embedder, operating_point, scoring)
@@ -152,12 +152,13 @@ class Verifier:
         return self._checks
 
     @property
-    def recogniser(self):
-        if self._recogniser is None:
-            from lipauth.speech.recogniser import PhraseRecogniser
+    def phrase_check(self):
+        """Loaded when first needed (the recogniser's model takes ~0.2 s)."""
+        if self._phrase_check is None:
+            from lipauth.pad.spoken_phrase_check import SpokenPhraseCheck
 
-            self._recogniser = PhraseRecogniser()
-        return self._recogniser
+            self._phrase_check = SpokenPhraseCheck()
+        return self._phrase_check
 
     def verify(
         self,
@@ -179,7 +180,7 @@ class Verifier:
         if require_audio and not liveness:
             raise InvalidInputError("require_audio is a liveness setting: ask for liveness too")
         if phrase is not None:
-            phrase = vocabulary.normalise(phrase)
+            phrase = phrases.normalise(phrase)
             liveness = require_audio = True
         template = self.store.get(user_id)  # UnknownUserError before any video work
         self._check_model(template)
@@ -198,24 +199,13 @@ class Verifier:
             for c in checks:
                 reasons.append(f"{c.name}: {c.score:.3f} {'>=' if c.passed else '<'} {c.threshold:.3f}, {'passed' if c.passed else 'FAILED'} ({c.detail})")
         if phrase is not None:
-            checks.append(self._phrase_check(clip, phrase))
+            checks.append(self.phrase_check.run(clip, phrase))
             reasons.append(f"spoken_phrase: {checks[-1].detail}")
         if checks:
             accepted = accepted and all(c.passed for c in checks)
         return Decision(
             user=user_id, score=v.score, threshold=v.threshold, accepted=accepted, llr=v.llr, operating_point=v.operating_point, reasons=reasons, checks=checks, llr_threshold=v.llr_threshold
         )
-
-    def _phrase_check(self, clip: LipClip, phrase: str) -> Check:
-        if clip.audio is None:
-            return Check("spoken_phrase", 0.0, 6.0, False, "the video has no audio: the phrase cannot be heard")
-        heard = self.recogniser.hear(clip.audio)
-        rank = heard.rank_of(phrase)
-        extra = {"phrase": phrase, "heard": heard.best, "rank": rank, "n_best": len(heard.n_best)}
-        if rank is not None:
-            return Check("spoken_phrase", 6.0, 6.0, True, f"'{phrase}' is hypothesis {rank + 1} of {len(heard.n_best)} (best heard: '{heard.best}')", extra=extra)
-        _, shared = heard.closest(phrase)
-        return Check("spoken_phrase", float(shared), 6.0, False, f"'{phrase}' was not heard (best heard: '{heard.best}'; closest hypothesis shares {shared} of 6 words)", extra=extra)
 
     def threshold_for(self, template: Template) -> tuple[float, str]:
         """The cosine threshold this user's probes must reach, and how it was set."""

@@ -1,4 +1,5 @@
-"""The REST service (FastAPI). OpenAPI docs at /docs.
+"""The REST service (FastAPI). OpenAPI docs at /docs and /redoc, served from the
+`fastapi_offline` package (no CDN); a login page at /.
 
     POST   /v1/challenges                form: user?, ttl_s?  -> a one-time phrase to say
     POST   /v1/users/{user_id}/enroll   multipart: videos (one or more files), passphrase?, mode=new|replace|add
@@ -8,7 +9,7 @@
     DELETE /v1/users/{user_id}
     GET    /v1/health
 
-Every request but /v1/health needs the API key in `X-API-Key`. Uploads are streamed to a
+Every request but /v1/health (and the page) needs the API key in `X-API-Key`. Uploads are streamed to a
 temporary file and refused past `max_upload_bytes` (413); videos longer than the model's
 pipeline allows are refused (422). Every 4xx carries {"error": code, "detail": reason}.
 """
@@ -23,9 +24,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Query, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from lipauth import __version__
 from lipauth.auth.challenges import ChallengeBook
@@ -41,6 +45,9 @@ from lipauth.errors import (
     UnknownUserError,
     VideoDecodeError,
 )
+from lipauth.service.schemas import ChallengeOut, DecisionOut, EnrolOut, HealthOut, IdentifyOut, UsersOut, errors
+
+STATIC = Path(__file__).with_name("static")
 
 CHUNK = 1 << 20
 
@@ -69,13 +76,14 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
     recording made earlier cannot answer a phrase drawn now)."""
     if not api_key:
         raise InvalidInputError("the service needs an API key (set LIPAUTH_API_KEY)")
-    app = FastAPI(title="lipauth", version=__version__, description="Lip-based biometric verification.")
+    app = FastAPIOffline(title="lipauth", version=__version__, description="Lip-based biometric verification. Send the API key in the X-API-Key header.")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Video decoding, landmarks and the network run one request at a time: the landmark
     # backends keep per-clip state, and two CPU-bound requests at once only slow each other.
     work = threading.Lock()
     challenges = ChallengeBook(verifier.store)
 
-    def require_key(x_api_key: str | None = Header(default=None)) -> None:
+    def require_key(x_api_key: str | None = Security(APIKeyHeader(name="X-API-Key", auto_error=False))) -> None:
         if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), api_key.encode()):
             raise ApiError(401, "unauthorized", "missing or wrong API key (header X-API-Key)")
 
@@ -111,11 +119,15 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
         where = ".".join(str(p) for p in first.get("loc", []))
         return JSONResponse({"error": "bad_request", "detail": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=400)
 
-    @app.get("/v1/health")
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/v1/health", response_model=HealthOut)
     def health() -> dict:
         return {"status": "ok", "version": __version__, "model": verifier.model.id, "users": len(verifier.store.users())}
 
-    @app.post("/v1/users/{user_id}/enroll", status_code=201, dependencies=[Depends(require_key)])
+    @app.post("/v1/users/{user_id}/enroll", status_code=201, dependencies=[Depends(require_key)], response_model=EnrolOut, responses=errors(400, 401, 404, 409, 413, 422))
     def enroll(user_id: str, videos: list[UploadFile] = File(...), passphrase: str | None = Form(default=None), mode: str = Form(default="new")) -> dict:
         """mode: new (409 if the user is enrolled), replace, or add (clips to the template)."""
         if len(videos) > max_enrol_files:
@@ -126,16 +138,16 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
             template = verifier.enroll(user_id, paths, passphrase=passphrase, mode=mode)
         return {"user": user_id, "n_clips": len(template.embeddings), "mode": mode}
 
-    @app.post("/v1/challenges", status_code=201, dependencies=[Depends(require_key)])
+    @app.post("/v1/challenges", status_code=201, dependencies=[Depends(require_key)], response_model=ChallengeOut, responses=errors(400, 401, 422))
     def challenge(user: str | None = Form(default=None), ttl_s: float = Form(default=120.0)) -> dict:
         """A one-time phrase to say on camera; verify with its challenge_id before it expires."""
         return challenges.issue(user, ttl_s=ttl_s).to_dict()
 
-    @app.get("/v1/users", dependencies=[Depends(require_key)])
+    @app.get("/v1/users", dependencies=[Depends(require_key)], response_model=UsersOut, responses=errors(401))
     def users() -> dict:
         return {"users": verifier.store.users()}
 
-    @app.post("/v1/users/{user_id}/verify", dependencies=[Depends(require_key)])
+    @app.post("/v1/users/{user_id}/verify", dependencies=[Depends(require_key)], response_model=DecisionOut, responses=errors(400, 401, 403, 404, 413, 422))
     def verify(
         user_id: str,
         video: UploadFile = File(...),
@@ -155,13 +167,13 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
             decision = verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase)
         return decision.to_dict()
 
-    @app.post("/v1/identify", dependencies=[Depends(require_key)])
+    @app.post("/v1/identify", dependencies=[Depends(require_key)], response_model=IdentifyOut, responses=errors(400, 401, 413, 422))
     def identify(video: UploadFile = File(...), k: int = Query(5, ge=1, le=100)) -> dict:
         with saved(video) as path, work:
             found = verifier.identify(path, k)
         return {"policy": verifier.policy.describe(), "candidates": [c.to_dict() for c in found]}
 
-    @app.delete("/v1/users/{user_id}", status_code=204, dependencies=[Depends(require_key)])
+    @app.delete("/v1/users/{user_id}", status_code=204, dependencies=[Depends(require_key)], responses=errors(401, 404))
     def delete(user_id: str) -> Response:
         verifier.delete(user_id)
         return Response(status_code=204)

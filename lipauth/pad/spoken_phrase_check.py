@@ -1,4 +1,4 @@
-"""Offline recognition of a challenge phrase (CMU PocketSphinx, its US English acoustic model
+"""The spoken-phrase check: offline recognition of a challenge phrase (CMU PocketSphinx, its US English acoustic model
 shipped inside the `pocketsphinx` wheel), constrained to the challenge grammar.
 
 The question asked is narrower than "what was said": is the challenge phrase among what the
@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lipauth.clip import AUDIO_RATE
+from lipauth.clip import AUDIO_RATE, LipClip
 from lipauth.errors import BackendUnavailableError, InvalidInputError
-from lipauth.speech import vocabulary
+from lipauth.pad import challenge_phrases as phrases
+from lipauth.pad.checks import Check
 
 N_BEST = 500
 # Wider than PocketSphinx's defaults (1e-48, 7e-29, 1e-48): with a grammar this small the
@@ -63,9 +64,9 @@ class PhraseRecogniser:
         model = Path(pocketsphinx.get_model_path()) / "en-us"
         with tempfile.TemporaryDirectory() as tmp:  # the decoder reads the dictionary at start-up
             dictionary = Path(tmp) / "challenge.dict"
-            dictionary.write_text(vocabulary.pronunciations(model / "cmudict-en-us.dict"))
+            dictionary.write_text(phrases.pronunciations(model / "cmudict-en-us.dict"))
             decoder = pocketsphinx.Decoder(hmm=str(model / "en-us"), dict=str(dictionary), lm=None, samprate=AUDIO_RATE, loglevel="FATAL", **BEAMS)
-        decoder.add_jsgf_string("challenge", vocabulary.jsgf())
+        decoder.add_jsgf_string("challenge", phrases.jsgf())
         decoder.activate_search("challenge")
         return decoder
 
@@ -84,3 +85,27 @@ class PhraseRecogniser:
             if h.hypstr and h.hypstr not in n_best:
                 n_best.append(h.hypstr)
         return Heard(best=hyp.hypstr if hyp is not None else "", n_best=tuple(n_best))
+
+
+class SpokenPhraseCheck:
+    """Did the probe say this attempt's challenge phrase? Unlike the registered checks it
+    needs the phrase of each attempt, so the verifier runs it when it is given one."""
+
+    name = "spoken_phrase"
+
+    def __init__(self, recogniser: PhraseRecogniser | None = None) -> None:
+        self.recogniser = recogniser or PhraseRecogniser()
+
+    def run(self, clip: LipClip, phrase: str) -> Check:
+        """score: the words (of 6) the closest hypothesis shares with the phrase; passed when
+        the phrase itself is among the hypotheses."""
+        phrase = phrases.normalise(phrase)
+        if clip.audio is None:
+            return Check(self.name, 0.0, 6.0, False, "the video has no audio: the phrase cannot be heard")
+        heard = self.recogniser.hear(clip.audio)
+        rank = heard.rank_of(phrase)
+        extra = {"phrase": phrase, "heard": heard.best, "rank": rank, "n_best": len(heard.n_best)}
+        if rank is not None:
+            return Check(self.name, 6.0, 6.0, True, f"'{phrase}' is hypothesis {rank + 1} of {len(heard.n_best)} (best heard: '{heard.best}')", extra=extra)
+        _, shared = heard.closest(phrase)
+        return Check(self.name, float(shared), 6.0, False, f"'{phrase}' was not heard (best heard: '{heard.best}'; closest hypothesis shares {shared} of 6 words)", extra=extra)

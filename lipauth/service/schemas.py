@@ -1,0 +1,83 @@
+"""What the REST service answers, as typed models: the OpenAPI document (and /docs) shows
+each response's fields and every error status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="machine-readable code, e.g. unknown_user, fte, challenge_refused")
+    detail: str = Field(description="one-line reason a person can act on")
+
+
+class CheckOut(BaseModel):
+    name: str
+    status: str = Field(description="passed, failed or not_run")
+    passed: bool
+    score: float | None = Field(description="null when the check did not run")
+    threshold: float | None
+    detail: str
+    extra: dict[str, Any] = {}
+
+
+class DecisionOut(BaseModel):
+    user: str
+    accepted: bool = Field(description="identity score reached the threshold and every check that ran passed")
+    score: float = Field(description="cosine of the probe to the user's template")
+    threshold: float
+    llr: float | None = Field(description="calibrated log-likelihood ratio, where the model carries a calibration")
+    llr_threshold: float | None
+    operating_point: str
+    reasons: list[str]
+    checks: list[CheckOut]
+
+
+class EnrolOut(BaseModel):
+    user: str
+    n_clips: int = Field(description="clips in the template after this enrolment")
+    mode: str
+
+
+class ChallengeOut(BaseModel):
+    challenge_id: str
+    phrase: str = Field(description="six words of the GRID grammar to say on camera")
+    user: str | None = Field(description="who must answer it; null: anyone")
+    expires_at: str = Field(description="ISO 8601, UTC")
+
+
+class UserOut(BaseModel):
+    user_id: str
+    n_clips: int
+    created_at: str
+    updated_at: str
+
+
+class UsersOut(BaseModel):
+    users: list[UserOut]
+
+
+class CandidateOut(BaseModel):
+    user: str
+    score: float
+    threshold: float
+    above_threshold: bool
+
+
+class IdentifyOut(BaseModel):
+    policy: dict[str, Any]
+    candidates: list[CandidateOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+    model: str
+    users: int
+
+
+def errors(*statuses: int) -> dict[int, dict]:
+    """The `responses=` entry documenting these error statuses with the error body."""
+    return {s: {"model": ErrorBody} for s in statuses}

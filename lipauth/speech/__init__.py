@@ -1,1 +1,0 @@
-"""Spoken phrases: the challenge vocabulary and an offline recogniser constrained to it."""
