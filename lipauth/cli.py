@@ -389,6 +389,234 @@ def identify(
     console.print(table)
 
 
+@app.command()
+def compare(
+    a: Path = typer.Argument(..., help="A video of someone speaking."),
+    b: Path = typer.Argument(..., help="Another video."),
+    model: Optional[Path] = ModelOpt,
+    operating_point: str = PointOpt,
+    liveness: bool = typer.Option(False, "--liveness", help="Also run the presentation-attack checks on both videos."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Are the two videos the same person? No enrolment: clip-against-clip thresholds.
+    Exit 0 same, 1 different, 2 error."""
+    import json
+
+    try:
+        point = _early_checks(model, operating_point, videos=[a, b])
+        from lipauth.api import load_model
+        from lipauth.auth.compare import compare as compare_videos
+
+        checks = None
+        if liveness:
+            from lipauth.pad.checks import PresentationChecks
+
+            checks = PresentationChecks.load()
+        c = compare_videos(load_model(model), a, b, operating_point=point, checks=checks)
+    except LipauthError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        print(json.dumps(c.to_dict()))
+    else:
+        verdict = "[green]SAME PERSON[/green]" if c.same_person else "[red]DIFFERENT[/red]"
+        llr = f", LLR {c.llr:+.2f}" if c.llr is not None else ""
+        console.print(f"{verdict}: score {c.score:.3f}, threshold {c.threshold:.3f} ({c.operating_point}, clip against clip){llr}", highlight=False)
+        for ch in c.checks:
+            mark = "[green]pass[/green]" if ch.passed else "[red]FAIL[/red]"
+            console.print(f"  {mark} {ch.name} on {Path(ch.extra['video']).name}: {ch.score:.3f} (threshold {ch.threshold:.3f}; {ch.detail})", highlight=False)
+    raise typer.Exit(0 if c.same_person else 1)
+
+
+@app.command()
+@handle_errors
+def embed(
+    videos: list[Path] = typer.Argument(..., help="Videos to embed."),
+    out: Path = typer.Option(..., "--out", help="Output .npz: embeddings (N, D), paths, model_id, and the videos that failed with why."),
+    model: Optional[Path] = ModelOpt,
+) -> None:
+    """Export embeddings of many videos (one process, one model load). A video that fails
+    is recorded in the file and on stderr; the others go on."""
+    from lipauth.batch import embed_videos, write_embeddings
+
+    if out.suffix != ".npz":
+        raise InvalidInputError(f"{out}: --out must end in .npz")
+    _early_checks(model, "eer")
+    from lipauth.api import load_model
+
+    m = load_model(model)
+    with _progress("embed") as bar:
+        done = embed_videos(m, videos, on_progress=bar)
+    write_embeddings(out, done, m.id)
+    for path, why in done.failures.items():
+        err_console.print(f"[yellow]failed[/yellow] {path}: {why}", highlight=False)
+    console.print(f"{len(done.paths)} embeddings ({done.embeddings.shape[1] if len(done.paths) else 0}-d) written to {out}; {len(done.failures)} failed", highlight=False)
+    if not done.paths:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+@handle_errors
+def score(
+    trials: Path = typer.Option(..., "--trials", help="Trial list: one 'ENROL PROBE [target|nontarget]' per line. ENROL is a video, or a user id with --store."),
+    out: Path = typer.Option(..., "--out", help="CSV of scores and decisions, one row per trial."),
+    store: Optional[str] = typer.Option(None, "--store", help="Score probes against enrolled users of this store (batch verify) instead of against enrolment videos."),
+    model: Optional[Path] = ModelOpt,
+    operating_point: str = PointOpt,
+) -> None:
+    """Score a trial list in one process: each video is embedded once. With labels, prints the
+    EER with its trial counts. Trials whose video fails are recorded, not fatal."""
+    import csv
+
+    from lipauth.batch import read_trial_list, score_trials
+
+    trial_list = read_trial_list(trials)
+    point = _early_checks(model, operating_point)
+    probes = [t.probe for t in trial_list] + ([] if store else [t.enrol for t in trial_list])
+    from lipauth.batch import embed_videos
+
+    if store:
+        verifier = _verifier(store, model, operating_point)
+        m = verifier.model
+    else:
+        from lipauth.api import load_model
+        from lipauth.auth.compare import clip_pair_policy
+
+        m = load_model(model)
+        policy = clip_pair_policy(m.embedder, point)
+    with _progress("embed") as bar:
+        embedded = embed_videos(m, probes, on_progress=bar)
+
+    def decide(enrol: str, probe):
+        if store:
+            v = verifier.decide_embedding(enrol, probe)
+        else:
+            e = embedded.of(enrol)
+            if e is None:
+                raise InvalidInputError(f"enrolment video failed: {embedded.failures.get(enrol, 'not embedded')}")
+            v = policy.decide(e[None, :], probe)
+        return v.score, v.accepted
+
+    scored = score_trials(trial_list, embedded, decide)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["enrol", "probe", "label", "score", "accepted", "error"])
+        for r in scored:
+            label = "" if r.trial.target is None else ("target" if r.trial.target else "nontarget")
+            w.writerow([r.trial.enrol, r.trial.probe, label, "" if r.score is None else f"{r.score:.6f}", "" if r.accepted is None else int(r.accepted), r.error])
+    ok = [r for r in scored if r.score is not None]
+    console.print(f"{len(ok)} of {len(scored)} trials scored, written to {out}", highlight=False)
+    for r in scored:
+        if r.error:
+            err_console.print(f"[yellow]not scored[/yellow] {r.trial.enrol} {r.trial.probe}: {r.error}", highlight=False)
+    if ok and ok[0].trial.target is not None:
+        _print_trial_metrics(ok)
+    if not ok:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _print_trial_metrics(scored) -> None:
+    import numpy as np
+
+    from lipauth.measure.metrics import bootstrap_eer_ci, eer
+
+    s = np.array([r.score for r in scored])
+    g = np.array([r.trial.target for r in scored], bool)
+    if g.all() or not g.any():
+        console.print("EER needs both target and nontarget trials", highlight=False)
+        return
+    rate, _ = eer(s, g)
+    enrol = [r.trial.enrol for r in scored]
+    lo, hi = bootstrap_eer_ci(s, g, enrol, enrol, n_boot=500)
+    accepted = np.array([r.accepted for r in scored], bool)
+    console.print(
+        f"EER {100 * rate:.2f} % (95 % CI {100 * lo:.2f}–{100 * hi:.2f}, bootstrap over the {len(set(enrol))} enrolment sides) on {g.sum()} target / {(~g).sum()} nontarget trials; "
+        f"at the operating point: FNMR {100 * (~accepted[g]).mean():.2f} %, FMR {100 * accepted[~g].mean():.2f} %",
+        highlight=False,
+    )
+
+
+@app.command()
+@handle_errors
+def calibrate(
+    data: Path = typer.Argument(..., help="Labelled recordings: a folder person/clip.ext (or a corpus, see --corpus)."),
+    out: Path = typer.Option(..., "--out", help="The new model file."),
+    model: Optional[Path] = ModelOpt,
+    corpus: str = typer.Option("folder", "--corpus", help="How DATA is laid out: folder (person/clip.ext), grid, crema-d, avletters."),
+) -> None:
+    """Fit the thresholds and the LLR calibration on your own labelled recordings (your camera,
+    your people) into a new model file; the network is unchanged."""
+    if not data.is_dir():
+        raise InvalidInputError(f"{data}: not a directory")
+    if out.exists():
+        raise InvalidInputError(f"{out}: exists; choose a new file (the model you start from stays as it is)")
+    _early_checks(model, "eer")
+    from lipauth.api import load_model
+    from lipauth.recalibrate import recalibrate
+
+    with _progress("calibrate") as bar:
+        r = recalibrate(load_model(model), data, out, corpus=corpus, on_progress=bar)
+    for path, why in r.failures.items():
+        err_console.print(f"[yellow]failed[/yellow] {path}: {why}", highlight=False)
+    table = Table(title=f"thresholds (probe against a {r.after.get('n_enrol', '?')}-clip template) refitted on {r.n_people} people, {r.n_clips} clips ({r.n_genuine} genuine / {r.n_impostor} impostor clip pairs)")
+    for col in ("operating point", "before", "after"):
+        table.add_column(col)
+    for k in ("eer", "fmr_1pct", "fmr_0.1pct"):
+        table.add_row(f"{k} (raw)", _fmt(r.before.get(k)), _fmt(r.after.get(k)))
+        table.add_row(f"{k} (normalised)", _fmt((r.before.get("normalised") or {}).get(k)), _fmt((r.after.get("normalised") or {}).get(k)))
+    console.print(table)
+    for point, needed in (("fmr_1pct", 100), ("fmr_0.1pct", 1000)):
+        if r.n_impostor < needed:
+            console.print(f"[yellow]note[/yellow] {point} rests on {r.n_impostor} impostor pairs (it needs {needed} or more to be measured): here it is the highest impostor score", highlight=False)
+    console.print(f"written {r.out}; use it with --model {r.out}", highlight=False)
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _early_checks(model: Optional[Path], operating_point: str, videos=()):
+    """What `_verifier` checks before loading a model, for commands without a store."""
+    from lipauth.errors import VideoDecodeError
+    from lipauth.scoring.policy import parse_operating_point
+
+    point = parse_operating_point(operating_point)
+    if model is not None and not Path(model).is_file():
+        raise InvalidInputError(f"{model}: no such model file")
+    for v in videos:
+        if not Path(v).is_file():
+            raise VideoDecodeError(f"{v}: no such file")
+    return point
+
+
+def _fail(exc: LipauthError, as_json: bool):
+    import json
+
+    if as_json:
+        print(json.dumps({"error": exc.code, "message": str(exc)}))
+    else:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_ERROR) from None
+
+
+class _progress:
+    """A progress bar on stderr; calling it with (done, total) advances it."""
+
+    def __init__(self, what: str) -> None:
+        self.bar = Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err_console)
+
+    def __enter__(self):
+        self.bar.__enter__()
+        self.task = self.bar.add_task(self.bar.columns[0].text_format, total=None)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
+
+
 @app.command("check-sync")
 @handle_errors
 def check_sync(

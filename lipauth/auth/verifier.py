@@ -207,6 +207,13 @@ class Verifier:
             user=user_id, score=v.score, threshold=v.threshold, accepted=accepted, llr=v.llr, operating_point=v.operating_point, reasons=reasons, checks=checks, llr_threshold=v.llr_threshold
         )
 
+    def decide_embedding(self, user_id: str, probe: np.ndarray):
+        """The identity decision alone for a probe already embedded (batch scoring): a
+        scoring.policy Verdict."""
+        template = self.store.get(user_id)
+        self._check_model(template)
+        return self.policy.decide(template.embeddings, probe)
+
     def threshold_for(self, template: Template) -> tuple[float, str]:
         """The cosine threshold this user's probes must reach, and how it was set."""
         return self.policy.threshold_for(template.embeddings)

@@ -1,0 +1,132 @@
+"""What users of verification toolkits reach for first: compare two videos, export
+embeddings, score a trial list (against videos or enrolled users) in one process, and
+calibrate thresholds on their own labelled recordings."""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lipauth.cli import app
+from tests.conftest import need
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model(lip_model_file):
+    from lipauth.api import load_model
+
+    return load_model(lip_model_file)
+
+
+@pytest.fixture(scope="module")
+def s2():
+    return sorted(need("grid-s2/video").glob("*.mpg"))
+
+
+@pytest.fixture(autouse=True)
+def no_env_key(monkeypatch):
+    monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
+
+
+def test_compare_scores_the_two_clips(model, s2, lip_model_file):
+    res = runner.invoke(app, ["compare", str(s2[0]), str(s2[1]), "--model", str(lip_model_file), "--json"])
+    d = json.loads(res.output)
+    want = float(model.embed(s2[0]) @ model.embed(s2[1]))
+    assert d["score"] == pytest.approx(want, abs=1e-5)
+    assert d["threshold"] == pytest.approx(model.embedder.thresholds["eer"])
+    assert d["same_person"] == (want >= d["threshold"]) and res.exit_code == (0 if d["same_person"] else 1)
+    res = runner.invoke(app, ["compare", str(s2[0]), str(s2[1]), "--model", str(lip_model_file), "--operating-point", "1.01"])
+    assert res.exit_code == 1 and "DIFFERENT" in res.output
+
+
+def test_compare_with_liveness_runs_the_checks_on_both_videos(s2, lip_model_file):
+    res = runner.invoke(app, ["compare", str(s2[0]), str(s2[1]), "--model", str(lip_model_file), "--liveness", "--json"])
+    d = json.loads(res.output)
+    on = {(c["name"], c["extra"]["video"]) for c in d["checks"]}
+    assert on == {(n, str(v)) for n in ("av_sync", "face_liveness") for v in s2[:2]}
+
+
+def test_embed_writes_every_embedding_and_records_failures(model, s2, tmp_path, lip_model_file):
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not a video")
+    out = tmp_path / "e.npz"
+    res = runner.invoke(app, ["embed", str(s2[0]), str(junk), str(s2[2]), "--out", str(out), "--model", str(lip_model_file)])
+    assert res.exit_code == 0 and "1 failed" in res.output, res.output
+    z = np.load(out)
+    assert list(z["paths"]) == [str(s2[0]), str(s2[2])] and str(z["model_id"]) == model.id
+    np.testing.assert_allclose(z["embeddings"], model.embed_many([s2[0], s2[2]]), atol=1e-5)
+    assert list(z["failed_paths"]) == [str(junk)] and "unreadable_video" in z["failed_reasons"][0]
+
+
+def test_score_a_trial_list_against_videos_and_against_enrolled_users(model, s2, tmp_path, lip_model_file):
+    other = need("grid-sample/bbaf2n.mpg")
+    trials = tmp_path / "trials.txt"
+    trials.write_text(f"# enrol probe label\n{s2[0]} {s2[1]} target\n{s2[0]} {other} nontarget\n{s2[0]} {tmp_path / 'gone.mpg'} nontarget\n")
+    out = tmp_path / "scores.csv"
+    res = runner.invoke(app, ["score", "--trials", str(trials), "--out", str(out), "--model", str(lip_model_file)])
+    assert res.exit_code == 0 and "2 of 3 trials scored" in res.output and "EER" in res.output and "1 target / 1 nontarget" in res.output, res.output
+    rows = list(csv.DictReader(out.open()))
+    assert float(rows[0]["score"]) == pytest.approx(float(model.embed(s2[0]) @ model.embed(s2[1])), abs=1e-5)
+    assert rows[2]["score"] == "" and "no such file" in rows[2]["error"]
+
+    db = str(tmp_path / "t.db")
+    assert runner.invoke(app, ["enroll", "s2", *map(str, s2[:3]), "--store", db, "--model", str(lip_model_file)]).exit_code == 0
+    trials.write_text(f"s2 {s2[5]}\ns2 {other}\nnobody {s2[5]}\n")
+    res = runner.invoke(app, ["score", "--trials", str(trials), "--out", str(out), "--store", db, "--model", str(lip_model_file)])
+    assert res.exit_code == 0 and "2 of 3 trials scored" in res.output, res.output
+    rows = list(csv.DictReader(out.open()))
+    verify = json.loads(runner.invoke(app, ["verify", "s2", str(s2[5]), "--store", db, "--model", str(lip_model_file), "--json"]).output)
+    assert float(rows[0]["score"]) == pytest.approx(verify["score"], abs=1e-5) and rows[0]["accepted"] == str(int(verify["accepted"]))
+    assert "no user 'nobody'" in rows[2]["error"]
+
+
+@pytest.mark.parametrize("content, message", [("a.mp4\n", ":1: expected"), ("a.mp4 b.mp4 maybe\n", ":1: expected"), ("a b target\nc d\n", "label every trial or none"), ("# nothing\n", "no trials")])
+def test_bad_trial_lists_fail_before_any_model_loads(tmp_path, monkeypatch, content, message):
+    import lipauth.api
+
+    monkeypatch.setattr(lipauth.api, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    trials = tmp_path / "t.txt"
+    trials.write_text(content)
+    res = runner.invoke(app, ["score", "--trials", str(trials), "--out", str(tmp_path / "o.csv")])
+    assert res.exit_code == 2 and message in res.output, res.output
+
+
+def test_calibrate_refits_thresholds_on_the_users_recordings(model, tmp_path, lip_model_file):
+    from lipauth.api import load_model
+    from lipauth.corpora.base import get_corpus
+    from lipauth.scoring.calibration import calibrate_verification
+
+    data = tmp_path / "mine"
+    for person, folder, pattern in (("s1", "grid-s1/video", "*.mpg"), ("s2", "grid-s2/video", "*.mpg"), ("c1001", "crema-d-sample", "*.flv")):
+        (data / person).mkdir(parents=True)
+        for p in sorted(need(folder).glob(pattern))[:3]:
+            shutil.copy(p, data / person / p.name)
+    out = tmp_path / "mine.pt"
+    res = runner.invoke(app, ["calibrate", str(data), "--out", str(out), "--model", str(lip_model_file)])
+    assert res.exit_code == 0, res.output
+    assert "3 people, 9 clips (9 genuine / 27 impostor clip pairs)" in res.output and "fmr_1pct rests on 27 impostor pairs" in res.output
+    new = load_model(out)
+    clips = [model.pipeline.process(i.path, i.meta) for i in get_corpus("folder").items(data)]
+    emb = model.embedder.embed_clips(clips)
+    want = calibrate_verification(emb, clips)
+    for k in ("eer", "fmr_1pct"):
+        assert new.embedder.verify_thresholds[k] == pytest.approx(want[k])
+    assert new.embedder.verify_thresholds["scoring"] == model.embedder.verify_thresholds["scoring"]
+    np.testing.assert_allclose(new.embedder.embed_clips(clips[:2]), emb[:2], atol=1e-6)  # same network
+    assert new.embedder.info["recalibrated"]["from_model"] == model.id
+    res = runner.invoke(app, ["calibrate", str(data), "--out", str(out), "--model", str(lip_model_file)])
+    assert res.exit_code == 2 and "exists" in res.output
+
+
+def test_calibrate_needs_two_people(tmp_path, lip_model_file):
+    data = tmp_path / "one"
+    (data / "s2").mkdir(parents=True)
+    for p in sorted(need("grid-s2/video").glob("*.mpg"))[:2]:
+        shutil.copy(p, data / "s2" / p.name)
+    res = runner.invoke(app, ["calibrate", str(data), "--out", str(tmp_path / "m.pt"), "--model", str(lip_model_file)])
+    assert res.exit_code == 2 and "at least 2 people" in res.output
