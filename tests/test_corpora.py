@@ -106,3 +106,18 @@ def test_htk_reader_rejects_damage(tmp_path):
     bad.write_bytes(good[:100])
     with pytest.raises(CorpusError, match="HTK header says"):
         read_htk(bad)
+
+
+def test_talking_faces_name_each_clips_person_from_the_manifest(tmp_path):
+    from lipauth.corpora.base import get_corpus
+    from lipauth.errors import CorpusError
+
+    root = need("talking-faces")
+    items = get_corpus("talking-faces").items(root)
+    people = {i.meta.clip_id: i.meta.speaker for i in items}
+    assert len(items) == 29 and len(set(people.values())) == 25
+    assert people["hdtf_obama"] == "p01" and people["voxceleb2_741400104"] == people["voxceleb2_741400163"] == "p24"
+    assert people["lrs3_00002"] == people["mead_W040_level_3_happy_029"] == "p03"  # one person, two sources
+    (tmp_path / "a.mp4").write_bytes(b"")
+    with pytest.raises(CorpusError, match="manifest.csv"):
+        get_corpus("talking-faces").items(tmp_path)

@@ -64,7 +64,7 @@ class VideoCorpus:
         return pipeline.process(item.path, item.meta)
 
 
-CORPORA = Registry("corpus", tuple(f"lipauth.corpora.{m}" for m in ("avletters", "cremad", "folder", "grid", "lipcrops")))
+CORPORA = Registry("corpus", tuple(f"lipauth.corpora.{m}" for m in ("avletters", "cremad", "folder", "grid", "lipcrops", "talking_faces")))
 register_corpus = CORPORA.register
 corpus_names = CORPORA.names
 
