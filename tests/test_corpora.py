@@ -12,7 +12,7 @@ from tests.conftest import need
 
 
 def test_registry():
-    assert corpus_names() == ["avletters", "crema-d", "folder", "grid", "lipcrops"]
+    assert corpus_names() == ["avletters", "crema-d", "folder", "grid", "lipcrops", "talking-faces"]
     with pytest.raises(InvalidInputError, match="unknown corpus"):
         get_corpus("timit")
 
