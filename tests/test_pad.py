@@ -101,6 +101,20 @@ def test_sync_model_outputs_as_in_syncnet(tmp_path):
         SyncModel.load(Path(tmp_path / "nothing.pt"))
 
 
+def test_sync_tolerance_scores_the_best_offset_near_zero_and_is_saved(tmp_path):
+    torch.manual_seed(0)
+    net = SyncNet(SyncConfig(tolerance=2))
+    model = SyncModel(net, threshold=0.5)
+    r = model.analyse(_talking_clip(40))
+    d = np.array(r.distances)
+    assert r.tolerance == 2
+    assert r.score == pytest.approx((np.median(d) - d[13:18].min()) / (d.std() + 1e-6), rel=1e-5)
+    strict = SyncModel(SyncNet(SyncConfig()), threshold=0.5)
+    strict.nets[0].load_state_dict(net.state_dict())
+    assert r.score >= strict.analyse(_talking_clip(40)).score  # the same net, tolerance 0
+    assert SyncModel.load(model.save(tmp_path / "t.pt")).cfg.tolerance == 2
+
+
 
 def test_a_sync_ensemble_averages_its_networks_distances(tmp_path):
     """Several networks: the distance of each window pair is the mean of theirs; one network
