@@ -48,7 +48,9 @@ def _files(paths, field="videos"):
 def test_health_and_openapi(server):
     url, verifier, _ = server
     r = httpx.get(f"{url}/v1/health")
-    assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["model"] == verifier.model.id
+    assert r.status_code == 200 and r.json() == {"status": "ok"}  # nothing more without the key
+    r = httpx.get(f"{url}/v1/health", headers={"X-API-Key": KEY})
+    assert r.json()["model"] == verifier.model.id and r.json()["users"] == len(verifier.store.users())
     assert "/v1/users/{user_id}/verify" in httpx.get(f"{url}/openapi.json").json()["paths"]
 
 
@@ -125,7 +127,15 @@ def test_bad_requests_get_the_right_4xx_and_leave_the_store_alone(server, tmp_pa
     junk = tmp_path / "junk.mp4"
     junk.write_text("not a video")
     r = httpx.post(f"{url}/v1/users/bad/enroll", files=_files([junk]), headers=h)
-    assert r.status_code == 422 and r.json()["error"] == "fte" and "not a readable video" in r.json()["detail"]
+    assert r.status_code == 422 and r.json()["error"] == "fte" and "junk.mp4: not a readable video" in r.json()["detail"]
+    r = httpx.post(f"{url}/v1/users/bad/enroll", files=[("videos", ("../../etc/clip.mp4", b"junk", "video/mp4"))], headers=h)
+    assert "clip.mp4: not a readable video" in r.json()["detail"] and "etc" not in r.json()["detail"]
+    assert httpx.post(f"{url}/v1/users/s2x/enroll", files=_files([good]), headers=h, timeout=60).status_code == 201
+    r = httpx.post(f"{url}/v1/users/s2x/verify", files=[("video", ("probe.mp4", b"junk", "video/mp4"))], headers=h)
+    assert r.status_code == 422 and r.json()["detail"].startswith("probe.mp4: ")
+    for body in (r.text, httpx.post(f"{url}/v1/identify", files=[("video", ("p.mp4", b"junk", "video/mp4"))], headers=h).text):
+        assert "lipauth-upload" not in body and "/tmp" not in body  # no server paths
+    httpx.delete(f"{url}/v1/users/s2x", headers=h)
     # no face
     noise = np.random.default_rng(0).integers(0, 255, (15, 96, 128, 3), dtype=np.uint8)
     r = httpx.post(f"{url}/v1/users/bad/enroll", files=_files([write_video(tmp_path / "noise.mp4", noise, 25.0)]), headers=h, timeout=60)
@@ -136,10 +146,10 @@ def test_bad_requests_get_the_right_4xx_and_leave_the_store_alone(server, tmp_pa
     r = httpx.post(f"{url}/v1/users/bad/enroll", files=_files([empty]), headers=h)
     assert r.status_code == 400 and r.json()["error"] == "empty_upload"
     # oversized upload (the server here takes 8 MiB)
-    big = tmp_path / "big.mp4"
+    big = tmp_path / "my-secret-name.mp4"
     big.write_bytes(b"\0" * (9 << 20))
     r = httpx.post(f"{url}/v1/users/bad/enroll", files=_files([big]), headers=h)
-    assert r.status_code == 413 and r.json()["error"] == "upload_too_large"
+    assert r.status_code == 413 and r.json()["error"] == "upload_too_large" and "secret" not in r.text
     # unknown user
     r = httpx.post(f"{url}/v1/users/nobody/verify", files=_files([good], "video"), headers=h)
     assert r.status_code == 404 and "nobody" in r.json()["detail"]
@@ -195,3 +205,19 @@ def test_a_service_that_requires_challenges_refuses_plain_verifies(server):
     client.post("/v1/users/req/enroll", files=_files(videos[:2]), headers=h)
     r = client.post("/v1/users/req/verify", files=_files([videos[4]], "video"), headers=h)
     assert r.status_code == 400 and r.json()["error"] == "challenge_required"
+
+
+def test_a_server_side_failure_says_so_without_its_cause(server, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from lipauth.errors import StoreError
+
+    _, verifier, _ = server
+    client = TestClient(create_app(verifier, api_key=KEY))
+
+    def broken():
+        raise StoreError("cannot open template store '/srv/secret/templates.db': disk I/O error")
+
+    monkeypatch.setattr(verifier.store, "users", broken)
+    r = client.get("/v1/users", headers={"X-API-Key": KEY})
+    assert r.status_code == 500 and r.json()["error"] == "store_error" and "secret" not in r.text and "log" in r.json()["detail"]

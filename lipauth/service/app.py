@@ -17,6 +17,7 @@ pipeline allows are refused (422). Every 4xx carries {"error": code, "detail": r
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import tempfile
 import threading
@@ -50,6 +51,13 @@ from lipauth.service.schemas import ChallengeOut, DecisionOut, EnrolOut, HealthO
 STATIC = Path(__file__).with_name("static")
 
 CHUNK = 1 << 20
+log = logging.getLogger("lipauth.service")
+
+
+def client_name(filename: str | None) -> str:
+    """An upload's name as the client sent it, reduced to a printable base name."""
+    base = Path((filename or "upload").replace("\\", "/")).name
+    return "".join(c for c in base if c.isprintable())[:100] or "upload"
 
 
 class ApiError(Exception):
@@ -89,7 +97,10 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
 
     @contextmanager
     def saved(upload: UploadFile) -> Iterator[Path]:
-        suffix = Path(upload.filename or "upload").suffix[:10] or ".bin"
+        """The upload in a temporary file. Errors about it name the file as the client sent
+        it, never the server's temporary path."""
+        name = client_name(upload.filename)
+        suffix = Path(name).suffix[:10] or ".bin"
         fd, tmp = tempfile.mkstemp(prefix="lipauth-upload-", suffix=suffix)
         try:
             size = 0
@@ -97,11 +108,14 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
                 while chunk := upload.file.read(CHUNK):
                     size += len(chunk)
                     if size > max_upload_bytes:
-                        raise ApiError(413, "upload_too_large", f"{upload.filename}: larger than {max_upload_bytes} bytes")
+                        raise ApiError(413, "upload_too_large", f"an upload is larger than {max_upload_bytes} bytes, the most this service takes")
                     fh.write(chunk)
             if size == 0:
-                raise ApiError(400, "empty_upload", f"{upload.filename or 'upload'}: the file is empty")
-            yield Path(tmp)
+                raise ApiError(400, "empty_upload", f"{name}: the file is empty")
+            try:
+                yield Path(tmp)
+            except LipauthError as exc:
+                raise type(exc)(str(exc).replace(tmp, name)) from None
         finally:
             Path(tmp).unlink(missing_ok=True)
 
@@ -111,7 +125,11 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
 
     @app.exception_handler(LipauthError)
     async def _lipauth_error(_: Request, exc: LipauthError) -> JSONResponse:
-        return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=_status(exc))
+        status = _status(exc)
+        if status >= 500:  # the cause (paths, database URLs) goes to the log, not to the client
+            log.error("request failed: %s", exc)
+            return JSONResponse({"error": exc.code, "detail": "the service could not complete the request; its log says why"}, status_code=status)
+        return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -123,8 +141,11 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    @app.get("/v1/health", response_model=HealthOut)
-    def health() -> dict:
+    @app.get("/v1/health", response_model=HealthOut, response_model_exclude_none=True)
+    def health(x_api_key: str | None = Security(APIKeyHeader(name="X-API-Key", auto_error=False))) -> dict:
+        """Without the API key: only that the service is up. With it: version, model, users."""
+        if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), api_key.encode()):
+            return {"status": "ok"}
         return {"status": "ok", "version": __version__, "model": verifier.model.id, "users": len(verifier.store.users())}
 
     @app.post("/v1/users/{user_id}/enroll", status_code=201, dependencies=[Depends(require_key)], response_model=EnrolOut, responses=errors(400, 401, 404, 409, 413, 422))

@@ -73,9 +73,9 @@ class IdentifyOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: str
-    version: str
-    model: str
-    users: int
+    version: str | None = Field(default=None, description="with the API key only")
+    model: str | None = Field(default=None, description="with the API key only")
+    users: int | None = Field(default=None, description="with the API key only")
 
 
 def errors(*statuses: int) -> dict[int, dict]:
