@@ -255,9 +255,11 @@ StoreOpt = typer.Option(None, "--store", help="Template store: a SQLite file pat
 ModelOpt = typer.Option(None, "--model", help="Model file (default: the model bundled with lipauth).")
 PointOpt = typer.Option("eer", "--operating-point", help="eer, fmr_1pct, fmr_0.1pct, or a cosine threshold.")
 ScoringOpt = typer.Option(None, "--scoring", help="raw or normalised (default: what the model recommends).")
+MaxFailuresOpt = typer.Option(5, "--max-failures", help="Failed verifications of a user within --cooldown seconds that lock them for --cooldown seconds (counted in the store, shared by every process).")
+CooldownOpt = typer.Option(900.0, "--cooldown", help="Seconds: the window failures are counted in, and the lock after --max-failures.")
 
 
-def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer", scoring: Optional[str] = None, videos=(), create: bool = False):
+def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer", scoring: Optional[str] = None, videos=(), create: bool = False, attempts=None):
     """The Verifier, once the arguments alone are known to be usable: a wrong operating point,
     scoring, model path, video path or store fails here in milliseconds, before the models
     load. Only `create` (enrolment) makes a store that does not exist yet."""
@@ -271,11 +273,23 @@ def _verifier(store: Optional[str], model: Optional[Path], operating_point: str 
     for v in videos:
         if not Path(v).is_file():
             raise VideoDecodeError(f"{v}: no such file")  # what decoding would say, seconds later
+    limits = _attempt_policy(*attempts) if attempts else None
     opened = _store(store, create=create)
+    limiter = None
+    if limits is not None:
+        from lipauth.auth.attempts import AttemptLimiter
+
+        limiter = AttemptLimiter(opened, limits)
     from lipauth.api import load_model
     from lipauth.auth.verifier import Verifier
 
-    return Verifier(load_model(model), opened, operating_point=point, scoring=scoring)
+    return Verifier(load_model(model), opened, operating_point=point, scoring=scoring, attempts=limiter)
+
+
+def _attempt_policy(max_failures: int, cooldown: float):
+    from lipauth.auth.attempts import AttemptPolicy
+
+    return AttemptPolicy(max_failures=max_failures, window_s=cooldown, cooldown_s=cooldown)
 
 
 def _store(location: Optional[str], create: bool = False):
@@ -323,9 +337,12 @@ def verify(
     require_audio: bool = typer.Option(False, "--require-audio", help="With --liveness: reject a video without an audio track instead of skipping AV synchrony."),
     phrase: Optional[str] = typer.Option(None, "--phrase", help="A spoken challenge the video must answer (six words of the GRID grammar, e.g. from `lipauth challenge`); implies --liveness --require-audio."),
     challenge: Optional[str] = typer.Option(None, "--challenge", help="The id of a challenge from `lipauth challenge`: its phrase must be spoken; it is used up by this attempt."),
+    max_failures: int = MaxFailuresOpt,
+    cooldown: float = CooldownOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
 ) -> None:
-    """Verify a claimed identity. Exit 0 accept, 1 reject, 2 error."""
+    """Verify a claimed identity. Exit 0 accept, 1 reject, 2 error (also while the user is
+    locked after too many failed attempts)."""
     import json
 
     try:
@@ -337,9 +354,12 @@ def verify(
             from lipauth.pad.challenge_phrases import normalise
 
             phrase = normalise(phrase)
-        verifier = _verifier(store, model, operating_point, scoring, videos=[video])
+        verifier = _verifier(store, model, operating_point, scoring, videos=[video], attempts=(max_failures, cooldown))
         if challenge is not None:
             from lipauth.auth.challenges import ChallengeBook
+
+            if verifier.attempts is not None:
+                verifier.attempts.check(user)  # before the challenge is used up
 
             phrase = ChallengeBook(verifier.store).redeem(challenge, user).phrase
         decision = verifier.verify(user, video, liveness=liveness, require_audio=require_audio, phrase=phrase)
@@ -667,7 +687,7 @@ def challenge_cmd(
         console.print(f"say: [bold]{c.phrase}[/bold]\nchallenge id: {c.challenge_id} (expires {c.to_dict()['expires_at']})", highlight=False)
 
 
-users_app = typer.Typer(help="List or delete enrolled users.", no_args_is_help=True)
+users_app = typer.Typer(help="List, unlock or delete enrolled users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
 
@@ -688,6 +708,16 @@ def users_list(store: Optional[str] = StoreOpt, as_json: bool = typer.Option(Fal
     console.print(table)
 
 
+@users_app.command("unlock")
+@handle_errors
+def users_unlock(user: str = typer.Argument(...), store: Optional[str] = StoreOpt) -> None:
+    """Clear a user's failed attempts and end their cool-down."""
+    from lipauth.auth.attempts import AttemptLimiter
+
+    had = AttemptLimiter(_store(store)).clear(user)
+    console.print(f"cleared the failed attempts of {user!r}" if had else f"{user!r} had no failed attempts", highlight=False)
+
+
 @users_app.command("delete")
 @handle_errors
 def users_delete(user: str = typer.Argument(...), store: Optional[str] = StoreOpt) -> None:
@@ -706,6 +736,8 @@ def serve(
     scoring: Optional[str] = ScoringOpt,
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", help="Largest accepted upload."),
     require_challenge: bool = typer.Option(False, "--require-challenge", help="Verify only answers to a spoken challenge (POST /v1/challenges): replayed recordings cannot answer."),
+    max_failures: int = MaxFailuresOpt,
+    cooldown: float = CooldownOpt,
 ) -> None:
     """Run the REST service (API key from LIPAUTH_API_KEY; docs at /docs)."""
     import os
@@ -718,7 +750,7 @@ def serve(
     if not api_key:
         raise InvalidInputError("the service needs an API key (set LIPAUTH_API_KEY)")
     # the service enrols users, so it may create the store, as `enroll` does
-    app_ = create_app(_verifier(store, model, operating_point, scoring, create=True), api_key=api_key, max_upload_bytes=int(max_upload_mb * (1 << 20)), require_challenge=require_challenge)
+    app_ = create_app(_verifier(store, model, operating_point, scoring, create=True, attempts=(max_failures, cooldown)), api_key=api_key, max_upload_bytes=int(max_upload_mb * (1 << 20)), require_challenge=require_challenge)
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 

@@ -115,3 +115,13 @@ class StoreNotFoundError(StoreError):
     """The template store (or its key file) named does not exist."""
 
     code = "store_not_found"
+
+
+class TooManyAttemptsError(LipauthError):
+    """Verification of this user is locked for a cool-down after too many failed attempts."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -99,7 +99,7 @@ def test_concurrent_writers_from_several_processes_keep_the_store_consistent(loc
 
 def test_a_challenge_raced_by_many_connections_is_redeemed_once(location):
     c = ChallengeBook(TemplateStore(location, create=True)).issue("ann")
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(8, timeout=60)
 
     def attempt(_):
         book = ChallengeBook(TemplateStore(location))
@@ -126,3 +126,21 @@ def test_enrol_and_verify_real_videos_on_postgresql(postgres_url, lip_model_file
     assert genuine["accepted"] and not impostor["accepted"] and genuine["score"] > impostor["score"]
     res = runner.invoke(app, ["users", "list", "--store", postgres_url, "--json"])
     assert [u["user_id"] for u in json.loads(res.output)["users"]] == ["s2"]
+
+
+def test_failed_attempts_from_many_connections_all_count(location):
+    from lipauth.auth.attempts import AttemptLimiter, AttemptPolicy
+
+    TemplateStore(location, create=True).close()
+    policy = AttemptPolicy(max_failures=100, window_s=600, cooldown_s=600)
+    barrier = threading.Barrier(8, timeout=60)
+
+    def fail(_):
+        limiter = AttemptLimiter(TemplateStore(location), policy)
+        barrier.wait()
+        for _ in range(3):
+            limiter.record("ann", accepted=False)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(fail, range(8)))
+    assert AttemptLimiter(TemplateStore(location), policy).failures("ann") == 24

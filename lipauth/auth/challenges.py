@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from lipauth.auth.store import TemplateStore
+from lipauth.auth.store import TemplateStore, create_tables
 from lipauth.errors import ChallengeError, InvalidInputError
 from lipauth.pad import challenge_phrases as phrases
 
@@ -51,7 +51,7 @@ class ChallengeBook:
     def __init__(self, store: TemplateStore, *, clock=None) -> None:
         self.engine = store.engine
         self._now = clock or (lambda: datetime.now(timezone.utc).timestamp())
-        _meta.create_all(self.engine)
+        create_tables(_meta, self.engine)
 
     def issue(self, user_id: str | None = None, *, ttl_s: float = DEFAULT_TTL_S) -> Challenge:
         if not 1 <= ttl_s <= 3600:

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 
 from lipauth.auth.crypto import KEY_ENV, Cipher, create_key, load_key
 from lipauth.auth.templates import Template
@@ -172,6 +172,17 @@ class TemplateStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def create_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
+    """A module's tables in the store's database, if missing. Two processes may race to
+    create them; the loser finds them made."""
+    try:
+        metadata.create_all(engine)
+    except (OperationalError, ProgrammingError, IntegrityError):
+        missing = [t for t in metadata.tables if not sa.inspect(engine).has_table(t)]
+        if missing:
+            raise StoreError(f"cannot create the tables {missing} in {engine.url.render_as_string(hide_password=True)}") from None
 
 
 def already_enrolled(user_id: str, row: dict) -> StoreExistsError:

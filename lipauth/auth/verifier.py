@@ -55,7 +55,15 @@ class Candidate:
 
 class Verifier:
     def __init__(
-        self, model, store: TemplateStore, *, operating_point: str | float = "eer", scoring: str | None = None, min_enrol_clips: int = 1, checks: PresentationChecks | None = None
+        self,
+        model,
+        store: TemplateStore,
+        *,
+        operating_point: str | float = "eer",
+        scoring: str | None = None,
+        min_enrol_clips: int = 1,
+        checks: PresentationChecks | None = None,
+        attempts=None,
     ) -> None:
         """operating_point: "eer", "fmr_1pct" or "fmr_0.1pct" (thresholds the model file carries,
         calibrated on its validation speakers), or a threshold on the cosine score.
@@ -64,10 +72,14 @@ class Verifier:
         recommendation. A numeric operating point always scores raw.
 
         checks: the presentation-attack checks for verify(liveness=True); None loads the
-        ones bundled with lipauth when first needed."""
+        ones bundled with lipauth when first needed.
+
+        attempts: an AttemptLimiter (lipauth.auth.attempts) that refuses verification of a
+        user after too many failures; None counts nothing."""
         self.model = model
         self._checks = checks
         self._phrase_check = None
+        self.attempts = attempts
         self.store = store
         self.min_enrol_clips = min_enrol_clips
         self.policy = DecisionPolicy.from_model(model.embedder, operating_point, scoring)
@@ -184,6 +196,8 @@ class Verifier:
             liveness = require_audio = True
         template = self.store.get(user_id)  # UnknownUserError before any video work
         self._check_model(template)
+        if self.attempts is not None:
+            self.attempts.check(user_id)  # TooManyAttemptsError, before any video work
         clip = self.model.clip(video)
         probe = self.model.embedder.embed_clips([clip])[0]
         v = self.policy.decide(template.embeddings, probe)
@@ -203,6 +217,8 @@ class Verifier:
             reasons.append(f"spoken_phrase: {checks[-1].detail}")
         if checks:
             accepted = accepted and all(c.passed for c in checks)
+        if self.attempts is not None:
+            self.attempts.record(user_id, accepted)
         return Decision(
             user=user_id, score=v.score, threshold=v.threshold, accepted=accepted, llr=v.llr, operating_point=v.operating_point, reasons=reasons, checks=checks, llr_threshold=v.llr_threshold
         )

@@ -43,6 +43,7 @@ from lipauth.errors import (
     LipauthError,
     StoreError,
     StoreExistsError,
+    TooManyAttemptsError,
     UnknownUserError,
     VideoDecodeError,
 )
@@ -72,6 +73,8 @@ def _status(exc: LipauthError) -> int:
         return 409
     if isinstance(exc, ChallengeError):
         return 403
+    if isinstance(exc, TooManyAttemptsError):
+        return 429
     if isinstance(exc, (VideoDecodeError, FailureToAcquire, FailureToEnrol, InvalidInputError)):
         return 422
     if isinstance(exc, StoreError):
@@ -129,7 +132,8 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
         if status >= 500:  # the cause (paths, database URLs) goes to the log, not to the client
             log.error("request failed: %s", exc)
             return JSONResponse({"error": exc.code, "detail": "the service could not complete the request; its log says why"}, status_code=status)
-        return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=status)
+        headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))} if isinstance(exc, TooManyAttemptsError) else None
+        return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -168,7 +172,7 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
     def users() -> dict:
         return {"users": verifier.store.users()}
 
-    @app.post("/v1/users/{user_id}/verify", dependencies=[Depends(require_key)], response_model=DecisionOut, responses=errors(400, 401, 403, 404, 413, 422))
+    @app.post("/v1/users/{user_id}/verify", dependencies=[Depends(require_key)], response_model=DecisionOut, responses=errors(400, 401, 403, 404, 413, 422, 429))
     def verify(
         user_id: str,
         video: UploadFile = File(...),
@@ -183,6 +187,8 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
             raise UnknownUserError(f"no user {user_id!r} is enrolled")
         if challenge is None and require_challenge:
             raise ApiError(400, "challenge_required", "this service verifies only answers to a challenge: POST /v1/challenges first")
+        if verifier.attempts is not None:
+            verifier.attempts.check(user_id)  # 429 before the challenge is used up or the upload read
         phrase = challenges.redeem(challenge, user_id).phrase if challenge is not None else None
         with saved(video) as path, work:
             decision = verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase)
