@@ -364,20 +364,14 @@ def verify(
             phrase = ChallengeBook(verifier.store).redeem(challenge, user).phrase
         decision = verifier.verify(user, video, liveness=liveness, require_audio=require_audio, phrase=phrase)
     except LipauthError as exc:
-        if as_json:
-            print(json.dumps({"user": user, "error": exc.code, "message": str(exc)}))
-        else:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_ERROR) from None
+        _fail(exc, as_json, user=user)
     if as_json:
         print(json.dumps(decision.to_dict()))
     else:
         verdict = "[green]ACCEPT[/green]" if decision.accepted else "[red]REJECT[/red]"
         llr = f", LLR {decision.llr:+.2f} (threshold {decision.llr_threshold:+.2f})" if decision.llr is not None else ""
         console.print(f"{verdict} {user}: score {decision.score:.3f}, threshold {decision.threshold:.3f} ({decision.operating_point}){llr}", highlight=False)
-        for c in decision.checks:
-            mark = "[green]pass[/green]" if c.passed else "[red]FAIL[/red]"
-            console.print(f"  {mark} {c.name}: {c.score:.3f} (threshold {c.threshold:.3f}; {c.detail})", highlight=False)
+        _print_checks(decision.checks)
         for r in decision.reasons:
             if " not run: " in r:
                 console.print(f"  [yellow]note[/yellow] {r}", highlight=False)
@@ -441,9 +435,7 @@ def compare(
         verdict = "[green]SAME PERSON[/green]" if c.same_person else "[red]DIFFERENT[/red]"
         llr = f", LLR {c.llr:+.2f}" if c.llr is not None else ""
         console.print(f"{verdict}: score {c.score:.3f}, threshold {c.threshold:.3f} ({c.operating_point}, clip against clip){llr}", highlight=False)
-        for ch in c.checks:
-            mark = "[green]pass[/green]" if ch.passed else "[red]FAIL[/red]"
-            console.print(f"  {mark} {ch.name} on {Path(ch.extra['video']).name}: {ch.score:.3f} (threshold {ch.threshold:.3f}; {ch.detail})", highlight=False)
+        _print_checks(c.checks)
     raise typer.Exit(0 if c.same_person else 1)
 
 
@@ -609,11 +601,19 @@ def _early_checks(model: Optional[Path], operating_point: str, videos=()):
     return point
 
 
-def _fail(exc: LipauthError, as_json: bool):
+def _print_checks(checks) -> None:
+    for c in checks:
+        mark = "[green]pass[/green]" if c.passed else "[red]FAIL[/red]"
+        on = f" on {Path(c.extra['video']).name}" if "video" in c.extra else ""
+        console.print(f"  {mark} {c.name}{on}: {c.score:.3f} (threshold {c.threshold:.3f}; {c.detail})", highlight=False)
+
+
+def _fail(exc: LipauthError, as_json: bool, **context):
+    """An error as the command's last word: JSON on stdout with --json, else a line on stderr; exit 2."""
     import json
 
     if as_json:
-        print(json.dumps({"error": exc.code, "message": str(exc)}))
+        print(json.dumps({**context, "error": exc.code, "message": str(exc)}))
     else:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_ERROR) from None

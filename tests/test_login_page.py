@@ -2,15 +2,11 @@
 camera and microphone playing a real GRID recording, the page's MediaRecorder making WebM,
 uploads to the running service, and the decision shown with its checks."""
 
-import socket
-import threading
-import time
-
 import pytest
-import uvicorn
 
 from lipauth.pad import challenge_phrases as phrases
 from tests.conftest import need
+from tests.support.server import serving
 
 KEY = "page-test-key"
 CLIP = "grid-s2/video/bbaf2a.mpg"
@@ -39,19 +35,8 @@ def service(lip_model_file, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("page")
     verifier = Verifier(load_model(lip_model_file), TemplateStore(tmp / "t.db", create=True))
-    app = create_app(verifier, api_key=KEY, require_challenge=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", verifier
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(verifier, api_key=KEY, require_challenge=True)) as url:
+        yield url + "/", verifier
 
 
 def _wait_for(driver, condition, timeout=180):

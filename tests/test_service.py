@@ -1,15 +1,11 @@
 """The real HTTP service: uvicorn on a loopback port, real multipart uploads of the shared
 videos, concurrent requests, and every 4xx with its reason."""
 
-import socket
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 from lipauth.api import load_model
 from lipauth.auth.store import TemplateStore
@@ -17,6 +13,7 @@ from lipauth.auth.verifier import Verifier
 from lipauth.service.app import create_app
 from lipauth.video.encode import write_video
 from tests.conftest import need
+from tests.support.server import serving
 
 KEY = "test-key-123"
 
@@ -25,20 +22,8 @@ KEY = "test-key-123"
 def server(lip_model_file, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("svc")
     verifier = Verifier(load_model(lip_model_file), TemplateStore(tmp / "t.db", create=True))
-    app = create_app(verifier, api_key=KEY, max_upload_bytes=8 << 20)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", verifier, tmp
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(verifier, api_key=KEY, max_upload_bytes=8 << 20)) as url:
+        yield url, verifier, tmp
 
 
 def _files(paths, field="videos"):
