@@ -29,7 +29,7 @@ def test_pip_install_into_a_fresh_venv_enrols_and_verifies(tmp_path):
     lipauth = str(venv / "bin" / "lipauth")
     run = lambda *a: subprocess.run([lipauth, *map(str, a)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)  # noqa: E731
     r = run("enroll", "s2", *s2[:3])
-    assert r.returncode == 0 and "enrolled 's2' from 3 clips" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "enrolled 's2': 3 clips in the template" in r.stdout and "back it up" in r.stderr, r.stdout + r.stderr
     r = run("verify", "s2", s2[6])
     assert r.returncode == 0 and r.stdout.startswith("ACCEPT"), r.stdout + r.stderr
     r = run("verify", "s2", need("grid-sample/bbaf2n.mpg"))
