@@ -7,7 +7,7 @@ made by recipes with the same test split), each model at its own threshold.
 
 Per test source: how many in-sync clips pass, how many pass with the audio 80 ms late (the
 skew of capture devices, which should pass), 0.2 s and 0.5 s late, and with another
-person's audio (which should not), plus the utterance-level AUC over all of those.
+recording's audio (which should not), plus the utterance-level AUC over all of those.
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from lipauth.pad.recipes import SyncRecipe, parse, source_clips
 from lipauth.recipes import read_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = (("in sync", None), ("80 ms late", 0.08), ("0.2 s late", 0.2), ("0.5 s late", 0.5), ("other's audio", "swap"))
+KINDS = (("in sync", None), ("80 ms late", 0.08), ("0.2 s late", 0.2), ("0.5 s late", 0.5), ("other audio", "swap"))
 
 
 def trials(clips):
     for i, c in enumerate(clips):
-        others = [o for o in clips if o.meta.speaker != c.meta.speaker]
+        # another person's audio; where the clips name no other person (one speaker, or GRID
+        # files without a speaker), another clip's, as the recipe's own evaluation does
+        others = [o for o in clips if o.meta.speaker != c.meta.speaker] or [o for o in clips if o is not c]
         for kind, how in KINDS:
             if how is None:
                 yield kind, c
@@ -80,7 +82,8 @@ def main() -> None:
     for name, src in recipe.sources.items():
         test = [c for c in source_clips(args.data, args.cache, name, src, crop) if src.role_of(c) == "test"]
         if test:
-            sets[f"{name} ({len(test)} clips, {len({c.meta.speaker for c in test})} people)"] = test
+            people = {c.meta.speaker for c in test} - {None}
+            sets[f"{name} ({len(test)} clips, {len(people) or 'unnamed'} people)"] = test
     table({"old": SyncModel.load(args.old), "new": SyncModel.load(args.new)}, sets)
 
 
