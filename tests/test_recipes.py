@@ -30,6 +30,11 @@ def test_the_shipped_recipes_parse(tmp_path):
     live = parse(LivenessRecipe, read_recipe("configs/liveness.yaml"), "liveness.yaml")
     assert live.held_out == "grid-sample:" and live.train == {"epochs": 10, "ensemble": 1} and sync.train["ensemble"] == 1
     assert read_recipe("configs/default_model.yaml").get("kind", "lip_embedding") == "lip_embedding"
+    candidate = parse(SyncRecipe, read_recipe("configs/avsync-candidate.yaml"), "avsync-candidate.yaml")
+    faces = candidate.sources["talking-faces"]
+    roles = {p: faces.by_speaker.get(p, faces.role) for p in (f"p{i:02d}" for i in range(1, 26))}
+    assert sorted(r for r in roles.values()).count("test") == 7 and sorted(roles.values()).count("val") == 7
+    assert candidate.network["tolerance"] == 2 and "talking-faces" in candidate.threshold_from
 
 
 @pytest.mark.parametrize(
