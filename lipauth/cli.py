@@ -623,11 +623,12 @@ class _progress:
     """A progress bar on stderr; calling it with (done, total) advances it."""
 
     def __init__(self, what: str) -> None:
-        self.bar = Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err_console)
+        self.what = what
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err_console)
 
     def __enter__(self):
         self.bar.__enter__()
-        self.task = self.bar.add_task(self.bar.columns[0].text_format, total=None)
+        self.task = self.bar.add_task(self.what, total=None)
         return self
 
     def __call__(self, done: int, total: int) -> None:
