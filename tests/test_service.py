@@ -1,6 +1,7 @@
 """The real HTTP service: uvicorn on a loopback port, real multipart uploads of the shared
 videos, concurrent requests, and every 4xx with its reason."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -206,3 +207,38 @@ def test_a_server_side_failure_says_so_without_its_cause(server, monkeypatch):
     monkeypatch.setattr(verifier.store, "users", broken)
     r = client.get("/v1/users", headers={"X-API-Key": KEY})
     assert r.status_code == 500 and r.json()["error"] == "store_error" and "secret" not in r.text and "log" in r.json()["detail"]
+
+
+def test_a_full_line_is_turned_away_with_503_and_retry_after(server, monkeypatch):
+    """One request works, one waits (max_waiting=1), the third is refused at once; then the
+    two that were let in are answered."""
+    import threading
+
+    _, verifier, _ = server
+    videos = sorted(need("grid-s2/video").glob("*.mpg"))
+    h = {"X-API-Key": KEY}
+    if "line" not in verifier.store:
+        verifier.enroll("line", videos[:2])
+    release, started = threading.Event(), threading.Event()
+    real_verify = verifier.verify
+
+    def slow_verify(*a, **k):
+        started.set()
+        release.wait(60)
+        return real_verify(*a, **k)
+
+    monkeypatch.setattr(verifier, "verify", slow_verify)
+    app = create_app(verifier, api_key=KEY, max_waiting=1, wait_s=60)
+    with serving(app) as url:
+        post = lambda: httpx.post(f"{url}/v1/users/line/verify", files=_files([videos[4]], "video"), headers=h, timeout=120)  # noqa: E731
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(post)
+            assert started.wait(30)
+            second = pool.submit(post)
+            deadline = time.time() + 30
+            while app.state.gate.waiting < 1 and time.time() < deadline:  # the second is in line
+                time.sleep(0.05)
+            r = post()
+            assert r.status_code == 503 and r.json()["error"] == "busy" and int(r.headers["Retry-After"]) >= 1
+            release.set()
+            assert first.result().status_code == 200 and second.result().status_code == 200

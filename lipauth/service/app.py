@@ -20,7 +20,6 @@ import hmac
 import logging
 import os
 import tempfile
-import threading
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -47,6 +46,7 @@ from lipauth.errors import (
     UnknownUserError,
     VideoDecodeError,
 )
+from lipauth.service.gate import Busy, WorkGate
 from lipauth.service.schemas import ChallengeOut, DecisionOut, EnrolOut, HealthOut, IdentifyOut, UsersOut, errors
 
 STATIC = Path(__file__).with_name("static")
@@ -82,16 +82,28 @@ def _status(exc: LipauthError) -> int:
     return 400
 
 
-def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 << 20, max_enrol_files: int = 10, require_challenge: bool = False) -> FastAPI:
+def create_app(
+    verifier: Verifier,
+    *,
+    api_key: str,
+    max_upload_bytes: int = 20 << 20,
+    max_enrol_files: int = 10,
+    require_challenge: bool = False,
+    max_waiting: int = 8,
+    wait_s: float = 60.0,
+) -> FastAPI:
     """require_challenge: every verify must answer a challenge from POST /v1/challenges (a
-    recording made earlier cannot answer a phrase drawn now)."""
+    recording made earlier cannot answer a phrase drawn now).
+
+    max_waiting, wait_s: heavy requests (enrol, verify, identify) run one at a time; at most
+    `max_waiting` wait, each at most `wait_s` seconds, and the others get 503 + Retry-After."""
     if not api_key:
         raise InvalidInputError("the service needs an API key (set LIPAUTH_API_KEY)")
     app = FastAPIOffline(title="lipauth", version=__version__, description="Lip-based biometric verification. Send the API key in the X-API-Key header.")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Video decoding, landmarks and the network run one request at a time: the landmark
     # backends keep per-clip state, and two CPU-bound requests at once only slow each other.
-    work = threading.Lock()
+    gate = app.state.gate = WorkGate(max_waiting=max_waiting, wait_s=wait_s)
     challenges = ChallengeBook(verifier.store)
 
     def require_key(x_api_key: str | None = Security(APIKeyHeader(name="X-API-Key", auto_error=False))) -> None:
@@ -126,6 +138,10 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=exc.status)
 
+    @app.exception_handler(Busy)
+    async def _busy(_: Request, exc: Busy) -> JSONResponse:
+        return JSONResponse({"error": "busy", "detail": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after_s)})
+
     @app.exception_handler(LipauthError)
     async def _lipauth_error(_: Request, exc: LipauthError) -> JSONResponse:
         status = _status(exc)
@@ -152,14 +168,14 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
             return {"status": "ok"}
         return {"status": "ok", "version": __version__, "model": verifier.model.id, "users": len(verifier.store.users())}
 
-    @app.post("/v1/users/{user_id}/enroll", status_code=201, dependencies=[Depends(require_key)], response_model=EnrolOut, responses=errors(400, 401, 404, 409, 413, 422))
+    @app.post("/v1/users/{user_id}/enroll", status_code=201, dependencies=[Depends(require_key)], response_model=EnrolOut, responses=errors(400, 401, 404, 409, 413, 422, 503))
     def enroll(user_id: str, videos: list[UploadFile] = File(...), passphrase: str | None = Form(default=None), mode: str = Form(default="new")) -> dict:
         """mode: new (409 if the user is enrolled), replace, or add (clips to the template)."""
         if len(videos) > max_enrol_files:
             raise ApiError(413, "too_many_files", f"at most {max_enrol_files} enrolment clips per request")
         if mode == "new":
             verifier.store.refuse_enrolled(user_id)  # 409 before reading the uploads
-        with _all_saved(videos, saved) as paths, work:
+        with _all_saved(videos, saved) as paths, gate.turn():
             template = verifier.enroll(user_id, paths, passphrase=passphrase, mode=mode)
         return {"user": user_id, "n_clips": len(template.embeddings), "mode": mode}
 
@@ -172,7 +188,7 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
     def users() -> dict:
         return {"users": verifier.store.users()}
 
-    @app.post("/v1/users/{user_id}/verify", dependencies=[Depends(require_key)], response_model=DecisionOut, responses=errors(400, 401, 403, 404, 413, 422, 429))
+    @app.post("/v1/users/{user_id}/verify", dependencies=[Depends(require_key)], response_model=DecisionOut, responses=errors(400, 401, 403, 404, 413, 422, 429, 503))
     def verify(
         user_id: str,
         video: UploadFile = File(...),
@@ -190,13 +206,13 @@ def create_app(verifier: Verifier, *, api_key: str, max_upload_bytes: int = 20 <
         if verifier.attempts is not None:
             verifier.attempts.check(user_id)  # 429 before the challenge is used up or the upload read
         phrase = challenges.redeem(challenge, user_id).phrase if challenge is not None else None
-        with saved(video) as path, work:
+        with saved(video) as path, gate.turn():
             decision = verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase)
         return decision.to_dict()
 
-    @app.post("/v1/identify", dependencies=[Depends(require_key)], response_model=IdentifyOut, responses=errors(400, 401, 413, 422))
+    @app.post("/v1/identify", dependencies=[Depends(require_key)], response_model=IdentifyOut, responses=errors(400, 401, 413, 422, 503))
     def identify(video: UploadFile = File(...), k: int = Query(5, ge=1, le=100)) -> dict:
-        with saved(video) as path, work:
+        with saved(video) as path, gate.turn():
             found = verifier.identify(path, k)
         return {"policy": verifier.policy.describe(), "candidates": [c.to_dict() for c in found]}
 
