@@ -23,7 +23,8 @@ KEY = "test-key-123"
 def server(lip_model_file, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("svc")
     verifier = Verifier(load_model(lip_model_file), TemplateStore(tmp / "t.db", create=True))
-    with serving(create_app(verifier, api_key=KEY, max_upload_bytes=8 << 20)) as url:
+    # a line long enough for the 20 concurrent verifies below (the default is 8)
+    with serving(create_app(verifier, api_key=KEY, max_upload_bytes=8 << 20, max_waiting=32)) as url:
         yield url, verifier, tmp
 
 
