@@ -263,16 +263,10 @@ def _verifier(store: Optional[str], model: Optional[Path], operating_point: str 
     """The Verifier, once the arguments alone are known to be usable: a wrong operating point,
     scoring, model path, video path or store fails here in milliseconds, before the models
     load. Only `create` (enrolment) makes a store that does not exist yet."""
-    from lipauth.errors import VideoDecodeError
-    from lipauth.scoring.policy import check_scoring, parse_operating_point
+    from lipauth.scoring.policy import check_scoring
 
-    point = parse_operating_point(operating_point)
+    point = _early_checks(model, operating_point, videos)
     check_scoring(scoring)
-    if model is not None and not Path(model).is_file():
-        raise InvalidInputError(f"{model}: no such model file")
-    for v in videos:
-        if not Path(v).is_file():
-            raise VideoDecodeError(f"{v}: no such file")  # what decoding would say, seconds later
     limits = _attempt_policy(*attempts) if attempts else None
     opened = _store(store, create=create)
     limiter = None
@@ -588,7 +582,8 @@ def _fmt(x) -> str:
 
 
 def _early_checks(model: Optional[Path], operating_point: str, videos=()):
-    """What `_verifier` checks before loading a model, for commands without a store."""
+    """The operating point, model path and video paths, checked in milliseconds before any
+    model loads (`_verifier` adds the scoring and the store)."""
     from lipauth.errors import VideoDecodeError
     from lipauth.scoring.policy import parse_operating_point
 
@@ -597,7 +592,7 @@ def _early_checks(model: Optional[Path], operating_point: str, videos=()):
         raise InvalidInputError(f"{model}: no such model file")
     for v in videos:
         if not Path(v).is_file():
-            raise VideoDecodeError(f"{v}: no such file")
+            raise VideoDecodeError(f"{v}: no such file")  # what decoding would say, seconds later
     return point
 
 

@@ -106,8 +106,11 @@ def create_app(
     gate = app.state.gate = WorkGate(max_waiting=max_waiting, wait_s=wait_s)
     challenges = ChallengeBook(verifier.store)
 
+    def key_ok(given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(given.encode(), api_key.encode())
+
     def require_key(x_api_key: str | None = Security(APIKeyHeader(name="X-API-Key", auto_error=False))) -> None:
-        if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), api_key.encode()):
+        if not key_ok(x_api_key):
             raise ApiError(401, "unauthorized", "missing or wrong API key (header X-API-Key)")
 
     @contextmanager
@@ -164,7 +167,7 @@ def create_app(
     @app.get("/v1/health", response_model=HealthOut, response_model_exclude_none=True)
     def health(x_api_key: str | None = Security(APIKeyHeader(name="X-API-Key", auto_error=False))) -> dict:
         """Without the API key: only that the service is up. With it: version, model, users."""
-        if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), api_key.encode()):
+        if not key_ok(x_api_key):
             return {"status": "ok"}
         return {"status": "ok", "version": __version__, "model": verifier.model.id, "users": len(verifier.store.users())}
 
