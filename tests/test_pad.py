@@ -266,6 +266,22 @@ def test_nuaa_reader(tmp_path, grid_decoded):
         read_nuaa(tmp_path, "test")
 
 
+def test_nuaa_normalized_release_reads_its_official_lists():
+    """The release in ../shared/data: 64x64 greyscale BMPs, eye-aligned, official lists."""
+    from lipauth.pad.nuaa import read_nuaa
+
+    root = need("nuaa")
+    train, failures = read_nuaa(root, "train", variant="normalized")
+    assert not failures and len(train) == 1742 + 1748
+    assert sorted({s.client for s in train}) == [f"{i:04d}" for i in range(1, 10)]
+    assert sum(s.bona_fide for s in train) == 1742 and {s.attack for s in train if not s.bona_fide} == {"print"}
+    crop = train[0].crops
+    assert crop.shape == (1, 64, 64, 3) and crop.dtype == np.uint8
+    assert (crop[..., 0] == crop[..., 1]).all() and (crop[..., 1] == crop[..., 2]).all() and crop.std() > 10
+    with pytest.raises(InvalidInputError, match="normalized"):
+        read_nuaa(root, "train", variant="aligned")
+
+
 # -- face crops and liveness ------------------------------------------------------------------
 def test_face_crops_hold_the_mouth_low_in_the_middle(grid_decoded, dlib_backend):
     from lipauth.video.face import face_boxes, face_crops

@@ -6,9 +6,12 @@ face images of 15 clients.
     client_train_raw.txt, imposter_train_raw.txt, client_test_raw.txt, imposter_test_raw.txt
                                           one relative path per line (0001\\0001_00_00_01_0.jpg)
 
-The "Face" variants (ClientFace/ImposterFace with *_face.txt lists) hold face crops and are
-read the same way (`variant="face"`). Raw images are cropped to the face with dlib's
-detector; face crops are only resized. Every image becomes a 64x64 RGB crop.
+The "Face" variants (ClientFace/ImposterFace with *_face.txt lists) hold face crops, and the
+"Normalized" ones (ClientNormalized/ImposterNormalized, *_normalized.txt: 64x64 greyscale,
+aligned on the eyes, the release in ../shared/data/nuaa) likewise; both are read the same
+way (`variant="face"` / `"normalized"`). Raw images are cropped to the face with dlib's
+detector; the others are only resized. Every image becomes a 64x64 RGB crop (greyscale
+images repeat their one channel).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from lipauth.errors import CorpusError, EmptyCorpusError, InvalidInputError
 from lipauth.pad.face_sample import FACE_SIZE as SIZE, FaceSample
 
 SPLITS = ("train", "test")
+VARIANTS = {"raw": "Raw", "face": "Face", "normalized": "Normalized"}  # variant -> folder suffix
 
 
 def read_nuaa(root: str | Path, split: str, *, variant: str = "raw", detector=None) -> tuple[list[FaceSample], dict[str, str]]:
@@ -29,9 +33,9 @@ def read_nuaa(root: str | Path, split: str, *, variant: str = "raw", detector=No
     root = Path(root)
     if split not in SPLITS:
         raise InvalidInputError(f"split must be train or test, got {split!r}")
-    if variant not in ("raw", "face"):
-        raise InvalidInputError(f"variant must be raw or face, got {variant!r}")
-    folder = {"raw": "Raw", "face": "Face"}[variant]
+    if variant not in VARIANTS:
+        raise InvalidInputError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    folder = VARIANTS[variant]
     samples, failures = [], {}
     for kind, bona_fide in (("client", True), ("imposter", False)):
         listing = root / f"{kind}_{split}_{variant}.txt"
