@@ -40,6 +40,12 @@ class VideoTooLongError(InvalidInputError):
     code = "too_long"
 
 
+class VideoTooLargeError(InvalidInputError):
+    """Frames larger, or more pixels per second, than the decoder's InputLimits accept."""
+
+    code = "too_large"
+
+
 class CorpusError(LipauthError):
     """A corpus folder is missing, empty, or laid out differently from what its reader expects."""
 

@@ -157,3 +157,41 @@ def test_audio_that_starts_after_the_video_is_placed_where_it_plays(tmp_path, gr
     assert np.abs(v.audio[: n - 100]).max() == 0
     a, b = v.audio[n : n + AUDIO_RATE].astype(float), original[n : n + AUDIO_RATE].astype(float)
     assert np.corrcoef(a, b)[0, 1] > 0.9  # the same samples at the same times (AAC is lossy)
+
+
+def test_large_frames_are_scaled_down_as_they_are_decoded(tmp_path, grid_decoded):
+    """max_pixels keeps the picture's shape and its content: a 720x576 frame at 640x360
+    pixels comes out 536x428, the same image at that size."""
+    import cv2
+
+    big = np.stack([cv2.resize(f, (720, 576), interpolation=cv2.INTER_CUBIC) for f in grid_decoded.frames[:12]])
+    path = write_video(tmp_path / "big.mp4", big, 25.0)
+    v = decode_video(path, max_pixels=640 * 360)
+    assert v.frames.shape == (12, 428, 536, 3) and 428 * 536 <= 640 * 360
+    expected = cv2.resize(big[5], (536, 428), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(v.frames[5].astype(int) - expected).mean() < 6  # the codec's loss, not another picture
+    assert decode_video(path, max_pixels=720 * 576).frames.shape == (12, 576, 720, 3)  # small enough: untouched
+
+
+def test_pictures_beyond_the_limits_are_refused_before_decoding(tmp_path, grid_decoded):
+    from lipauth.errors import VideoTooLargeError
+    from lipauth.video.decode import InputLimits
+
+    path = write_video(tmp_path / "clip.mp4", grid_decoded.frames[:12], 25.0)  # 360x288
+    with pytest.raises(VideoTooLargeError, match=r"clip.mp4: 360x288 frames are larger than the 0.1 megapixels"):
+        decode_video(path, limits=InputLimits(max_frame_pixels=100_000))
+    with pytest.raises(VideoTooLargeError, match="360x288 at 25 fps is more than the 2 megapixels per second"):
+        decode_video(path, limits=InputLimits(max_pixel_rate=2e6))
+    assert decode_video(path, limits=InputLimits()).n_frames == 12  # 4K at 60 fps passes the defaults
+    assert InputLimits().max_frame_pixels >= 3840 * 2160 and InputLimits().max_pixel_rate >= 3840 * 2160 * 60
+
+
+def test_write_video_streams_frames_from_an_iterator(tmp_path, grid_decoded):
+    """Long high-resolution test videos are written frame by frame, never held whole."""
+    frames = (f for f in grid_decoded.frames[:20])
+    v = decode_video(write_video(tmp_path / "streamed.mp4", frames, 25.0, codec_options={"preset": "ultrafast"}))
+    assert v.n_frames == 20 and np.abs(v.frames.astype(int) - grid_decoded.frames[:20]).mean() < 8
+    from lipauth.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="at least one"):
+        write_video(tmp_path / "none.mp4", iter([]), 25.0)

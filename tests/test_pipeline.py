@@ -106,3 +106,37 @@ def test_too_long_video_is_refused_before_it_fills_memory(grid_video, dlib_backe
     pipe = LipPipeline(PipelineConfig(max_seconds=1.0), backend=dlib_backend)
     with pytest.raises(VideoTooLongError, match="longer than 1 s"):
         pipe.process(grid_video)
+
+
+def test_a_video_without_a_face_stops_after_a_few_frames(tmp_path, dlib_backend):
+    """Tracking gives up at the first face-less run the gap filler would refuse: a long
+    video of a plain frame costs max_gap + 1 frames of face search, not all of them."""
+    frames = np.full((60, 120, 160, 3), 90, np.uint8)
+    seen = []
+
+    class Counting:
+        name, n_points = dlib_backend.name, dlib_backend.n_points
+
+        def track(self, frames, **kw):
+            frames = list(frames)
+            track = dlib_backend.track(iter(frames), **kw)
+            seen.append(len(track.points))
+            return track
+
+    pipe = LipPipeline(PipelineConfig(), backend=Counting())
+    with pytest.raises(NoFaceError, match="no face found in the first 9 of 60 frames"):
+        pipe.process(write_video(tmp_path / "plain.mp4", frames, 25.0))
+    assert seen == [9]
+
+
+def test_the_pipeline_keeps_frames_no_larger_than_it_needs(tmp_path, grid_decoded, pipeline):
+    """A 1440x1152 copy of a GRID clip is held at 640x360 pixels' worth (536x428) and gives
+    the lips of the original: crops within the codec's loss of the original's."""
+    import cv2
+
+    big = np.stack([cv2.resize(f, (1440, 1152), interpolation=cv2.INTER_CUBIC) for f in grid_decoded.frames[:30]])
+    clip, trace = pipeline.process_traced(write_video(tmp_path / "big.mp4", big, 25.0))
+    assert trace.video.frames.shape[1:3] == (428, 536)
+    small, _ = pipeline.process_traced(write_video(tmp_path / "small.mp4", grid_decoded.frames[:30], 25.0))
+    assert clip.frames.shape == small.frames.shape
+    assert np.abs(clip.frames.astype(int) - small.frames.astype(int)).mean() < 12

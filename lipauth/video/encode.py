@@ -6,7 +6,9 @@ anti-spoofing tests, and the demo's synthetic corpus. The codec follows the exte
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,21 +29,36 @@ CODECS = {
 }
 
 
-def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, audio: np.ndarray | None = None) -> Path:
-    """frames: (T, H, W, 3) uint8 RGB (H and W are rounded down to even sizes); audio: int16 at 16 kHz."""
+def write_video(
+    path: str | os.PathLike, frames: np.ndarray | Iterable[np.ndarray], fps: float, audio: np.ndarray | None = None, *, codec_options: dict[str, str] | None = None
+) -> Path:
+    """frames: (T, H, W, 3) uint8 RGB, or an iterable of (H, W, 3) frames of one size (a
+    long high-resolution video need not fit in memory); H and W are rounded down to even
+    sizes. audio: int16 at 16 kHz. codec_options: passed to the video encoder (for libx264,
+    {"preset": "ultrafast"} writes large test videos quickly)."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in CODECS:
         raise InvalidInputError(f"cannot write {ext!r} videos; use one of {', '.join(CODECS)}")
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise InvalidInputError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
-    h, w = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+    if isinstance(frames, (np.ndarray, list, tuple)) or not isinstance(frames, Iterable):
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise InvalidInputError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+        first, frames = frames[0], iter(frames)
+    else:
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None or first.ndim != 3 or first.shape[-1] != 3 or first.dtype != np.uint8:
+            raise InvalidInputError("frames must be (H, W, 3) uint8 images, and at least one")
+        frames = itertools.chain([first], frames)
+    h, w = first.shape[0] // 2 * 2, first.shape[1] // 2 * 2
     vcodec, acodec = CODECS[ext]
     rate = Fraction(fps).limit_denominator(1001)
     with av.open(str(path), mode="w") as container:
         vs = container.add_stream(vcodec, rate=rate if vcodec != "mpeg1video" else Fraction(25))
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        if codec_options:
+            vs.options = dict(codec_options)
         if vcodec != "libx264":
             # ffmpeg's own encoders default to 200 kb/s, which smears a mouth into blocks;
             # 8 Mb/s is about what GRID's MPEG-1 files use

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from lipauth.clip import ClipMeta, LipClip
-from lipauth.errors import TooFewFramesError
-from lipauth.video.decode import DecodedVideo, decode_video
+from lipauth.errors import LandmarkGapError, NoFaceError, TooFewFramesError
+from lipauth.video.decode import DecodedVideo, InputLimits, decode_video
 from lipauth.video.face import face_crops
 from lipauth.video.gaps import interpolate_gaps
 from lipauth.video.landmarks import LandmarkBackend, LandmarkTrack, create_backend
@@ -35,6 +35,11 @@ class PipelineConfig:
     max_gap: int = 8  # longest run of face-less frames that is interpolated over
     max_missing_fraction: float = 0.25
     max_seconds: float = 30.0  # frames are held in memory; longer videos are refused
+    # frames are kept at most this large (scaled down at decode): 640x360 holds a face the
+    # landmarks and 30x18 lip crops need; and smaller where a clip's frames would take more
+    # than max_frame_bytes (30 s at 40 fps), so that memory per video is bounded by design
+    max_pixels: int = 640 * 360
+    max_frame_bytes: int = 512 << 20
     audio: bool = True
     face_crops: int = 0  # face crops (64x64 RGB) for face liveness kept in clip.extra; 0: none
 
@@ -74,10 +79,15 @@ class LipPipeline:
 
     def process_traced(self, path: str | os.PathLike, meta: ClipMeta | None = None) -> tuple[LipClip, PipelineTrace]:
         cfg = self.config
-        video = decode_video(path, audio=cfg.audio, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS)
+        video = decode_video(path, audio=cfg.audio, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits())
         if video.n_frames < cfg.min_frames:
             raise TooFewFramesError(f"{path}: {video.n_frames} frames, at least {cfg.min_frames} needed")
-        track = self.backend.track(video.frames)
+        # tracking stops at the first face-less run that interpolate_gaps would refuse
+        track = self.backend.track(video.frames, max_missing_run=cfg.max_gap + 1)
+        if len(track.points) < video.n_frames:
+            if not track.found.any():
+                raise NoFaceError(f"no face found in the first {len(track.points)} of {video.n_frames} frames")
+            raise LandmarkGapError(f"no face on {cfg.max_gap + 1} consecutive frames (at most {cfg.max_gap} allowed); stopped after {len(track.points)} of {video.n_frames} frames")
         points, missing = interpolate_gaps(track.points, max_gap=cfg.max_gap, max_missing_fraction=cfg.max_missing_fraction)
         boxes = lip_boxes(points, cfg.crop)
         extra = {"missing": missing, "detected": track.detected, "backend": self.backend.name}

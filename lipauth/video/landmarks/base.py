@@ -33,8 +33,10 @@ class LandmarkBackend(Protocol):
     name: str
     n_points: int
 
-    def track(self, frames: Iterable[np.ndarray]) -> LandmarkTrack:
-        """`frames` are (H, W, 3) uint8 RGB. Tracking state starts fresh for every call."""
+    def track(self, frames: Iterable[np.ndarray], *, max_missing_run: int | None = None) -> LandmarkTrack:
+        """`frames` are (H, W, 3) uint8 RGB. Tracking state starts fresh for every call.
+        `max_missing_run`: stop after that many face-less frames in a row (the track is then
+        shorter than the clip), so a video without a face costs a few frames, not all."""
         ...
 
 

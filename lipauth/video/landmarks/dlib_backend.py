@@ -71,9 +71,10 @@ class DlibLandmarks:
         self.verify_every = verify_every
 
     # -- public ---------------------------------------------------------------------------
-    def track(self, frames: Iterable[np.ndarray]) -> LandmarkTrack:
+    def track(self, frames: Iterable[np.ndarray], *, max_missing_run: int | None = None) -> LandmarkTrack:
         points: list[np.ndarray] = []
         detected: list[bool] = []
+        run = 0  # face-less frames in a row
         box = None  # predictor box for this frame: the last frame's landmarks, as a face box
         reference = None  # the last frame's face patch inside `box`, for the appearance check
         since_check = 0
@@ -101,6 +102,9 @@ class DlibLandmarks:
                 reference = _face_patch(grey, box) if self.tracking else None
             detected.append(ran_detector)
             since_check += 1
+            run = run + 1 if pts is None else 0
+            if max_missing_run and run >= max_missing_run:
+                break
         if not points:
             return LandmarkTrack(np.zeros((0, self.n_points, 2), np.float32), np.zeros(0, bool))
         return LandmarkTrack(np.stack(points), np.array(detected))

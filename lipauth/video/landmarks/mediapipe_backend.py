@@ -40,15 +40,20 @@ class MediaPipeLandmarks:
             min_tracking_confidence=min_tracking_confidence,
         )
 
-    def track(self, frames: Iterable[np.ndarray]) -> LandmarkTrack:
+    def track(self, frames: Iterable[np.ndarray], *, max_missing_run: int | None = None) -> LandmarkTrack:
         self._mesh.reset()
         points: list[np.ndarray] = []
+        run = 0  # face-less frames in a row
         for frame in frames:
             h, w = frame.shape[:2]
             result = self._mesh.process(np.ascontiguousarray(frame))
             if not result.multi_face_landmarks:
                 points.append(np.full((self.n_points, 2), np.nan, np.float32))
+                run += 1
+                if max_missing_run and run >= max_missing_run:
+                    break
                 continue
+            run = 0
             lm = result.multi_face_landmarks[0].landmark
             pts = np.array([(lm[i].x * w, lm[i].y * h) for i in self._lip_indices], dtype=np.float32)
             points.append(pts)
