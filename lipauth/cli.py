@@ -275,9 +275,22 @@ def _verifier(store: Optional[str], model: Optional[Path], operating_point: str 
 
         limiter = AttemptLimiter(opened, limits)
     from lipauth.api import load_model
+    from lipauth.auth.audit import AuditLog
     from lipauth.auth.verifier import Verifier
 
-    return Verifier(load_model(model), opened, operating_point=point, scoring=scoring, attempts=limiter)
+    return Verifier(load_model(model), opened, operating_point=point, scoring=scoring, attempts=limiter, audit=AuditLog(opened), client=_cli_client())
+
+
+def _cli_client() -> str:
+    """The audit trail's name for a command-line caller."""
+    import getpass
+
+    try:
+        return f"cli ({getpass.getuser()})"
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        import os
+
+        return f"cli (uid {os.getuid()})"
 
 
 def _attempt_policy(max_failures: int, cooldown: float):
@@ -717,8 +730,62 @@ def users_unlock(user: str = typer.Argument(...), store: Optional[str] = StoreOp
 @users_app.command("delete")
 @handle_errors
 def users_delete(user: str = typer.Argument(...), store: Optional[str] = StoreOpt) -> None:
-    _store(store).delete(user)
+    from lipauth.auth.audit import AuditLog, Origin, audited
+
+    opened = _store(store)
+    with audited(AuditLog(opened), "delete", user, Origin(_cli_client()), None) as rec:
+        opened.delete(user)
+        rec.done("deleted")
     console.print(f"deleted {user!r} and their templates", highlight=False)
+
+
+@app.command()
+@handle_errors
+def audit(
+    store: Optional[str] = StoreOpt,
+    user: Optional[str] = typer.Option(None, "--user", help="Only this claimed user."),
+    event: Optional[str] = typer.Option(None, "--event", help="Only enrol, verify, identify or delete."),
+    outcome: Optional[str] = typer.Option(None, "--outcome", help="Only this outcome: accepted, rejected, enrolled, ..., or an error code such as too_many_attempts."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only from this time on (ISO 8601, UTC unless it says: 2026-11-28 or 2026-11-28T14:00)."),
+    limit: int = typer.Option(50, "--limit", min=1, max=100000, help="At most this many rows, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON lines."),
+) -> None:
+    """Show the audit trail: who tried to enrol, verify, identify or delete whom, when, and what came of it."""
+    from datetime import datetime, timezone
+
+    from lipauth.auth.audit import EVENTS, AuditLog
+
+    if event is not None and event not in EVENTS:
+        raise InvalidInputError(f"--event must be one of {', '.join(EVENTS)}, got {event!r}")
+    start = None
+    if since is not None:
+        try:
+            when = datetime.fromisoformat(since)
+        except ValueError:
+            raise InvalidInputError(f"--since must be an ISO 8601 date or time, got {since!r}") from None
+        start = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+    rows = AuditLog(_store(store)).entries(user_id=user, event=event, outcome=outcome, since=start, limit=limit)
+    if as_json:
+        import json
+
+        for r in rows:
+            print(json.dumps(r.to_dict(), default=float))
+        return
+    table = Table(title=f"audit trail: {len(rows)} row(s), newest first")
+    for col in ("time (UTC)", "event", "user", "outcome", "scores", "client", "request"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.to_dict()["time"], r.event, r.user_id or "", r.outcome, _audit_scores(r.details), r.client, r.request_id[:12])
+    console.print(table)
+
+
+def _audit_scores(d: dict) -> str:
+    if "score" in d:
+        checks = " ".join(f"{c['name']} {c['score']:.2f}{'' if c['passed'] else '✗'}" for c in d.get("checks", []))
+        return f"{d['score']:.3f} / {d['threshold']:.3f}" + (f"; {checks}" if checks else "")
+    if "candidates" in d:
+        return ", ".join(f"{c['user']} {c['score']:.3f}" for c in d["candidates"][:3])
+    return d.get("message", "")[:60]
 
 
 @app.command()

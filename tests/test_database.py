@@ -144,3 +144,17 @@ def test_failed_attempts_from_many_connections_all_count(location):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(fail, range(8)))
     assert AttemptLimiter(TemplateStore(location), policy).failures("ann") == 24
+
+
+def test_the_audit_trail_appends_on_each_database(location):
+    """Two service workers (two AuditLogs on one database) append to one trail; the ids
+    keep the order rows were written in."""
+    from lipauth.auth.audit import AuditLog, Origin
+
+    store = TemplateStore(location, create=True)
+    first, second = AuditLog(store), AuditLog(TemplateStore(location))
+    for i in range(3):
+        (first if i % 2 == 0 else second).record("verify", "ann", "rejected", {"score": 0.1 * i, "threshold": 0.5}, model_id="m", origin=Origin("10.0.0.9", f"r{i}"))
+    rows = first.entries(user_id="ann")
+    assert [r.request_id for r in rows] == ["r2", "r1", "r0"] and rows[0].details == {"score": 0.2, "threshold": 0.5}
+    assert rows[0].id > rows[1].id > rows[2].id

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from lipauth.auth.audit import AuditLog, Origin, audited
 from lipauth.auth.store import TemplateStore
 from lipauth.auth.templates import Template
 from lipauth.clip import LipClip
@@ -64,6 +65,8 @@ class Verifier:
         min_enrol_clips: int = 1,
         checks: PresentationChecks | None = None,
         attempts=None,
+        audit: AuditLog | None = None,
+        client: str = "library",
     ) -> None:
         """operating_point: "eer", "fmr_1pct" or "fmr_0.1pct" (thresholds the model file carries,
         calibrated on its validation speakers), or a threshold on the cosine score.
@@ -75,11 +78,17 @@ class Verifier:
         ones bundled with lipauth when first needed.
 
         attempts: an AttemptLimiter (lipauth.auth.attempts) that refuses verification of a
-        user after too many failures; None counts nothing."""
+        user after too many failures; None counts nothing.
+
+        audit: an AuditLog (lipauth.auth.audit) that gets a row for every enrol, verify,
+        identify and delete, with the `origin` each call names (else `client` and a new
+        request id); None writes none."""
         self.model = model
         self._checks = checks
         self._phrase_check = None
         self.attempts = attempts
+        self.audit = audit
+        self.client = client
         self.store = store
         self.min_enrol_clips = min_enrol_clips
         self.policy = DecisionPolicy.from_model(model.embedder, operating_point, scoring)
@@ -99,12 +108,18 @@ class Verifier:
         return self.policy.scoring
 
     # -- enrolment ------------------------------------------------------------------------
-    def enroll(self, user_id: str, videos: Sequence[str | os.PathLike | LipClip], *, passphrase: str | None = None, mode: str = "new") -> Template:
+    def enroll(self, user_id: str, videos: Sequence[str | os.PathLike | LipClip], *, passphrase: str | None = None, mode: str = "new", origin: Origin | None = None) -> Template:
         """Make `user_id`'s template from several clips. mode: "new" refuses an enrolled id
         (StoreExistsError), "replace" replaces their template, "add" adds these clips to it.
         If any clip fails to acquire, or the clips (with the user's enrolled ones, when
         adding) do not verify against each other at this verifier's operating point, nothing
         is stored and FailureToEnrol says which clip and why."""
+        with audited(self.audit, "enrol", user_id, origin or Origin(self.client), self.model.id) as rec:
+            template = self._enroll(user_id, videos, passphrase, mode)
+            rec.done("enrolled", mode=mode, n_clips=len(template.embeddings), n_new_clips=len(videos))
+            return template
+
+    def _enroll(self, user_id: str, videos, passphrase: str | None, mode: str) -> Template:
         _check_user_id(user_id)
         if mode not in ENROL_MODES:
             raise InvalidInputError(f"enrolment mode must be one of {', '.join(ENROL_MODES)}, got {mode!r}")
@@ -181,6 +196,7 @@ class Verifier:
         liveness: bool = False,
         require_audio: bool = False,
         phrase: str | None = None,
+        origin: Origin | None = None,
     ) -> Decision:
         """1:1 verification. liveness=True also runs the presentation-attack checks (AV
         synchrony where the video has audio, face liveness); the claim is accepted only if
@@ -189,6 +205,13 @@ class Verifier:
 
         phrase: a spoken challenge the video must answer. It implies liveness with audio
         required: the recogniser checks the words, AV synchrony that the voice is the lips'."""
+        with audited(self.audit, "verify", user_id, origin or Origin(self.client), self.model.id) as rec:
+            d = self._verify(user_id, video, passphrase, liveness, require_audio, phrase)
+            checks = [{"name": c.name, "score": c.score, "threshold": c.threshold, "passed": c.passed} for c in d.checks]
+            rec.done("accepted" if d.accepted else "rejected", score=d.score, threshold=d.threshold, operating_point=d.operating_point, checks=checks, challenge=phrase is not None)
+            return d
+
+    def _verify(self, user_id: str, video, passphrase: str | None, liveness: bool, require_audio: bool, phrase: str | None) -> Decision:
         if require_audio and not liveness:
             raise InvalidInputError("require_audio is a liveness setting: ask for liveness too")
         if phrase is not None:
@@ -234,10 +257,17 @@ class Verifier:
         """The cosine threshold this user's probes must reach, and how it was set."""
         return self.policy.threshold_for(template.embeddings)
 
-    def identify(self, video: str | os.PathLike | LipClip, k: int = 5) -> list[Candidate]:
+    def identify(self, video: str | os.PathLike | LipClip, k: int = 5, *, origin: Origin | None = None) -> list[Candidate]:
         """The k enrolled users most like the probe, best first: ranked by the margin of the
         score over each user's own threshold, matched where it reaches it (open set: no match
         means the speaker is unknown)."""
+        with audited(self.audit, "identify", None, origin or Origin(self.client), self.model.id) as rec:
+            found = self._identify(video, k)
+            matched = [c.user for c in found if c.matched]
+            rec.done("matched" if matched else "no_match", matched=matched, candidates=[{"user": c.user, "score": c.score, "threshold": c.threshold} for c in found])
+            return found
+
+    def _identify(self, video, k: int) -> list[Candidate]:
         templates = [t for t in self.store.templates() if t.model_id == self.model.id]
         if not templates:
             return []
@@ -246,8 +276,10 @@ class Verifier:
         order = np.argsort([-(v.score - v.threshold) for v in verdicts], kind="stable")[:k]
         return [Candidate(templates[i].user_id, verdicts[i].score, verdicts[i].threshold, verdicts[i].accepted) for i in order]
 
-    def delete(self, user_id: str) -> None:
-        self.store.delete(user_id)
+    def delete(self, user_id: str, *, origin: Origin | None = None) -> None:
+        with audited(self.audit, "delete", user_id, origin or Origin(self.client), None) as rec:
+            self.store.delete(user_id)
+            rec.done("deleted")
 
     def _check_model(self, template: Template) -> None:
         if template.model_id != self.model.id:

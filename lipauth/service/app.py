@@ -9,7 +9,9 @@
     DELETE /v1/users/{user_id}
     GET    /v1/health
 
-Every request but /v1/health (and the page) needs the API key in `X-API-Key`. Uploads are streamed to a
+Every request but /v1/health (and the page) needs the API key in `X-API-Key`. Every answer
+carries `X-Request-ID` (the client's, if it sent a plain one, else a new one): the audit
+trail (lipauth.auth.audit) files each enrol, verify, identify and delete under it. Uploads are streamed to a
 temporary file and refused past `max_upload_bytes` (413); videos longer than the model's
 pipeline allows are refused (422). Every 4xx carries {"error": code, "detail": reason}.
 """
@@ -20,6 +22,7 @@ import hmac
 import logging
 import os
 import tempfile
+import uuid
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -32,6 +35,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from lipauth import __version__
+from lipauth.auth.audit import Origin, audited
 from lipauth.auth.challenges import ChallengeBook
 from lipauth.auth.verifier import Verifier
 from lipauth.errors import (
@@ -105,6 +109,18 @@ def create_app(
     # backends keep per-clip state, and two CPU-bound requests at once only slow each other.
     gate = app.state.gate = WorkGate(max_waiting=max_waiting, wait_s=wait_s)
     challenges = ChallengeBook(verifier.store)
+    audit, model_id = verifier.audit, verifier.model.id
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        given = request.headers.get("X-Request-ID", "")
+        request.state.request_id = given if 0 < len(given) <= 64 and all(c.isalnum() or c in "-_." for c in given) else uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    def origin(request: Request) -> Origin:
+        return Origin(client=request.client.host if request.client else "unknown", request_id=request.state.request_id)
 
     def key_ok(given: str | None) -> bool:
         return given is not None and hmac.compare_digest(given.encode(), api_key.encode())
@@ -133,7 +149,9 @@ def create_app(
             try:
                 yield Path(tmp)
             except LipauthError as exc:
-                raise type(exc)(str(exc).replace(tmp, name)) from None
+                renamed = type(exc)(str(exc).replace(tmp, name))
+                renamed.audited = getattr(exc, "audited", False)  # the verifier wrote its row already
+                raise renamed from None
         finally:
             Path(tmp).unlink(missing_ok=True)
 
@@ -172,14 +190,16 @@ def create_app(
         return {"status": "ok", "version": __version__, "model": verifier.model.id, "users": len(verifier.store.users())}
 
     @app.post("/v1/users/{user_id}/enroll", status_code=201, dependencies=[Depends(require_key)], response_model=EnrolOut, responses=errors(400, 401, 404, 409, 413, 422, 503))
-    def enroll(user_id: str, videos: list[UploadFile] = File(...), passphrase: str | None = Form(default=None), mode: str = Form(default="new")) -> dict:
+    def enroll(request: Request, user_id: str, videos: list[UploadFile] = File(...), passphrase: str | None = Form(default=None), mode: str = Form(default="new")) -> dict:
         """mode: new (409 if the user is enrolled), replace, or add (clips to the template)."""
-        if len(videos) > max_enrol_files:
-            raise ApiError(413, "too_many_files", f"at most {max_enrol_files} enrolment clips per request")
-        if mode == "new":
-            verifier.store.refuse_enrolled(user_id)  # 409 before reading the uploads
-        with _all_saved(videos, saved) as paths, gate.turn():
-            template = verifier.enroll(user_id, paths, passphrase=passphrase, mode=mode)
+        who = origin(request)
+        with audited(audit, "enrol", user_id, who, model_id):  # refusals before the verifier's own record
+            if len(videos) > max_enrol_files:
+                raise ApiError(413, "too_many_files", f"at most {max_enrol_files} enrolment clips per request")
+            if mode == "new":
+                verifier.store.refuse_enrolled(user_id)  # 409 before reading the uploads
+            with _all_saved(videos, saved) as paths, gate.turn():
+                template = verifier.enroll(user_id, paths, passphrase=passphrase, mode=mode, origin=who)
         return {"user": user_id, "n_clips": len(template.embeddings), "mode": mode}
 
     @app.post("/v1/challenges", status_code=201, dependencies=[Depends(require_key)], response_model=ChallengeOut, responses=errors(400, 401, 422))
@@ -193,6 +213,7 @@ def create_app(
 
     @app.post("/v1/users/{user_id}/verify", dependencies=[Depends(require_key)], response_model=DecisionOut, responses=errors(400, 401, 403, 404, 413, 422, 429, 503))
     def verify(
+        request: Request,
         user_id: str,
         video: UploadFile = File(...),
         challenge: str | None = Form(default=None),
@@ -202,26 +223,29 @@ def create_app(
     ) -> dict:
         """With a challenge id, the video must say its phrase (recognised speech, AV synchrony
         and the identity check, each in `checks`); the challenge is used up either way."""
-        if user_id not in verifier.store:
-            raise UnknownUserError(f"no user {user_id!r} is enrolled")
-        if challenge is None and require_challenge:
-            raise ApiError(400, "challenge_required", "this service verifies only answers to a challenge: POST /v1/challenges first")
-        if verifier.attempts is not None:
-            verifier.attempts.check(user_id)  # 429 before the challenge is used up or the upload read
-        phrase = challenges.redeem(challenge, user_id).phrase if challenge is not None else None
-        with saved(video) as path, gate.turn():
-            decision = verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase)
+        who = origin(request)
+        with audited(audit, "verify", user_id, who, model_id):  # refusals before the verifier's own record
+            if user_id not in verifier.store:
+                raise UnknownUserError(f"no user {user_id!r} is enrolled")
+            if challenge is None and require_challenge:
+                raise ApiError(400, "challenge_required", "this service verifies only answers to a challenge: POST /v1/challenges first")
+            if verifier.attempts is not None:
+                verifier.attempts.check(user_id)  # 429 before the challenge is used up or the upload read
+            phrase = challenges.redeem(challenge, user_id).phrase if challenge is not None else None
+            with saved(video) as path, gate.turn():
+                decision = verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase, origin=who)
         return decision.to_dict()
 
     @app.post("/v1/identify", dependencies=[Depends(require_key)], response_model=IdentifyOut, responses=errors(400, 401, 413, 422, 503))
-    def identify(video: UploadFile = File(...), k: int = Query(5, ge=1, le=100)) -> dict:
-        with saved(video) as path, gate.turn():
-            found = verifier.identify(path, k)
+    def identify(request: Request, video: UploadFile = File(...), k: int = Query(5, ge=1, le=100)) -> dict:
+        who = origin(request)
+        with audited(audit, "identify", None, who, model_id), saved(video) as path, gate.turn():
+            found = verifier.identify(path, k, origin=who)
         return {"policy": verifier.policy.describe(), "candidates": [c.to_dict() for c in found]}
 
     @app.delete("/v1/users/{user_id}", status_code=204, dependencies=[Depends(require_key)], responses=errors(401, 404))
-    def delete(user_id: str) -> Response:
-        verifier.delete(user_id)
+    def delete(request: Request, user_id: str) -> Response:
+        verifier.delete(user_id, origin=origin(request))
         return Response(status_code=204)
 
     return app

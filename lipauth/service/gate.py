@@ -10,6 +10,8 @@ from typing import Iterator
 
 
 class Busy(Exception):
+    code = "busy"
+
     def __init__(self, detail: str, retry_after_s: int) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
