@@ -803,6 +803,7 @@ def serve(
     cooldown: float = CooldownOpt,
     max_waiting: int = typer.Option(8, "--max-waiting", min=0, help="Heavy requests (enrol, verify, identify) run one at a time; this many may wait, the rest get 503 + Retry-After."),
     wait: float = typer.Option(60.0, "--wait", help="Seconds a heavy request may wait for its turn before it gets 503."),
+    timeout: float = typer.Option(120.0, "--timeout", min=0.0, help="Seconds from a heavy request's arrival to its answer; past them it gets 503 (timed_out). 0: no deadline."),
 ) -> None:
     """Run the REST service (API key from LIPAUTH_API_KEY; docs at /docs)."""
     import os
@@ -815,7 +816,7 @@ def serve(
     if not api_key:
         raise InvalidInputError("the service needs an API key (set LIPAUTH_API_KEY)")
     # the service enrols users, so it may create the store, as `enroll` does
-    app_ = create_app(_verifier(store, model, operating_point, scoring, create=True, attempts=(max_failures, cooldown)), api_key=api_key, max_waiting=max_waiting, wait_s=wait, max_upload_bytes=int(max_upload_mb * (1 << 20)), require_challenge=require_challenge)
+    app_ = create_app(_verifier(store, model, operating_point, scoring, create=True, attempts=(max_failures, cooldown)), api_key=api_key, max_waiting=max_waiting, wait_s=wait, timeout_s=timeout or None, max_upload_bytes=int(max_upload_mb * (1 << 20)), require_challenge=require_challenge)
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 

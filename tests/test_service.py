@@ -243,3 +243,48 @@ def test_a_full_line_is_turned_away_with_503_and_retry_after(server, monkeypatch
             assert r.status_code == 503 and r.json()["error"] == "busy" and int(r.headers["Retry-After"]) >= 1
             release.set()
             assert first.result().status_code == 200 and second.result().status_code == 200
+
+
+def test_a_request_past_its_deadline_is_answered_503_and_its_work_holds_the_turn(server, monkeypatch):
+    """timeout_s=5: a verify stuck at work is answered 503 timed_out after 5 s,
+    with Retry-After and an audit row; one that arrives meanwhile and would wait past its
+    own deadline is answered the same; once the stuck work ends, verification works again."""
+    import threading
+
+    from lipauth.auth.audit import AuditLog
+
+    _, verifier, _ = server
+    videos = sorted(need("grid-s2/video").glob("*.mpg"))
+    h = {"X-API-Key": KEY}
+    if "late" not in verifier.store:
+        verifier.enroll("late", videos[:2])
+    release, started = threading.Event(), threading.Event()
+    real_verify = verifier.verify
+
+    def stuck_verify(*a, **k):
+        started.set()
+        release.wait(60)
+        return real_verify(*a, **k)
+
+    monkeypatch.setattr(verifier, "verify", stuck_verify)
+    monkeypatch.setattr(verifier, "audit", AuditLog(verifier.store))
+    app = create_app(verifier, api_key=KEY, max_waiting=4, wait_s=60, timeout_s=5.0)
+    with serving(app) as url:
+        post = lambda: httpx.post(f"{url}/v1/users/late/verify", files=_files([videos[4]], "video"), headers=h, timeout=120)  # noqa: E731
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(post)
+            assert started.wait(30)
+            second = pool.submit(post)
+            r1, r2 = first.result(), second.result()
+        for r in (r1, r2):
+            assert r.status_code == 503 and r.json()["error"] == "timed_out" and int(r.headers["Retry-After"]) >= 1, r.text
+        assert app.state.gate.waiting == 0  # the second gave up its place in line at its deadline
+        release.set()
+        monkeypatch.setattr(verifier, "verify", real_verify)
+        deadline = time.time() + 60
+        while app.state.gate._work.locked() and time.time() < deadline:  # the stuck work finishes in the background
+            time.sleep(0.05)
+        r = httpx.post(f"{url}/v1/users/late/verify", files=_files([videos[4]], "video"), headers=h, timeout=120)
+        assert r.status_code == 200 and r.json()["user"] == "late"
+    rows = verifier.audit.entries(user_id="late", event="verify")
+    assert [row.outcome for row in rows].count("timed_out") == 2

@@ -95,19 +95,22 @@ def create_app(
     require_challenge: bool = False,
     max_waiting: int = 8,
     wait_s: float = 60.0,
+    timeout_s: float | None = 120.0,
 ) -> FastAPI:
     """require_challenge: every verify must answer a challenge from POST /v1/challenges (a
     recording made earlier cannot answer a phrase drawn now).
 
     max_waiting, wait_s: heavy requests (enrol, verify, identify) run one at a time; at most
-    `max_waiting` wait, each at most `wait_s` seconds, and the others get 503 + Retry-After."""
+    `max_waiting` wait, each at most `wait_s` seconds, and the others get 503 + Retry-After.
+    timeout_s: a heavy request not answered this long after it arrived gets 503 (timed_out)
+    then (None: no deadline; lipauth.service.gate says what happens to its work)."""
     if not api_key:
         raise InvalidInputError("the service needs an API key (set LIPAUTH_API_KEY)")
     app = FastAPIOffline(title="lipauth", version=__version__, description="Lip-based biometric verification. Send the API key in the X-API-Key header.")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Video decoding, landmarks and the network run one request at a time: the landmark
     # backends keep per-clip state, and two CPU-bound requests at once only slow each other.
-    gate = app.state.gate = WorkGate(max_waiting=max_waiting, wait_s=wait_s)
+    gate = app.state.gate = WorkGate(max_waiting=max_waiting, wait_s=wait_s, timeout_s=timeout_s)
     challenges = ChallengeBook(verifier.store)
     audit, model_id = verifier.audit, verifier.model.id
 
@@ -161,7 +164,7 @@ def create_app(
 
     @app.exception_handler(Busy)
     async def _busy(_: Request, exc: Busy) -> JSONResponse:
-        return JSONResponse({"error": "busy", "detail": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after_s)})
+        return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(LipauthError)
     async def _lipauth_error(_: Request, exc: LipauthError) -> JSONResponse:
@@ -198,8 +201,12 @@ def create_app(
                 raise ApiError(413, "too_many_files", f"at most {max_enrol_files} enrolment clips per request")
             if mode == "new":
                 verifier.store.refuse_enrolled(user_id)  # 409 before reading the uploads
-            with _all_saved(videos, saved) as paths, gate.turn():
-                template = verifier.enroll(user_id, paths, passphrase=passphrase, mode=mode, origin=who)
+
+            def work():
+                with _all_saved(videos, saved) as paths, gate.turn():
+                    return verifier.enroll(user_id, paths, passphrase=passphrase, mode=mode, origin=who)
+
+            template = gate.run(work)
         return {"user": user_id, "n_clips": len(template.embeddings), "mode": mode}
 
     @app.post("/v1/challenges", status_code=201, dependencies=[Depends(require_key)], response_model=ChallengeOut, responses=errors(400, 401, 422))
@@ -232,15 +239,24 @@ def create_app(
             if verifier.attempts is not None:
                 verifier.attempts.check(user_id)  # 429 before the challenge is used up or the upload read
             phrase = challenges.redeem(challenge, user_id).phrase if challenge is not None else None
-            with saved(video) as path, gate.turn():
-                decision = verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase, origin=who)
+
+            def work():
+                with saved(video) as path, gate.turn():
+                    return verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase, origin=who)
+
+            decision = gate.run(work)
         return decision.to_dict()
 
     @app.post("/v1/identify", dependencies=[Depends(require_key)], response_model=IdentifyOut, responses=errors(400, 401, 413, 422, 503))
     def identify(request: Request, video: UploadFile = File(...), k: int = Query(5, ge=1, le=100)) -> dict:
         who = origin(request)
-        with audited(audit, "identify", None, who, model_id), saved(video) as path, gate.turn():
-            found = verifier.identify(path, k, origin=who)
+
+        def work():
+            with saved(video) as path, gate.turn():
+                return verifier.identify(path, k, origin=who)
+
+        with audited(audit, "identify", None, who, model_id):
+            found = gate.run(work)
         return {"policy": verifier.policy.describe(), "candidates": [c.to_dict() for c in found]}
 
     @app.delete("/v1/users/{user_id}", status_code=204, dependencies=[Depends(require_key)], responses=errors(401, 404))
