@@ -11,6 +11,12 @@ attacker's cheap upload). The speaker is enrolled from 3 s of the same clip at 4
 Each verify runs in its own process; its peak RSS (VmHWM) and wall time are printed with
 its answer (a decision, or the error's code). A run past --cap-gb of RSS is stopped and
 shown as "> cap". The baseline is `git archive <ref> lipauth` run the same way.
+
+Normal clips, to show they keep their accuracy and speed: `lipauth score --trials` over the
+GRID clips of the shared data (each grid-s2 clip against its first, a target trial; each
+grid-sample clip of another speaker against it, a nontarget trial) in each tree: the EER,
+the largest change of a trial's score, and the run's time (one process, every video
+embedded once; --repeat runs, median).
 """
 
 from __future__ import annotations
@@ -130,6 +136,7 @@ def main() -> None:
     ap.add_argument("--baseline-ref", default="2f62df5", help="the commit to measure beside this working tree")
     ap.add_argument("--cap-gb", type=float, default=8.0, help="stop a run whose RSS passes this")
     ap.add_argument("--only", nargs="*", help="input names to run (default: all)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the normal-clip trials per tree")
     args = ap.parse_args()
     args.work = args.work.resolve()
     inputs = make_inputs(args.work, args.data)
@@ -152,12 +159,46 @@ def main() -> None:
                 r = run(tree, ["verify", "obama", str(path), "--store", str(store), "--liveness", "--json", "--max-failures", "1000"], env, args.cap_gb * 2**30)
                 results[(name, label)] = r
                 print(f"{label:>20} | {name:<14} | {r['peak_bytes'] / 2**30:5.2f} GB | {r['seconds']:6.1f} s | {r['answer']}", flush=True)
+        normal = {label: normal_clips(tree, args.data, tmp, env, args.repeat) for label, tree in trees.items()}
     print("\n| input | peak RSS, this tree | time | answer | peak RSS, baseline | time | answer |")
     print("|---|---|---|---|---|---|---|")
     for name in inputs:
         a, b = results[(name, "this tree")], results[(name, f"baseline {args.baseline_ref}")]
         gb = lambda r: f"> {args.cap_gb:g} GB (stopped)" if r["stopped"] else f"{r['peak_bytes'] / 2**30:.2f} GB"  # noqa: E731
         print(f"| {name} | {gb(a)} | {a['seconds']:.1f} s | {a['answer']} | {gb(b)} | {b['seconds']:.1f} s | {b['answer']} |")
+    (la, a), (lb, b) = normal.items()
+    change = max(abs(a["scores"][k] - b["scores"][k]) for k in a["scores"] if k in b["scores"])
+    print(f"\nNormal clips ({a['n_target']} target and {a['n_nontarget']} nontarget trials, GRID 360x288 and 720x576):")
+    for label, r in normal.items():
+        print(f"  {label:>20}: EER {100 * r['eer']:.1f} %, {r['seconds']:.1f} s for the run (median of {args.repeat}), peak {r['peak_bytes'] / 2**30:.2f} GB")
+    print(f"  largest change of a trial's score: {change:.4f}")
+
+
+def normal_clips(tree: Path, data: Path, tmp: Path, env: dict, repeat: int) -> dict:
+    import csv
+
+    from lipauth.measure.metrics import eer
+
+    s2 = sorted((data / "grid-s2" / "video").glob("*.mpg"))
+    others = [p for p in sorted((data / "grid-sample").glob("*.mpg")) if p.stem != "lwbsza"]
+    trials = tmp / "trials.txt"
+    trials.write_text("".join(f"{s2[0]} {p} target\n" for p in s2[1:]) + "".join(f"{s2[0]} {p} nontarget\n" for p in others))
+    runs = []
+    for i in range(repeat):
+        out = tmp / f"scores-{tree.name}-{i}.csv"
+        runs.append(run(tree, ["score", "--trials", str(trials), "--out", str(out)], env, 8 * 2**30))
+    rows = list(csv.DictReader(out.open()))
+    scored = [r for r in rows if r["score"]]
+    scores = np.array([float(r["score"]) for r in scored])
+    labels = np.array([r["label"] == "target" for r in scored])
+    return {
+        "scores": {r["probe"]: float(r["score"]) for r in scored},
+        "eer": eer(scores, labels)[0],
+        "n_target": int(labels.sum()),
+        "n_nontarget": int((~labels).sum()),
+        "seconds": float(np.median([r["seconds"] for r in runs])),
+        "peak_bytes": max(r["peak_bytes"] for r in runs),
+    }
 
 
 if __name__ == "__main__":
