@@ -42,6 +42,12 @@ users_table = sa.Table(
     sa.Column("payload", sa.LargeBinary, nullable=False),
 )
 
+# One row per enrolment, replacement or deletion, written in the same transaction: an
+# in-memory index of the templates (lipauth.auth.indexed) follows it to stay in step with
+# every process that writes the store. Stores made before it gain it at their next write.
+_changes_meta = sa.MetaData()
+changes_table = sa.Table("changes", _changes_meta, sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True), sa.Column("user_id", sa.String(256), nullable=False))
+
 
 def default_store_path() -> Path:
     return Path(os.environ.get("LIPAUTH_STORE", Path.home() / ".lipauth" / "templates.db"))
@@ -55,6 +61,7 @@ class TemplateStore:
         without it the templates cannot be read)."""
         location = str(location or default_store_path())
         self.location = location
+        self._changes_ready = False
         self.created = False
         self.key_created: Path | None = None
         if "://" in location:
@@ -105,6 +112,7 @@ class TemplateStore:
         self.cipher = Cipher(key)
         try:
             _meta.create_all(self.engine)
+            _changes_meta.create_all(self.engine)
             with self.engine.begin() as conn:
                 conn.execute(meta_table.insert(), [
                     {"key": "schema_version", "value": str(SCHEMA_VERSION).encode()},
@@ -126,6 +134,7 @@ class TemplateStore:
             raise StoreExistsError(f"user {template.user_id!r} was enrolled by another request meanwhile") from None
 
     def _put(self, user_id: str, payload: bytes, n_clips: int, now: str, replace: bool) -> None:
+        self._ensure_changes()
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(users_table.c.n_clips, users_table.c.created_at).where(users_table.c.user_id == user_id)).first()
             values = {"updated_at": now, "n_clips": n_clips, "payload": payload}
@@ -135,6 +144,7 @@ class TemplateStore:
                 conn.execute(users_table.update().where(users_table.c.user_id == user_id).values(**values))
             else:
                 conn.execute(users_table.insert().values(user_id=user_id, created_at=now, **values))
+            conn.execute(changes_table.insert().values(user_id=user_id))
 
     def refuse_enrolled(self, user_id: str) -> None:
         """StoreExistsError if `user_id` is enrolled: what put() without replace would say."""
@@ -151,10 +161,37 @@ class TemplateStore:
         return Template.from_bytes(user_id, self.cipher.decrypt(row.payload))
 
     def delete(self, user_id: str) -> None:
+        self._ensure_changes()
         with self.engine.begin() as conn:
             n = conn.execute(users_table.delete().where(users_table.c.user_id == user_id)).rowcount
+            if n:
+                conn.execute(changes_table.insert().values(user_id=user_id))
         if n == 0:
             raise UnknownUserError(f"no user {user_id!r} is enrolled")
+
+    # -- the change log ---------------------------------------------------------------------
+    def _ensure_changes(self) -> None:
+        if not self._changes_ready:
+            create_tables(_changes_meta, self.engine)
+            self._changes_ready = True
+
+    def changes_since(self, seq: int) -> tuple[int, list[str]]:
+        """(the newest change's number, the users enrolled, replaced or deleted after `seq`);
+        (0, []) for a store no process has written since the log existed."""
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(sa.select(changes_table.c.seq, changes_table.c.user_id).where(changes_table.c.seq > seq).order_by(changes_table.c.seq)).all()
+        except (OperationalError, ProgrammingError):  # no change log yet
+            return seq, []
+        return (rows[-1].seq if rows else seq), list(dict.fromkeys(r.user_id for r in rows))
+
+    def change_seq(self) -> int:
+        """The newest change's number (0: none logged)."""
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.execute(sa.select(sa.func.max(changes_table.c.seq))).scalar() or 0)
+        except (OperationalError, ProgrammingError):  # no change log yet
+            return 0
 
     def users(self) -> list[dict]:
         with self.engine.connect() as conn:

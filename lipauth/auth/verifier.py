@@ -22,6 +22,8 @@ from lipauth.pad import challenge_phrases as phrases
 ENROL_MODES = ("new", "replace", "add")
 # An enrolment clip whose cosine to the mean of the others is below this is refused.
 AGREEMENT_COSINE = 0.0
+# identify with an index: this many nearest templates are ranked by their margins
+CANDIDATE_POOL = 50
 
 
 @dataclass
@@ -89,6 +91,7 @@ class Verifier:
         self.attempts = attempts
         self.audit = audit
         self.client = client
+        self.index = None  # an IndexedTemplates, once build_index() made one
         self.store = store
         self.min_enrol_clips = min_enrol_clips
         self.policy = DecisionPolicy.from_model(model.embedder, operating_point, scoring)
@@ -267,7 +270,24 @@ class Verifier:
             rec.done("matched" if matched else "no_match", matched=matched, candidates=[{"user": c.user, "score": c.score, "threshold": c.threshold} for c in found])
             return found
 
+    def build_index(self, **index_options):
+        """Index this model's templates for identify (lipauth.auth.indexed): the store's
+        templates are decrypted once, here; later enrolments and deletions, by any process,
+        are picked up from the store's change log at each search."""
+        from lipauth.auth.indexed import IndexedTemplates
+
+        self.index = IndexedTemplates(self.store, self.model.id, **index_options)
+        return self.index
+
     def _identify(self, video, k: int) -> list[Candidate]:
+        if self.index is not None:
+            probe = self.model.embed(video)
+            # the nearest by cosine, then ranked as without the index, by the margin over each
+            # user's own threshold (which enrolment-normalised scoring sets per user)
+            near = self.index.nearest(probe, max(k, CANDIDATE_POOL))
+            verdicts = [(u, self.policy.decide_score(c, own)) for u, c, own in near]
+            verdicts.sort(key=lambda uv: -(uv[1].score - uv[1].threshold))
+            return [Candidate(u, v.score, v.threshold, v.accepted) for u, v in verdicts[:k]]
         templates = [t for t in self.store.templates() if t.model_id == self.model.id]
         if not templates:
             return []

@@ -123,7 +123,12 @@ class DecisionPolicy:
         """enrolled: a user's enrolment embeddings (n, D); probe: (D,)."""
         enrolled = np.atleast_2d(np.asarray(enrolled, np.float32))
         score = float(template_vector(enrolled) @ np.asarray(probe, np.float32))
-        own = self._own(enrolled)
+        return self.decide_score(score, self._own(enrolled))
+
+    def decide_score(self, score: float, self_sim: float | None) -> Verdict:
+        """The decision on a cosine already computed, given the template's self-similarity
+        (None with one clip): what an index of template vectors hands over."""
+        own = self_sim if self.scoring == "normalised" else None
         threshold, how = self._threshold(own)
         # the LLR on the scale that decided: cosine minus self-similarity, or the cosine
         scale, decision_score, decision_threshold = ("normalised", score - own, self.threshold) if own is not None else ("raw", score, self.raw_threshold)

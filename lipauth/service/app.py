@@ -112,6 +112,8 @@ def create_app(
     # backends keep per-clip state, and two CPU-bound requests at once only slow each other.
     gate = app.state.gate = WorkGate(max_waiting=max_waiting, wait_s=wait_s, timeout_s=timeout_s)
     challenges = ChallengeBook(verifier.store)
+    if verifier.index is None:  # identify searches an index of the templates, built once here
+        verifier.build_index()
     audit, model_id = verifier.audit, verifier.model.id
 
     @app.middleware("http")

@@ -1,0 +1,44 @@
+"""The enrolled templates of one model in a nearest-neighbour index (lipauth.scoring.nearest),
+built from the decrypted templates once (at service start) and kept in step with the store
+through its change log: before each search, the users enrolled, replaced or deleted since —
+by this process or any other — are read again. The templates stay encrypted at rest; the
+index lives in this process's memory only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lipauth.auth.store import TemplateStore
+from lipauth.errors import UnknownUserError
+from lipauth.scoring.nearest import NearestTemplates
+from lipauth.scoring.templates import self_similarity, template_vector
+
+
+class IndexedTemplates:
+    def __init__(self, store: TemplateStore, model_id: str, **index_options) -> None:
+        self.store, self.model_id = store, model_id
+        self.index = NearestTemplates(**index_options)
+        self.seq = store.change_seq()  # read first: a change made while loading is applied again
+        templates = [t for t in store.templates() if t.model_id == model_id]
+        if templates:
+            self.index.upsert_many([t.user_id for t in templates], np.stack([template_vector(t.embeddings) for t in templates]), [self_similarity(t.embeddings) for t in templates])
+
+    def refresh(self) -> int:
+        """Apply the store's changes since the last refresh; how many users they touched."""
+        self.seq, changed = self.store.changes_since(self.seq)
+        for user in changed:
+            try:
+                t = self.store.get(user)
+            except UnknownUserError:
+                self.index.remove(user)
+                continue
+            if t.model_id == self.model_id:
+                self.index.upsert(user, template_vector(t.embeddings), self_similarity(t.embeddings))
+            else:
+                self.index.remove(user)  # enrolled again with another model: not comparable
+        return len(changed)
+
+    def nearest(self, probe: np.ndarray, k: int) -> list[tuple[str, float, float | None]]:
+        """Up to k (user, cosine, template self-similarity), nearest first."""
+        self.refresh()
+        return [(u, c, self.index.own.get(u)) for u, c in self.index.search(probe, k)]
