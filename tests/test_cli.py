@@ -98,3 +98,23 @@ def test_train_reports_one_network_or_an_ensemble():
     assert training_outcome(one) == "best validation EER 3.75 % at epoch 3; retrained on all 7 speakers for 4 epochs"
     ens = {"best_val_eer": 0.04, "ensemble": {"seeds": [0, 1, 2], "best_epochs": [3, 0, 8], "val_eer": 0.0147}}
     assert training_outcome(ens) == "ensemble of 3 (seeds [0, 1, 2]): validation EER 1.47 %, members' best epochs [3, 0, 8]"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["verify", "--help"], ["verify", "alice", "/nonexistent/probe.mp4"], ["verify", "alice", "README.md", "--operating-point", "bogus"], ["enroll", "bob", "/nonexistent/a.mp4"], ["identify", "/nonexistent/p.mp4"]],
+)
+def test_help_and_argument_errors_answer_before_torch_or_a_model_loads(args):
+    """Start-up (issue #16): what the arguments alone decide is answered without importing
+    PyTorch, OpenCV, PyAV or dlib (a fresh interpreter, since this one has them loaded)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom lipauth.cli import app\ntry:\n    app(sys.argv[1:], prog_name='lipauth')\nexcept SystemExit as e:\n    code = e.code\n"
+        "print([m for m in ('torch', 'cv2', 'av', 'dlib', 'sklearn', 'fastapi') if m in sys.modules], code, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
+    heavy, code = done.stderr.strip().splitlines()[-1].rsplit(" ", 1)
+    assert heavy == "[]", (args, done.stderr[-500:])
+    assert code == ("0" if "--help" in args else "2")
