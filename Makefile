@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml pins.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c pins.txt -e ".[mediapipe,dev,postgres]"
+	$(BIN)/pip install -q -c pins.txt -e ".[mediapipe,dev,postgres,cluster]"
 	$(BIN)/pip install -q -c pins.txt --no-deps mediapipe
 	touch $(STAMP)
 

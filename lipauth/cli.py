@@ -60,18 +60,19 @@ def preprocess(
     color: str = ColorOpt,
     workers: int = typer.Option(1, "--workers", min=1, help="Parallel processes."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try again the clips that failed in an earlier run."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run the clips on a Dask cluster: its scheduler (tcp://host:8786), or local:N for N worker processes here. OUT must be a folder every worker can write."),
 ) -> None:
     """Turn a corpus into cached lip clips. Resumable; failures are recorded, not fatal."""
     from lipauth.corpora.preprocess import preprocess_corpus
 
     config = _pipeline_config(backend, size, color)
-    summary = _run_preprocess(preprocess_corpus, src, out, corpus, config, workers, retry_failed)
+    summary = _run_preprocess(preprocess_corpus, src, out, corpus, config, workers, retry_failed, dask=dask)
     _print_summary(summary)
     if summary.total and summary.n_failed == summary.total:
         raise typer.Exit(EXIT_ERROR)
 
 
-def _run_preprocess(fn, src, out, corpus, config, workers, retry_failed):
+def _run_preprocess(fn, src, out, corpus, config, workers, retry_failed, **options):
     columns = [TextColumn("[bold]preprocess"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=err_console, transient=False) as progress:
         task = progress.add_task("clips", total=None, failed=0)
@@ -82,7 +83,7 @@ def _run_preprocess(fn, src, out, corpus, config, workers, retry_failed):
             failed += row.get("status") == "failed"
             progress.update(task, completed=done, total=total, failed=failed)
 
-        return fn(src, out, corpus, config, workers=workers, retry_failed=retry_failed, on_progress=on_progress)
+        return fn(src, out, corpus, config, workers=workers, retry_failed=retry_failed, on_progress=on_progress, **options)
 
 
 def _print_summary(summary) -> None:

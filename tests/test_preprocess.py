@@ -107,3 +107,32 @@ def test_avletters_preprocesses_without_a_pipeline(tmp_path):
 def test_every_shared_video_preprocesses_on_the_default_backend(tmp_path, corpus, folder, n):
     summary = preprocess_corpus(need(folder), tmp_path / folder, corpus, workers=2)
     assert summary.failures == [] and summary.done == n
+
+
+def test_a_dask_cluster_of_two_workers_gives_the_local_output(tmp_path, mixed_folder):
+    """`--dask local:2`: a real dask.distributed cluster (a scheduler and 2 worker processes
+    on loopback) preprocesses the mixed folder: the same manifest rows (done and failed,
+    with their error codes) and the same clips as one local process; a second run resumes."""
+    pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install 'lipauth[cluster]')")
+    local = preprocess_corpus(mixed_folder, tmp_path / "local", "folder", workers=1)
+    spread = preprocess_corpus(mixed_folder, tmp_path / "dask", "folder", dask="local:2")
+    assert (spread.done, spread.failed) == (local.done, local.failed) == (2, spread.failed) and spread.n_failed == 5
+    keep = ("clip_id", "speaker", "status", "error_code", "n_frames", "fps", "file")
+    a, b = read_manifest(tmp_path / "local" / "manifest.csv"), read_manifest(tmp_path / "dask" / "manifest.csv")
+    assert list(a) == list(b) and all({k: a[c][k] for k in keep} == {k: b[c][k] for k in keep} for c in a)
+    for row in a.values():
+        if row["status"] == "done":
+            x, y = load_clip(tmp_path / "local" / row["file"]), load_clip(tmp_path / "dask" / row["file"])
+            np.testing.assert_array_equal(x.frames, y.frames)
+            np.testing.assert_array_equal(x.audio, y.audio)
+    again = preprocess_corpus(mixed_folder, tmp_path / "dask", "folder", dask="local:2")
+    assert again.done == 0 and again.skipped == 2  # nothing left to do: no cluster work
+
+
+def test_a_bad_dask_address_is_a_clear_error(tmp_path, mixed_folder, monkeypatch):
+    pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    monkeypatch.setattr("lipauth.corpora.distributed.CONNECT_TIMEOUT_S", 2.0)
+    with pytest.raises(InvalidInputError, match="local:N needs a number"):
+        preprocess_corpus(mixed_folder, tmp_path / "o", "folder", dask="local:many")
+    with pytest.raises(InvalidInputError, match="cannot reach the Dask scheduler"):
+        preprocess_corpus(mixed_folder, tmp_path / "o2", "folder", dask="tcp://127.0.0.1:9")

@@ -69,8 +69,11 @@ def preprocess_corpus(
     workers: int = 1,
     retry_failed: bool = False,
     on_progress: Callable[[int, int, dict], None] | None = None,
+    dask: str | None = None,
 ) -> PreprocessSummary:
-    """Preprocess every clip of `src` into `out`. `on_progress(done, total, row)` is called per clip."""
+    """Preprocess every clip of `src` into `out`. `on_progress(done, total, row)` is called per clip.
+    dask: a Dask scheduler's address (or "local:N") to run the clips on instead of
+    `workers` local processes (lipauth.corpora.distributed); the output is the same."""
     config = config or PipelineConfig()
     out = Path(out)
     reader = get_corpus(corpus)
@@ -97,7 +100,13 @@ def preprocess_corpus(
     if on_progress:
         on_progress(finished, len(items), {})
     try:
-        for row in _run(todo, out, corpus, config, workers):
+        if dask:
+            from lipauth.corpora.distributed import run_on_dask
+
+            finished_rows = run_on_dask(todo, out, corpus, config, dask) if todo else iter(())
+        else:
+            finished_rows = _run(todo, out, corpus, config, workers)
+        for row in finished_rows:
             rows[row["clip_id"]] = row
             finished += 1
             if row["status"] == "done":
@@ -125,6 +134,15 @@ def _init_worker(corpus: str, config: PipelineConfig) -> None:
     _worker_state["reader"] = reader
     _worker_state["config"] = config
     _worker_state["pipeline"] = LipPipeline(config) if reader.needs_pipeline else None
+
+
+def process_item(item: CorpusItem, out: Path, corpus: str, config: PipelineConfig) -> dict:
+    """One clip in a process that may not have set up (a Dask worker): the pipeline is made
+    on its first clip and kept for the next."""
+    if _worker_state.get("settings") != (corpus, config):
+        _init_worker(corpus, config)
+        _worker_state["settings"] = (corpus, config)
+    return _process_one(item, out)
 
 
 def _process_one(item: CorpusItem, out: Path) -> dict:
