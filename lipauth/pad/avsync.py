@@ -173,9 +173,10 @@ class SyncModel:
         """(n, n) distances between video window t and the audio window starting at frame s,
         for every window start 0 .. last, averaged over the networks."""
         cfg, starts = self.cfg, range(x.last_start(self.cfg) + 1)
-        video = torch.from_numpy(np.stack([x.video_window(t, cfg) for t in starts]))
-        audio = torch.from_numpy(np.stack([x.audio_window(s, cfg) for s in starts]))
-        return (sum(torch.cdist(n.embed_video(video), n.embed_audio(audio)) for n in self.nets) / len(self.nets)).numpy()
+        device = next(self.nets[0].parameters()).device  # where the networks are (a GPU, when training there)
+        video = torch.from_numpy(np.stack([x.video_window(t, cfg) for t in starts])).to(device)
+        audio = torch.from_numpy(np.stack([x.audio_window(s, cfg) for s in starts])).to(device)
+        return (sum(torch.cdist(n.embed_video(video), n.embed_audio(audio)) for n in self.nets) / len(self.nets)).cpu().numpy()
 
     def analyse(self, clip: LipClip) -> SyncResult:
         cfg = self.cfg
@@ -208,7 +209,7 @@ class SyncModel:
     def save(self, path: str | os.PathLike) -> Path:
         cfg = asdict(self.cfg)
         cfg["channels"] = list(cfg["channels"])
-        states = [n.state_dict() for n in self.nets]
+        states = [{k: v.cpu() for k, v in n.state_dict().items()} for n in self.nets]
         return save_artifact(path, {"format": FORMAT, "config": cfg, "state_dicts": states, "threshold": plain(self.threshold), "info": plain(self.info)})
 
     @classmethod

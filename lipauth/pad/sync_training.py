@@ -40,6 +40,7 @@ class SyncTrainConfig:
     dub_same_speaker: float = 0.5  # share of dubbed negatives taken from the same speaker
     augment: bool = True  # flips, small shifts and contrast changes of the mouth; noise on the audio
     seed: int = 0
+    device: str = "cpu"  # where the network trains ("cuda" on a GPU); the model file is the same
 
 
 # -- training -----------------------------------------------------------------------------
@@ -67,7 +68,8 @@ def train_sync(
     if len(data) < 2:
         raise EmptyCorpusError(f"AV-synchrony training needs at least 2 clips with audio, got {len(data)}")
     windows = [(i, t) for i, x in enumerate(data) for t in range(x.last_start(cfg) + 1)]
-    net = SyncNet(cfg)
+    device = torch.device(tcfg.device)
+    net = SyncNet(cfg).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     steps = max(1, len(windows) // tcfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tcfg.lr, total_steps=tcfg.epochs * steps)
@@ -85,9 +87,9 @@ def train_sync(
                 video, audio, a1, p, a2, n = _pairs(batch, data, groups, cfg, tcfg, rng)
                 if tcfg.augment:
                     video, audio = _augment(video, audio, rng)
-                v = net.visual(torch.from_numpy(video))
-                a = net.audio(torch.from_numpy(audio))
-                loss = loss_fn(v, indices_tuple=(a1, p, a2, n), ref_emb=a)
+                v = net.visual(torch.from_numpy(video).to(device))
+                a = net.audio(torch.from_numpy(audio).to(device))
+                loss = loss_fn(v, indices_tuple=tuple(i.to(device) for i in (a1, p, a2, n)), ref_emb=a)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

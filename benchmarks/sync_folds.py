@@ -1,0 +1,198 @@
+"""AV synchrony on people the model never saw (issue #13, item 4): leave-people-out folds over
+the talking faces, GRID and CREMA-D, the AV-synchrony network retrained per fold on everyone
+else (AVLetters always trains), its threshold from validation people of the training side;
+the bundled model scored on the same trials beside it.
+
+    python benchmarks/sync_folds.py prepare --out runs/sync-folds/clips     # lip clips, once
+    python benchmarks/sync_folds.py fold 0 --clips runs/sync-folds/clips --out runs/sync-folds [--device cuda]
+    ...                                  fold 1 .. fold K-1 (independent: run them side by side)
+    python benchmarks/sync_folds.py report --out runs/sync-folds
+
+`prepare` runs the pipeline over every audio-visual source of --data (the GRID, CREMA-D and
+talking-face videos) and writes AVLetters' crops with its shipped MFCCs beside them: a
+folder that travels (to a GPU machine) without the videos. People: the talking faces' manifest
+persons, the GRID speakers (grid-s1, grid-s2, and each grid-sample speaker, two of whom are
+s1 and s2), CREMA-D's actor 1001. They are sorted by source and dealt round-robin into K
+folds, so every fold holds people of every source. Fold f tests its people; half the people
+of fold f+1 validate (the epoch and the threshold); the rest train.
+
+Every test clip is scored as recorded (in sync), with its audio 0.2 s and 0.5 s late, and
+with another test person's audio (swapped). Rates at each model's own threshold, per source,
+pooled over the folds, with Wilson 95 % intervals; AUC and EER of in-sync against all the
+out-of-sync versions; each fold's threshold, to show how much it moves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = {"grid-s1/video": "grid", "grid-s2/video": "grid", "grid-sample": "grid", "crema-d-sample": "crema-d", "talking-faces": "talking-faces"}
+SAME_PERSON = {"lwbsza": "grid-s2", "bbaf2n": "grid-s1", "pwij3p": "grid:id2_vcd_swwp2s", "id2_vcd_swwp2s": "grid:id2_vcd_swwp2s"}
+
+
+def prepare(data: Path, out: Path) -> None:
+    from lipauth.clip import CropSpec
+    from lipauth.corpora.cache import save_clip
+    from lipauth.corpora.dataset import load_dataset
+    from lipauth.corpora.preprocess import preprocess_corpus
+    from lipauth.video.pipeline import PipelineConfig
+
+    crop = CropSpec(30, 18)
+    for folder, corpus in SHARED.items():
+        s = preprocess_corpus(data / folder, out / folder.split("/")[0], corpus, PipelineConfig(crop=crop), workers=2)
+        print(f"{folder}: {s.done + s.skipped} clips, {s.n_failed} failed", flush=True)
+    for clip in load_dataset(data / "avletters", "avletters", crop).clips:
+        save_clip(clip, out / "avletters" / "clips" / f"{clip.meta.clip_id}.npz")
+    people = {}
+    with (data / "talking-faces" / "manifest.csv").open() as fh:
+        for row in csv.DictReader(fh):
+            people[Path(row["file"]).stem] = row["source"].split(" ")[0]  # VoxCeleb2, LRS3, MEAD, HDTF-style
+    (out / "talking-face-sources.json").write_text(json.dumps(people, indent=1))
+
+
+def load_people(clips_dir: Path):
+    """[(clip, person, source)] of the video sources, and the AVLetters clips."""
+    from lipauth.corpora.cache import load_clip
+
+    sources = json.loads((clips_dir / "talking-face-sources.json").read_text())
+    videos = []
+    for folder in ("grid-s1", "grid-s2", "grid-sample", "crema-d-sample", "talking-faces"):
+        for path in sorted((clips_dir / folder / "clips").glob("*.npz")):
+            clip = load_clip(path)
+            cid = clip.meta.clip_id
+            if folder == "talking-faces":
+                person, source = f"tf:{clip.meta.speaker}", sources.get(cid, "talking-faces")
+            elif folder == "crema-d-sample":
+                person, source = "crema:1001", "CREMA-D"
+            else:
+                person, source = (folder if folder != "grid-sample" else SAME_PERSON.get(cid, f"grid:{cid}")), "GRID"
+            videos.append((clip.with_meta(speaker=person), person, source))
+    avletters = [load_clip(p) for p in sorted((clips_dir / "avletters" / "clips").glob("*.npz"))]
+    return videos, avletters
+
+
+def folds_of(videos, k: int) -> list[list[str]]:
+    first_source = {}
+    for _, person, source in videos:
+        first_source.setdefault(person, source)
+    people = sorted(first_source, key=lambda p: (first_source[p], p))
+    return [people[i::k] for i in range(k)]
+
+
+def run_fold(f: int, clips_dir: Path, out: Path, k: int, epochs: int, device: str, limit_train: int | None = None) -> None:
+    import torch
+
+    from lipauth.artifacts import SYNC_MODEL, bundled
+    from lipauth.errors import LipauthError
+    from lipauth.pad.avsync import SyncConfig, SyncModel
+    from lipauth.pad.sync_training import SyncTrainConfig, attack_trials, train_sync
+
+    torch.set_num_threads(2)
+    videos, avletters = load_people(clips_dir)
+    folds = folds_of(videos, k)
+    test_people, val_people = set(folds[f]), set(folds[(f + 1) % k][0::2])
+    train = [c for c, p, _ in videos if p not in test_people | val_people] + avletters
+    train = train[::max(1, len(train) // limit_train)] if limit_train else train  # a smoke test's few clips
+    val = [c for c, p, _ in videos if p in val_people]
+    test = [(c, p, s) for c, p, s in videos if p in test_people]
+    t0 = time.time()
+    model, info = train_sync(train, val, SyncConfig(window=9, tolerance=2), SyncTrainConfig(epochs=epochs, min_shift=4, device=device), progress=False)
+    seconds = time.time() - t0
+    old = SyncModel.load(bundled(SYNC_MODEL))
+    source_of = {(c.meta.clip_id, p): (p, s) for c, p, s in test}  # an attacked clip's id starts with its video's
+    rows = []
+    for clip, kind in attack_trials([c for c, _, _ in test], shifts_s=(0.2, 0.5), seed=f):
+        person, source = source_of[(clip.meta.clip_id.split("+")[0], clip.meta.speaker)]
+        try:
+            rows.append({"fold": f, "person": person, "source": source, "clip": clip.meta.clip_id, "kind": kind, "new": model.score(clip), "old": old.score(clip)})  # noqa: E501
+        except LipauthError as exc:
+            rows.append({"fold": f, "person": person, "source": source, "clip": clip.meta.clip_id, "kind": kind, "error": str(exc)})
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "fold": f,
+        "test_people": sorted(test_people),
+        "val_people": sorted(val_people),
+        "n_train_clips": len(train),
+        "threshold": model.threshold,
+        "old_threshold": old.threshold,
+        "seconds": round(seconds),
+        "history": info["history"],
+        "rows": rows,
+    }
+    (out / f"fold{f}.json").write_text(json.dumps(summary, default=float))
+    print(f"fold {f}: {len(test_people)} people, {len(rows)} trials, threshold {model.threshold:.3f}, {seconds:.0f} s", flush=True)
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    if n == 0:
+        return (float("nan"), float("nan"))
+    z, p = 1.96, k / n
+    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def report(out: Path) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from lipauth.measure.metrics import eer
+
+    folds = [json.loads(p.read_text()) for p in sorted(out.glob("fold*.json"))]
+    rows = [r for f in folds for r in f["rows"] if "error" not in r]
+    thr = {f["fold"]: f["threshold"] for f in folds}
+    old_thr = folds[0]["old_threshold"]
+    print(f"{len(folds)} folds; thresholds per fold: {', '.join(f'{t:.2f}' for t in thr.values())} (bundled: {old_thr:.2f}); {sum(1 for f in folds for r in f['rows'] if 'error' in r)} trials not scorable\n")
+    print("| source | model | people | in-sync clips | genuine pass (95 % CI) | swapped pass | 0.5 s late pass | 0.2 s late pass | AUC | EER (%) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for source in sorted({r["source"] for r in rows}) + ["all"]:
+        mine = [r for r in rows if source in ("all", r["source"])]
+        for model in ("new", "old"):
+            passed = lambda r: r[model] >= (thr[r["fold"]] if model == "new" else old_thr)  # noqa: E731
+            cells = []
+            for kind in ("in_sync", "swapped", "shift_0.5s", "shift_0.2s"):
+                of = [r for r in mine if r["kind"] == kind]
+                k = sum(passed(r) for r in of)
+                lo, hi = wilson(k, len(of))
+                cells.append(f"{k}/{len(of)} ({100 * lo:.0f}–{100 * hi:.0f} %)" if kind == "in_sync" else f"{k}/{len(of)}")
+            scores = np.array([r[model] for r in mine])
+            real = np.array([r["kind"] == "in_sync" for r in mine])
+            auc = roc_auc_score(real, scores) if 0 < real.sum() < len(real) else float("nan")
+            e = eer(scores, real)[0] if 0 < real.sum() < len(real) else float("nan")
+            name = "retrained per fold" if model == "new" else "bundled"
+            n_people = len({r["person"] for r in mine})
+            print(f"| {source} | {name} | {n_people} | {sum(real)} | {' | '.join(cells)} | {auc:.3f} | {100 * e:.1f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--out", type=Path, default=Path("runs/sync-folds/clips"))
+    p = sub.add_parser("fold")
+    p.add_argument("f", type=int)
+    p.add_argument("--clips", type=Path, default=Path("runs/sync-folds/clips"))
+    p.add_argument("--out", type=Path, default=Path("runs/sync-folds"))
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=14)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--limit-train", type=int, help="train on about this many clips (a quick check of the script)")
+    p = sub.add_parser("report")
+    p.add_argument("--out", type=Path, default=Path("runs/sync-folds"))
+    args = ap.parse_args()
+    if args.what == "prepare":
+        prepare(args.data, args.out)
+    elif args.what == "fold":
+        run_fold(args.f, args.clips, args.out, args.folds, args.epochs, args.device, args.limit_train)
+    else:
+        report(args.out)
+
+
+if __name__ == "__main__":
+    main()
