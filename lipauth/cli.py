@@ -13,7 +13,7 @@ from rich.table import Table
 
 from lipauth.errors import InvalidInputError, LipauthError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Lip-based biometric authentication.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Lip-based biometric authentication.")
 # soft_wrap: lines are not broken at 80 columns when the output is a file or a pipe (a
 # terminal wraps long lines itself)
 console = Console(soft_wrap=True)
@@ -264,7 +264,7 @@ def _verifier(store: Optional[str], model: Optional[Path], operating_point: str 
     """The Verifier, once the arguments alone are known to be usable: a wrong operating point,
     scoring, model path, video path or store fails here in milliseconds, before the models
     load. Only `create` (enrolment) makes a store that does not exist yet."""
-    from lipauth.scoring.policy import check_scoring
+    from lipauth.scoring.points import check_scoring
 
     point = _early_checks(model, operating_point, videos)
     check_scoring(scoring)
@@ -599,7 +599,7 @@ def _early_checks(model: Optional[Path], operating_point: str, videos=()):
     """The operating point, model path and video paths, checked in milliseconds before any
     model loads (`_verifier` adds the scoring and the store)."""
     from lipauth.errors import VideoDecodeError
-    from lipauth.scoring.policy import parse_operating_point
+    from lipauth.scoring.points import parse_operating_point
 
     point = parse_operating_point(operating_point)
     if model is not None and not Path(model).is_file():

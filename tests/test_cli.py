@@ -106,13 +106,13 @@ def test_train_reports_one_network_or_an_ensemble():
 )
 def test_help_and_argument_errors_answer_before_torch_or_a_model_loads(args):
     """Start-up (issue #16): what the arguments alone decide is answered without importing
-    PyTorch, OpenCV, PyAV or dlib (a fresh interpreter, since this one has them loaded)."""
+    PyTorch, NumPy, OpenCV, PyAV or dlib (a fresh interpreter, since this one has them loaded)."""
     import subprocess
     import sys
 
     probe = (
         "import sys\nfrom lipauth.cli import app\ntry:\n    app(sys.argv[1:], prog_name='lipauth')\nexcept SystemExit as e:\n    code = e.code\n"
-        "print([m for m in ('torch', 'cv2', 'av', 'dlib', 'sklearn', 'fastapi') if m in sys.modules], code, file=sys.stderr)"
+        "print([m for m in ('torch', 'numpy', 'cv2', 'av', 'dlib', 'sklearn', 'fastapi') if m in sys.modules], code, file=sys.stderr)"
     )
     done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
     heavy, code = done.stderr.strip().splitlines()[-1].rsplit(" ", 1)

@@ -35,7 +35,7 @@ def test_the_nearest_user_is_found_and_users_come_and_go(vectors, exact_below):
     assert "u7" not in [u for u, _ in index.search(vectors[7], 5)[:1]]
     index.remove("u8")
     assert [u for u, _ in index.search(vectors[8], 1)] == ["u7"] and len(index) == 399
-    for i in range(100, 160):  # past a tenth dead: the graph is rebuilt without them
+    for i in range(100, 160):  # past a tenth removed: the inverted file is made again without them
         index.remove(f"u{i}")
     assert len(index) == 339 and all(u not in {f"u{i}" for i in range(100, 160)} for u, _ in index.search(vectors[120], 20))
     assert index.search(vectors[200], 1)[0][0] == "u200"

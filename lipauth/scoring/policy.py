@@ -29,8 +29,7 @@ import numpy as np
 from lipauth.errors import InvalidInputError
 from lipauth.scoring.templates import self_similarity, template_vector
 
-OPERATING_POINTS = ("eer", "fmr_1pct", "fmr_0.1pct")
-SCORINGS = ("raw", "normalised")
+from lipauth.scoring.points import check_scoring, parse_operating_point
 
 
 @dataclass(frozen=True)
@@ -42,23 +41,6 @@ class Verdict:
     how: str  # how the threshold was set
     llr: float | None = None  # calibrated log-likelihood ratio of this probe
     llr_threshold: float | None = None  # the LLR the threshold stands for (0 at the EER point)
-
-
-def parse_operating_point(point: str | float) -> str | float:
-    """A named operating point, or a number (a raw cosine threshold): "0.75" is the number."""
-    if isinstance(point, (int, float)) and not isinstance(point, bool):
-        return float(point)
-    try:
-        return float(point)
-    except (TypeError, ValueError):
-        if point not in OPERATING_POINTS:
-            raise InvalidInputError(f"operating point must be one of {', '.join(OPERATING_POINTS)} or a number, got {point!r}") from None
-        return point
-
-
-def check_scoring(scoring: str | None) -> None:
-    if scoring is not None and scoring not in SCORINGS:
-        raise InvalidInputError(f"scoring must be raw or normalised, got {scoring!r}")
 
 
 class DecisionPolicy:

@@ -1,0 +1,26 @@
+"""The names of operating points and scorings, and their checks: apart from the policy so
+that the command line can refuse a wrong one before it imports NumPy (or anything else)."""
+
+from __future__ import annotations
+
+from lipauth.errors import InvalidInputError
+
+OPERATING_POINTS = ("eer", "fmr_1pct", "fmr_0.1pct")
+SCORINGS = ("raw", "normalised")
+
+
+def parse_operating_point(point: str | float) -> str | float:
+    """A named operating point, or a number (a raw cosine threshold): "0.75" is the number."""
+    if isinstance(point, (int, float)) and not isinstance(point, bool):
+        return float(point)
+    try:
+        return float(point)
+    except (TypeError, ValueError):
+        if point not in OPERATING_POINTS:
+            raise InvalidInputError(f"operating point must be one of {', '.join(OPERATING_POINTS)} or a number, got {point!r}") from None
+        return point
+
+
+def check_scoring(scoring: str | None) -> None:
+    if scoring is not None and scoring not in SCORINGS:
+        raise InvalidInputError(f"scoring must be raw or normalised, got {scoring!r}")
