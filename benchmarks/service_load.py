@@ -14,6 +14,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -52,7 +53,9 @@ def main() -> None:
         server = ServiceProcess(store, env, "--max-upload-mb", "3", "--max-waiting", str(4 * args.clients), "--max-failures", "100000")
         try:
             alone = [send(server.url, "k", mix[0]).seconds for _ in range(3)]
+            t = time.perf_counter()
             answers = run_clients(server.url, "k", mix * args.rounds, clients=args.clients)
+            wall = time.perf_counter() - t
             peak = server.peak_rss_bytes()
         finally:
             server.stop()
@@ -62,6 +65,7 @@ def main() -> None:
     heavy = sorted(a.seconds for a in answers if a.status == 200)
     print(f"latency, every request: p50 {s['p50_s']:.2f} s, p99 {s['p99_s']:.2f} s; decisions only: p50 {statistics.median(heavy):.2f} s, max {heavy[-1]:.2f} s")
     print(f"one verify alone (median of 3, same server): {statistics.median(alone):.2f} s  <- baseline")
+    print(f"throughput: {len(answers) / wall:.2f} requests/s, {len(heavy) / wall:.2f} decisions/s over {wall:.1f} s (one at a time: at most {1 / statistics.median(alone):.2f} decisions/s)")
     print(f"server peak RSS: {peak / 2**30:.2f} GB")
 
 

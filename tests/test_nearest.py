@@ -46,7 +46,10 @@ def test_an_empty_index_finds_nobody():
 
 
 def test_the_index_follows_the_store_written_by_another_process(tmp_path, monkeypatch):
+    import sqlalchemy as sa
     from cryptography.fernet import Fernet
+
+    from lipauth.auth.store import changes_table
 
     monkeypatch.setenv("LIPAUTH_STORE_KEY", Fernet.generate_key().decode())
     rng = np.random.default_rng(2)
@@ -62,6 +65,8 @@ def test_the_index_follows_the_store_written_by_another_process(tmp_path, monkey
     there.put(Template.from_embeddings("cat", clips["cat"], "m"))
     there.delete("bob")
     there.put(Template.from_embeddings("ann", clips["bob"], "m"), replace=True)
+    with there.engine.connect() as conn:  # the deletion left no trace of bob's id in the log
+        assert "bob" not in {r.user_id for r in conn.execute(sa.select(changes_table)).all()}
     near = indexed.nearest(template_vector(clips["cat"]), 5)
     assert [u for u, _, _ in near][0] == "cat" and {u for u, _, _ in near} == {"ann", "cat"}
     assert indexed.nearest(template_vector(clips["bob"]), 1)[0][0] == "ann"  # ann's new template
@@ -78,7 +83,7 @@ def test_a_store_from_before_the_change_log_gains_it_at_its_next_write(tmp_path,
     with s.engine.begin() as conn:
         conn.execute(sa.text("drop table changes"))  # as a store made before this version
     old = TemplateStore(tmp_path / "t.db")
-    assert old.change_seq() == 0 and old.changes_since(0) == (0, [])
+    assert old.change_seq() == 0 and old.changes_since(0) == (0, [], [])
     indexed = IndexedTemplates(old, "m")
     assert len(indexed.index) == 1
     old.put(Template.from_embeddings("bob", unit(np.eye(4)[:2]), "m"))

@@ -6,6 +6,8 @@ with owner-only permissions (0600). Keys are never logged or printed.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -48,6 +50,12 @@ def _check(key: bytes, where: str) -> None:
 class Cipher:
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._digest_key = hashlib.sha256(b"lipauth user digest\0" + key).digest()
+
+    def digest(self, text: str) -> str:
+        """A keyed digest of `text` (HMAC-SHA256, 32 hex digits): who holds the store key can
+        tell which user it stands for; the database alone cannot."""
+        return hmac.new(self._digest_key, text.encode(), hashlib.sha256).hexdigest()[:32]
 
     def encrypt(self, data: bytes) -> bytes:
         return self._fernet.encrypt(data)

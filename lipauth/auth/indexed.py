@@ -18,25 +18,32 @@ class IndexedTemplates:
     def __init__(self, store: TemplateStore, model_id: str, **index_options) -> None:
         self.store, self.model_id = store, model_id
         self.index = NearestTemplates(**index_options)
+        self._by_digest: dict[str, str] = {}  # how the change log names each indexed user once deleted
         self.seq = store.change_seq()  # read first: a change made while loading is applied again
         templates = [t for t in store.templates() if t.model_id == model_id]
         if templates:
             self.index.upsert_many([t.user_id for t in templates], np.stack([template_vector(t.embeddings) for t in templates]), [self_similarity(t.embeddings) for t in templates])
+            self._by_digest = {store.user_digest(t.user_id): t.user_id for t in templates}
 
     def refresh(self) -> int:
         """Apply the store's changes since the last refresh; how many users they touched."""
-        self.seq, changed = self.store.changes_since(self.seq)
+        self.seq, changed, gone = self.store.changes_since(self.seq)
+        for digest in gone:
+            user = self._by_digest.pop(digest, None)
+            if user is not None:
+                self.index.remove(user)
         for user in changed:
             try:
                 t = self.store.get(user)
-            except UnknownUserError:
+            except UnknownUserError:  # deleted since: its digest came above, or comes next time
                 self.index.remove(user)
                 continue
             if t.model_id == self.model_id:
                 self.index.upsert(user, template_vector(t.embeddings), self_similarity(t.embeddings))
+                self._by_digest[self.store.user_digest(user)] = user
             else:
                 self.index.remove(user)  # enrolled again with another model: not comparable
-        return len(changed)
+        return len(changed) + len(gone)
 
     def nearest(self, probe: np.ndarray, k: int) -> list[tuple[str, float, float | None]]:
         """Up to k (user, cosine, template self-similarity), nearest first."""

@@ -44,9 +44,17 @@ users_table = sa.Table(
 
 # One row per enrolment, replacement or deletion, written in the same transaction: an
 # in-memory index of the templates (lipauth.auth.indexed) follows it to stay in step with
-# every process that writes the store. Stores made before it gain it at their next write.
+# every process that writes the store. A deletion erases the user's rows and leaves only a
+# keyed digest of their id (`gone`), so a deleted user's id is not kept here. Stores made
+# before the log gain it at their next write.
 _changes_meta = sa.MetaData()
-changes_table = sa.Table("changes", _changes_meta, sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True), sa.Column("user_id", sa.String(256), nullable=False))
+changes_table = sa.Table(
+    "changes",
+    _changes_meta,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(256), nullable=True),  # enrolled or replaced
+    sa.Column("gone", sa.String(64), nullable=True),  # deleted: Cipher.digest(user_id)
+)
 
 
 def default_store_path() -> Path:
@@ -165,7 +173,8 @@ class TemplateStore:
         with self.engine.begin() as conn:
             n = conn.execute(users_table.delete().where(users_table.c.user_id == user_id)).rowcount
             if n:
-                conn.execute(changes_table.insert().values(user_id=user_id))
+                conn.execute(changes_table.delete().where(changes_table.c.user_id == user_id))
+                conn.execute(changes_table.insert().values(gone=self.cipher.digest(user_id)))
         if n == 0:
             raise UnknownUserError(f"no user {user_id!r} is enrolled")
 
@@ -175,15 +184,21 @@ class TemplateStore:
             create_tables(_changes_meta, self.engine)
             self._changes_ready = True
 
-    def changes_since(self, seq: int) -> tuple[int, list[str]]:
-        """(the newest change's number, the users enrolled, replaced or deleted after `seq`);
-        (0, []) for a store no process has written since the log existed."""
+    def changes_since(self, seq: int) -> tuple[int, list[str], list[str]]:
+        """(the newest change's number, the users enrolled or replaced after `seq`, the digests
+        (`user_digest`) of the users deleted after it); (seq, [], []) for a store no process
+        has written since the log existed."""
         try:
             with self.engine.connect() as conn:
-                rows = conn.execute(sa.select(changes_table.c.seq, changes_table.c.user_id).where(changes_table.c.seq > seq).order_by(changes_table.c.seq)).all()
+                rows = conn.execute(sa.select(changes_table).where(changes_table.c.seq > seq).order_by(changes_table.c.seq)).all()
         except (OperationalError, ProgrammingError):  # no change log yet
-            return seq, []
-        return (rows[-1].seq if rows else seq), list(dict.fromkeys(r.user_id for r in rows))
+            return seq, [], []
+        newest = rows[-1].seq if rows else seq
+        return newest, list(dict.fromkeys(r.user_id for r in rows if r.user_id)), list(dict.fromkeys(r.gone for r in rows if r.gone))
+
+    def user_digest(self, user_id: str) -> str:
+        """How the change log names a deleted user."""
+        return self.cipher.digest(user_id)
 
     def change_seq(self) -> int:
         """The newest change's number (0: none logged)."""
