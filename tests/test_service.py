@@ -210,25 +210,32 @@ def test_a_server_side_failure_says_so_without_its_cause(server, monkeypatch):
     assert r.status_code == 500 and r.json()["error"] == "store_error" and "secret" not in r.text and "log" in r.json()["detail"]
 
 
-def test_a_full_line_is_turned_away_with_503_and_retry_after(server, monkeypatch):
-    """One request works, one waits (max_waiting=1), the third is refused at once; then the
-    two that were let in are answered."""
+def _held_verify(verifier, monkeypatch, user: str):
+    """`user` enrolled, and verify made to wait at work until `release` is set (`started`
+    says it began); returns (grid-s2 videos, started, release, the real verify)."""
     import threading
 
-    _, verifier, _ = server
     videos = sorted(need("grid-s2/video").glob("*.mpg"))
-    h = {"X-API-Key": KEY}
-    if "line" not in verifier.store:
-        verifier.enroll("line", videos[:2])
+    if user not in verifier.store:
+        verifier.enroll(user, videos[:2])
     release, started = threading.Event(), threading.Event()
     real_verify = verifier.verify
 
-    def slow_verify(*a, **k):
+    def held(*a, **k):
         started.set()
         release.wait(60)
         return real_verify(*a, **k)
 
-    monkeypatch.setattr(verifier, "verify", slow_verify)
+    monkeypatch.setattr(verifier, "verify", held)
+    return videos, started, release, real_verify
+
+
+def test_a_full_line_is_turned_away_with_503_and_retry_after(server, monkeypatch):
+    """One request works, one waits (max_waiting=1), the third is refused at once; then the
+    two that were let in are answered."""
+    _, verifier, _ = server
+    h = {"X-API-Key": KEY}
+    videos, started, release, _ = _held_verify(verifier, monkeypatch, "line")
     app = create_app(verifier, api_key=KEY, max_waiting=1, wait_s=60)
     with serving(app) as url:
         post = lambda: httpx.post(f"{url}/v1/users/line/verify", files=_files([videos[4]], "video"), headers=h, timeout=120)  # noqa: E731
@@ -249,24 +256,11 @@ def test_a_request_past_its_deadline_is_answered_503_and_its_work_holds_the_turn
     """timeout_s=5: a verify stuck at work is answered 503 timed_out after 5 s,
     with Retry-After and an audit row; one that arrives meanwhile and would wait past its
     own deadline is answered the same; once the stuck work ends, verification works again."""
-    import threading
-
     from lipauth.auth.audit import AuditLog
 
     _, verifier, _ = server
-    videos = sorted(need("grid-s2/video").glob("*.mpg"))
     h = {"X-API-Key": KEY}
-    if "late" not in verifier.store:
-        verifier.enroll("late", videos[:2])
-    release, started = threading.Event(), threading.Event()
-    real_verify = verifier.verify
-
-    def stuck_verify(*a, **k):
-        started.set()
-        release.wait(60)
-        return real_verify(*a, **k)
-
-    monkeypatch.setattr(verifier, "verify", stuck_verify)
+    videos, started, release, real_verify = _held_verify(verifier, monkeypatch, "late")
     monkeypatch.setattr(verifier, "audit", AuditLog(verifier.store))
     app = create_app(verifier, api_key=KEY, max_waiting=4, wait_s=60, timeout_s=5.0)
     with serving(app) as url:
