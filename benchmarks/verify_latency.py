@@ -19,14 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from lipauth.api import load_model
 from lipauth.auth.store import TemplateStore
 from lipauth.auth.verifier import Verifier
 from lipauth.clip import ClipMeta, LipClip
 from lipauth.corpora.shared import default_data_root
-from lipauth.video.decode import decode_video
+from lipauth.video.decode import InputLimits, decode_video
+from lipauth.video.pipeline import MODEL_FPS
 from lipauth.video.gaps import interpolate_gaps
 from lipauth.video.roi import crop_frames, lip_boxes, normalise_to_boxes
 
@@ -55,9 +54,10 @@ def main() -> None:
         full_clip = model.clip(args.video)
         for i in range(args.runs + 1):
             t0 = time.perf_counter()
-            video = decode_video(args.video, audio=cfg.audio, max_seconds=cfg.max_seconds)
+            # as the pipeline decodes and tracks (lipauth.video.pipeline)
+            video = decode_video(args.video, audio=cfg.audio, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits())
             t1 = time.perf_counter()
-            track = model.pipeline.backend.track(video.frames)
+            track = model.pipeline.backend.track(video.frames, max_missing_run=cfg.max_gap + 1)
             t2 = time.perf_counter()
             points, _ = interpolate_gaps(track.points, max_gap=cfg.max_gap, max_missing_fraction=cfg.max_missing_fraction)
             boxes = lip_boxes(points, cfg.crop)

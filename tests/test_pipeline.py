@@ -130,13 +130,13 @@ def test_a_video_without_a_face_stops_after_a_few_frames(tmp_path, dlib_backend)
 
 
 def test_the_pipeline_keeps_frames_no_larger_than_it_needs(tmp_path, grid_decoded, pipeline):
-    """A 1440x1152 copy of a GRID clip is held at 640x360 pixels' worth (536x428) and gives
+    """A 1440x1152 copy of a GRID clip is held at 720x576 pixels' worth and gives
     the lips of the original: crops within the codec's loss of the original's."""
     import cv2
 
     big = np.stack([cv2.resize(f, (1440, 1152), interpolation=cv2.INTER_CUBIC) for f in grid_decoded.frames[:30]])
     clip, trace = pipeline.process_traced(write_video(tmp_path / "big.mp4", big, 25.0))
-    assert trace.video.frames.shape[1:3] == (428, 536)
+    assert trace.video.frames.shape[1:3] == (576, 720)
     small, _ = pipeline.process_traced(write_video(tmp_path / "small.mp4", grid_decoded.frames[:30], 25.0))
     assert clip.frames.shape == small.frames.shape
     assert np.abs(clip.frames.astype(int) - small.frames.astype(int)).mean() < 12

@@ -35,10 +35,11 @@ class PipelineConfig:
     max_gap: int = 8  # longest run of face-less frames that is interpolated over
     max_missing_fraction: float = 0.25
     max_seconds: float = 30.0  # frames are held in memory; longer videos are refused
-    # frames are kept at most this large (scaled down at decode): 640x360 holds a face the
-    # landmarks and 30x18 lip crops need; and smaller where a clip's frames would take more
-    # than max_frame_bytes (30 s at 40 fps), so that memory per video is bounded by design
-    max_pixels: int = 640 * 360
+    # frames are kept at most this large (scaled down at decode): PAL SD, 720x576, holds a
+    # face the landmarks and 30x18 lip crops need, and SD video (GRID's) is not scaled, which
+    # would cost a verify ~75 ms; smaller where a clip's frames would take more than
+    # max_frame_bytes (past ~15 s at 25 fps), so that memory per video is bounded by design
+    max_pixels: int = 720 * 576
     max_frame_bytes: int = 512 << 20
     audio: bool = True
     face_crops: int = 0  # face crops (64x64 RGB) for face liveness kept in clip.extra; 0: none
