@@ -144,6 +144,8 @@ def test_a_webm_that_declares_its_clock_rate_decodes_at_its_frame_rate(tmp_path,
         assert float(c.streams.video[0].average_rate) == 1000  # the header is wrong, as a browser's is
     v = decode_video(path, near_fps=27.5)
     assert v.fps == pytest.approx(25, rel=0.01) and v.n_frames == 40
+    # the frames' array is reserved from the measured rate, not the header's 1000 fps
+    assert v.frames.base is None or v.frames.base.nbytes <= (30 * 25 + 16) * v.frames[0].nbytes
     with pytest.raises(VideoTooLongError):  # 1.56 s by the timestamps, not 0.04 s by the header
         decode_video(path, max_seconds=1.0)
 

@@ -87,7 +87,7 @@ def decode_video(
     video, fps = _decode(path, audio, max_frames, max_seconds, max_pixels, step)
     right = max(1, round(fps / near_fps)) if near_fps else 1
     if right != step:  # the header's frame rate was wrong (_checked_rate): decode again, thinned right
-        video, _ = _decode(path, audio, max_frames, max_seconds, max_pixels, right)
+        video, _ = _decode(path, audio, max_frames, max_seconds, max_pixels, right, rate=fps)
     return video
 
 
@@ -120,15 +120,16 @@ def _probe(path: str | os.PathLike, near_fps: float | None, limits: InputLimits 
     return (max(1, round(fps / near_fps)) if near_fps else 1), fps, declared
 
 
-def _decode(path, audio, max_frames, max_seconds, max_pixels, step) -> tuple[DecodedVideo, float]:
-    """(the video, kept every `step`-th frame, and the rate its timestamps show)."""
+def _decode(path, audio, max_frames, max_seconds, max_pixels, step, rate: float | None = None) -> tuple[DecodedVideo, float]:
+    """(the video, kept every `step`-th frame, and the rate its timestamps show). `rate`: the
+    frame rate already measured, where the header's is known to be wrong."""
     path = Path(path)
     with _open(path) as container:
         vstream = container.streams.video[0]
         vstream.thread_type = "AUTO"
         astream = container.streams.audio[0] if (audio and container.streams.audio) else None
         fps = _frame_rate(vstream)
-        frames = _FrameBuffer(_capacity(max_seconds, max_frames, _declared_duration(container, vstream), fps, step))
+        frames = _FrameBuffer(_capacity(max_seconds, max_frames, _declared_duration(container, vstream), rate or fps, step))
         times: list[float | None] = []
         audio_start: float | None = None
         chunks: list[np.ndarray] = []
@@ -196,8 +197,8 @@ class _FrameBuffer:
         return None if self.data is None else self.data.shape[1:3]
 
     def append(self, frame: np.ndarray) -> None:
-        if self.data is None:
-            self.data = np.empty((self.capacity, *frame.shape), np.uint8)
+        if self.data is None:  # at most 1 GB reserved up front, however wrong a header's numbers
+            self.data = np.empty((min(self.capacity, max(16, (1 << 30) // frame.nbytes)), *frame.shape), np.uint8)
         elif self.n == len(self.data):  # more frames than the header promised: grow
             grown = np.empty((2 * len(self.data), *self.data.shape[1:]), np.uint8)
             grown[: self.n] = self.data
