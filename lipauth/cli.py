@@ -786,6 +786,8 @@ def _audit_scores(d: dict) -> str:
         return f"{d['score']:.3f} / {d['threshold']:.3f}" + (f"; {checks}" if checks else "")
     if "candidates" in d:
         return ", ".join(f"{c['user']} {c['score']:.3f}" for c in d["candidates"][:3])
+    if "n_clips" in d:
+        return f"{d['n_clips']} clips ({d['mode']}: {d['n_new_clips']} new)"
     return d.get("message", "")[:60]
 
 
