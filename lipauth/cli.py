@@ -787,7 +787,7 @@ def _audit_scores(d: dict) -> str:
     if "candidates" in d:
         return ", ".join(f"{c['user']} {c['score']:.3f}" for c in d["candidates"][:3])
     if "n_clips" in d:
-        return f"{d['n_clips']} clips ({d['mode']}: {d['n_new_clips']} new)"
+        return f"{d['n_clips']} clips" + (f" ({d['n_new_clips']} added)" if d["mode"] == "add" else f" ({d['mode']})")
     return d.get("message", "")[:60]
 
 
