@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from lipauth.corpora.shared import default_data_root
+
 SHARED = {"grid-s1/video": "grid", "grid-s2/video": "grid", "grid-sample": "grid", "crema-d-sample": "crema-d", "talking-faces": "talking-faces"}
 SAME_PERSON = {"lwbsza": "grid-s2", "bbaf2n": "grid-s1", "pwij3p": "grid:id2_vcd_swwp2s", "id2_vcd_swwp2s": "grid:id2_vcd_swwp2s"}
 
@@ -173,7 +174,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
     p = sub.add_parser("prepare")
-    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--data", type=Path, default=default_data_root())
     p.add_argument("--out", type=Path, default=Path("runs/sync-folds/clips"))
     p = sub.add_parser("fold")
     p.add_argument("f", type=int)

@@ -5,8 +5,8 @@ compared with the groups of its `probe_share` nearest centroids, exactly within 
 
 Chosen over a graph (HNSW, also in FAISS) by measurement (benchmarks/identify_scale.py, docs/
 benchmarks.md): on 10^6 templates the graph took 11 min to build on 2 cores and found exact
-search's nearest user for 79 % of returning users at 1.3 ms, where the inverted file builds in
-under a minute, can drop a user outright, and reaches 99 % at a few milliseconds.
+search's nearest user for 79 % of returning users at 1.3 ms, where the inverted file built in
+65 s, can drop a user outright, and found it for all 300 returning users at 9.3 ms (p50).
 
 Users come and go (`upsert`, `remove`): removed from the inverted file at once; the centroids
 are learnt again when the users have doubled or halved since they were. The index holds, per
@@ -29,6 +29,7 @@ class NearestTemplates:
         self.seed = seed
         self._vectors = np.zeros((0, dim or 0), np.float32)  # one row per slot, live or dead
         self._owner: list[str | None] = []  # slot -> user (None: removed)
+        self._live = np.zeros(0, bool)  # slot -> still someone's (the exact search's mask)
         self._slot: dict[str, int] = {}  # user -> live slot
         self.own: dict[str, float | None] = {}  # user -> template self-similarity
         self._ivf = None  # FAISS IndexIVFFlat over the live slots, once the users are many
@@ -56,6 +57,7 @@ class NearestTemplates:
         start = len(self._owner)
         self._vectors = np.concatenate([self._vectors, vectors])
         self._owner += list(user_ids)
+        self._live = np.concatenate([self._live, np.ones(len(user_ids), bool)])
         for i, (u, own) in enumerate(zip(user_ids, owns)):
             self._slot[u] = start + i
             self.own[u] = own
@@ -75,8 +77,7 @@ class NearestTemplates:
         q = np.ascontiguousarray(np.asarray(probe, np.float32).reshape(1, -1))
         if self._ivf is None:
             scores = self._vectors @ q[0]
-            live = np.fromiter((o is not None for o in self._owner), bool, len(self._owner))
-            scores = np.where(live, scores, -np.inf)
+            scores = np.where(self._live, scores, -np.inf)
             top = np.argsort(-scores, kind="stable")[: min(k, len(self._slot))]
             return [(self._owner[i], float(scores[i])) for i in top]
         scores, slots = self._ivf.search(q, k)
@@ -92,6 +93,7 @@ class NearestTemplates:
         slot = self._slot.pop(user_id, None)
         if slot is not None:
             self._owner[slot] = None
+            self._live[slot] = False
             if self._ivf is not None:
                 self._ivf.remove_ids(np.array([slot], np.int64))
 
@@ -104,6 +106,7 @@ class NearestTemplates:
             keep = [i for i, o in enumerate(self._owner) if o is not None]
             self._vectors = self._vectors[keep]
             self._owner = [self._owner[i] for i in keep]
+            self._live = np.ones(len(keep), bool)
             self._slot = {u: i for i, u in enumerate(self._owner)}
             self._ivf = None  # its ids were the old slots
         if live < self.exact_below:
