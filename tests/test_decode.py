@@ -197,3 +197,13 @@ def test_write_video_streams_frames_from_an_iterator(tmp_path, grid_decoded):
 
     with pytest.raises(InvalidInputError, match="at least one"):
         write_video(tmp_path / "none.mp4", iter([]), 25.0)
+
+
+def test_a_memory_budget_scales_frames_further_for_long_clips(tmp_path, grid_decoded):
+    """max_bytes: the frames the header promises must fit, so a clip's frames get fewer
+    pixels the longer it is (the pipeline's 512 MB holds a 30 s clip at about 640x360)."""
+    path = write_video(tmp_path / "clip.mp4", grid_decoded.frames[:50], 25.0)  # 360x288, 2 s
+    budget = 50 * 3 * 120 * 96  # room for 50 frames of 120x96
+    v = decode_video(path, max_pixels=720 * 576, max_bytes=budget)
+    assert v.n_frames == 50 and v.frames.nbytes <= budget and v.frames.shape[1] * v.frames.shape[2] >= 0.8 * 120 * 96
+    assert decode_video(path, max_pixels=720 * 576, max_bytes=100 * budget).frames.shape[1:3] == (288, 360)  # room enough: untouched
