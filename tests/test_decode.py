@@ -145,7 +145,7 @@ def test_a_webm_that_declares_its_clock_rate_decodes_at_its_frame_rate(tmp_path,
     v = decode_video(path, near_fps=27.5)
     assert v.fps == pytest.approx(25, rel=0.01) and v.n_frames == 40
     # the frames' array is reserved from the measured rate, not the header's 1000 fps
-    assert v.frames.base is None or v.frames.base.nbytes <= (30 * 25 + 16) * v.frames[0].nbytes
+    assert v.grey.base is None or v.grey.base.nbytes <= (30 * 25 + 16) * v.grey[0].nbytes
     with pytest.raises(VideoTooLongError):  # 1.56 s by the timestamps, not 0.04 s by the header
         decode_video(path, max_seconds=1.0)
 
@@ -201,9 +201,73 @@ def test_write_video_streams_frames_from_an_iterator(tmp_path, grid_decoded):
 
 def test_a_memory_budget_scales_frames_further_for_long_clips(tmp_path, grid_decoded):
     """max_bytes: the frames the header promises must fit, so a clip's frames get fewer
-    pixels the longer it is (the pipeline's 512 MB holds a 30 s clip at about 640x360)."""
+    pixels the longer it is (the pipeline's 512 MB holds 30 s at 25 fps of 720x576, at
+    1.5 bytes a pixel)."""
     path = write_video(tmp_path / "clip.mp4", grid_decoded.frames[:50], 25.0)  # 360x288, 2 s
-    budget = 50 * 3 * 120 * 96  # room for 50 frames of 120x96
+    budget = int(50 * 1.5 * 120 * 96)  # room for 50 frames of 120x96
     v = decode_video(path, max_pixels=720 * 576, max_bytes=budget)
-    assert v.n_frames == 50 and v.frames.nbytes <= budget and v.frames.shape[1] * v.frames.shape[2] >= 0.8 * 120 * 96
+    assert v.n_frames == 50 and v.grey.nbytes + v.chroma.nbytes <= budget and v.grey.shape[1] * v.grey.shape[2] >= 0.8 * 120 * 96
     assert decode_video(path, max_pixels=720 * 576, max_bytes=100 * budget).frames.shape[1:3] == (288, 360)  # room enough: untouched
+
+
+def _rgb24(path, n: int) -> np.ndarray:
+    """The first n frames as libswscale's RGB: how frames were decoded before (DECODER_VERSION 3)."""
+    import av
+
+    with av.open(str(path)) as c:
+        out = []
+        for frame in c.decode(video=0):
+            out.append(frame.to_ndarray(format="rgb24"))
+            if len(out) == n:
+                return np.stack(out)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "talking-faces/lrs3_00002.mp4",  # H.264 yuv420p, limited range
+        "talking-faces/mead_M003_level_1_happy_024.mp4",  # H.264 1920x1080
+        "talking-faces/hdtf_pose_source2.mp4",  # yuvj420p: full range, brought to limited first
+    ],
+)
+def test_grey_from_the_luma_plane_is_the_grey_of_the_rgb_frames(relative):
+    """Frames are kept as luma + chroma; the grey the landmarks and lip crops see is within
+    a grey level of RGB->grey of libswscale's RGB (what the models were trained on), and
+    the RGB made back from the planes is within the chroma subsampling's loss of it."""
+    import cv2
+
+    path = need(relative)
+    v = decode_video(path, audio=False, max_frames=12)
+    rgb = _rgb24(path, 12)
+    assert v.grey.shape == rgb.shape[:3] and v.chroma.shape == (12, 2, rgb.shape[1] // 2, rgb.shape[2] // 2)
+    old_grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb]).astype(int)
+    diff = np.abs(v.grey.astype(int) - old_grey)
+    assert (diff <= 1).mean() > 0.92 and diff.mean() < 0.7
+    back = v.rgb([0, 11]).astype(int)
+    assert back.shape == (2, *rgb.shape[1:]) and np.abs(back - rgb[[0, 11]]).mean() < 1.5
+    assert np.array_equal(v.frames[[0, 11]], v.rgb([0, 11]))  # every frame's RGB, made on first use
+
+
+def test_frames_reach_on_frame_as_they_are_decoded(tmp_path, grid_decoded):
+    """on_frame sees each kept frame's grey picture, in order, the same as the result's;
+    where a wrong header rate forces a second pass, None says the first pass is void."""
+    from fractions import Fraction
+
+    import av
+
+    seen: list = []
+    v = decode_video(need("grid-s2/video/bbilzs.mpg"), on_frame=seen.append, near_fps=27.5)
+    assert len(seen) == v.n_frames == 75 and all(np.array_equal(a, b) for a, b in zip(seen, v.grey))
+
+    frames = grid_decoded.frames[:40]
+    path = tmp_path / "browser.webm"
+    with av.open(str(path), "w") as c:
+        s = video_stream(c, "libvpx", 1000, frames)
+        s.codec_context.time_base = Fraction(1, 1000)
+        mux_frames(c, s, frames, ms_per_frame=40)
+    seen = []
+    v = decode_video(path, near_fps=27.5, on_frame=seen.append)
+    restart = [i for i, f in enumerate(seen) if f is None]
+    assert len(restart) == 1 and len(seen) - restart[0] - 1 == v.n_frames == 40
+    assert all(np.array_equal(a, b) for a, b in zip(seen[restart[0] + 1 :], v.grey))

@@ -3,7 +3,7 @@ import pytest
 
 from lipauth.errors import InvalidInputError
 from lipauth.video.landmarks import available_backends, create_backend
-from lipauth.video.landmarks.dlib_backend import DlibLandmarks
+from lipauth.video.landmarks.dlib_backend import LIP_INDICES, DlibLandmarks
 from tests.conftest import blank_out
 
 
@@ -33,7 +33,7 @@ def test_dlib_tracks_instead_of_detecting_every_frame(grid_decoded, dlib_backend
 
 
 def test_dlib_tracking_agrees_with_detecting_every_frame(grid_decoded, dlib_backend):
-    seed = DlibLandmarks(track=False, upsample=1, max_detect_side=None)  # face_recognition's way
+    seed = DlibLandmarks(track=False, upsample=1, max_detect_side=None, quick_detect_side=None)  # face_recognition's way
     frames = grid_decoded.frames[:30]
     tracked = dlib_backend.track(frames).points
     detected = seed.track(frames).points
@@ -63,3 +63,58 @@ def test_tracking_state_does_not_leak_between_clips(grid_decoded, mediapipe_back
     first = mediapipe_backend.track(grid_decoded.frames[:10]).points
     again = mediapipe_backend.track(grid_decoded.frames[:10]).points
     np.testing.assert_allclose(first, again, atol=1e-3)
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union
+
+
+def test_the_quick_look_finds_the_face_a_full_size_detection_finds(grid_decoded, dlib_backend):
+    """A face of a quarter of the frame or more is found on the frame scaled to 320 px, and
+    the lips fitted in its box are those fitted in the box a detection at 640 px gives (the
+    boxes differ by a step of HOG's scale pyramid; the shape predictor does not mind)."""
+    import cv2
+
+    grey = cv2.resize(cv2.cvtColor(grid_decoded.frames[0], cv2.COLOR_RGB2GRAY), (720, 576))
+    slow = DlibLandmarks(quick_detect_side=None)
+    calls = []
+    detector = dlib_backend.detector
+    dlib_backend.detector = lambda img, up: calls.append(img.shape) or detector(img, up)
+    try:
+        quick = dlib_backend._detect(grey)
+    finally:
+        dlib_backend.detector = detector
+    assert calls == [(256, 320)]  # one look, at the reduced size
+    full = slow._detect(grey)
+    assert _iou(quick, full) > 0.5
+    lips_quick, lips_full = dlib_backend._fit(grey, quick)[LIP_INDICES], dlib_backend._fit(grey, full)[LIP_INDICES]
+    lip_width = np.ptp(lips_full[:, 0])
+    assert np.linalg.norm(lips_quick - lips_full, axis=1).mean() < 0.05 * lip_width
+
+
+def test_a_face_too_small_for_the_quick_look_is_found_at_full_size(grid_decoded, dlib_backend):
+    """In a 1280x1024 frame GRID's face is ~100 px: 25 px at the quick look's 320 px, below
+    HOG's 80 px window; the detection at 640 px, upsampled, still finds it."""
+    import cv2
+
+    grey = cv2.cvtColor(grid_decoded.frames[0], cv2.COLOR_RGB2GRAY)
+    expected = dlib_backend._fit(grey, DlibLandmarks(quick_detect_side=None)._detect(grey))[LIP_INDICES] + (800, 600)
+    canvas = np.full((1024, 1280), 100, np.uint8)
+    canvas[600:888, 800:1160] = grey
+    box = dlib_backend._detect(canvas)
+    assert box is not None
+    lips = dlib_backend._fit(canvas, box)[LIP_INDICES]
+    assert np.linalg.norm(lips - expected, axis=1).mean() < 0.05 * np.ptp(expected[:, 0])
+
+
+def test_tracking_takes_grey_frames(grid_decoded, dlib_backend):
+    """The pipeline hands dlib grey frames (the luma it decodes): the same landmarks."""
+    import cv2
+
+    frames = grid_decoded.frames[:20]
+    grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+    assert dlib_backend.frame_colour == "grey"
+    assert np.array_equal(dlib_backend.track(grey).points, dlib_backend.track(frames).points)

@@ -140,3 +140,59 @@ def test_the_pipeline_keeps_frames_no_larger_than_it_needs(tmp_path, grid_decode
     small, _ = pipeline.process_traced(write_video(tmp_path / "small.mp4", grid_decoded.frames[:30], 25.0))
     assert clip.frames.shape == small.frames.shape
     assert np.abs(clip.frames.astype(int) - small.frames.astype(int)).mean() < 12
+
+
+def test_decoding_beside_tracking_gives_what_one_after_the_other_gives(grid_video, pipeline, dlib_backend):
+    """The pipeline tracks frames while later ones decode in another thread; the landmarks
+    are exactly those of decoding first and tracking after."""
+    from lipauth.video.decode import decode_video
+
+    video, track = pipeline.decode_and_track(grid_video, audio=True)
+    alone = decode_video(grid_video, audio=True)
+    assert np.array_equal(video.grey, alone.grey) and np.array_equal(video.audio, alone.audio)
+    assert np.array_equal(track.points, dlib_backend.track(alone.grey, max_missing_run=pipeline.config.max_gap + 1).points)
+
+
+def test_a_decoding_error_crosses_from_the_decoding_thread(tmp_path, pipeline):
+    """A file cut in half decodes (and is tracked) for a while, then fails: the caller gets
+    the decoder's TruncatedVideoError, not a landmark error or a hang."""
+    from lipauth.errors import TruncatedVideoError
+    from tests.conftest import need
+
+    raw = need("crema-d-sample/1001_DFA_ANG_XX.flv").read_bytes()
+    cut = tmp_path / "cut.flv"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(TruncatedVideoError, match="truncated"):
+        pipeline.process(cut)
+
+
+def test_a_second_decoding_pass_is_tracked_again():
+    """decode_video's on_frame(None): the frames so far were thinned by a wrong header rate
+    and come again; what was tracked of them is dropped and the final frames are tracked."""
+    from lipauth.video.decode import DecodedVideo
+    from lipauth.video.landmarks.base import LandmarkTrack
+    from lipauth.video.pipeline import decode_while_tracking
+
+    final = DecodedVideo(grey=np.arange(5, dtype=np.uint8)[:, None, None] * np.ones((5, 4, 4), np.uint8), chroma=np.zeros((5, 2, 2, 2), np.uint8), fps=25.0, audio=None, declared_duration=None)
+
+    def decode(on_frame):
+        for i in (90, 91):  # the first, wrongly thinned pass
+            on_frame(np.full((4, 4), i, np.uint8))
+        on_frame(None)
+        for f in final.grey:
+            on_frame(f)
+        return final
+
+    def track(frames):
+        seen = [int(f[0, 0]) for f in frames]
+        return LandmarkTrack(np.array(seen, np.float32)[:, None, None] * np.ones((1, 1, 2), np.float32), np.zeros(len(seen), bool))
+
+    video, result = decode_while_tracking(decode, track)
+    assert video is final and result.points[:, 0, 0].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_lips_only_clip_skips_the_sound(grid_video, pipeline):
+    """audio=False (a verify without liveness checks): the same lips, no sound decoded."""
+    with_sound, without = pipeline.process(grid_video, audio=True), pipeline.process(grid_video, audio=False)
+    assert with_sound.audio is not None and without.audio is None
+    assert np.array_equal(with_sound.frames, without.frames) and np.array_equal(with_sound.landmarks, without.landmarks)

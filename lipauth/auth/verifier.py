@@ -224,7 +224,7 @@ class Verifier:
         self._check_model(template)
         if self.attempts is not None:
             self.attempts.check(user_id)  # TooManyAttemptsError, before any video work
-        clip = self.model.clip(video)
+        clip = self.model.clip(video, audio=liveness)  # only the checks listen to the sound
         probe = self.model.embedder.embed_clips([clip])[0]
         v = self.policy.decide(template.embeddings, probe)
         accepted = v.accepted

@@ -24,4 +24,4 @@ class LipCrops(Folder):
         video = decode_video(item.path)
         if video.n_frames < MIN_FRAMES:
             raise TooFewFramesError(f"{item.path}: {video.n_frames} frames, at least {MIN_FRAMES} needed")
-        return LipClip(frames=fit_crop_to_aspect(video.frames, crop), meta=item.meta, fps=video.fps, audio=video.audio)
+        return LipClip(frames=fit_crop_to_aspect(video.grey if crop.color == "grey" else video.frames, crop), meta=item.meta, fps=video.fps, audio=video.audio)

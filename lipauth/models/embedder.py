@@ -26,6 +26,7 @@ from lipauth.features.mfcc import has_audio
 from lipauth.clip import LipClip
 from lipauth.errors import InvalidInputError
 from lipauth.scoring.whitening import MemberWhitening, Whitening
+from lipauth.models.frozen import frozen_network
 from lipauth.models.registry import create_model
 from lipauth.clip import CropSpec
 
@@ -46,6 +47,22 @@ class LipEmbedder:
     calibration: dict[str, float] | None = None
     backend_scoring: Whitening | MemberWhitening | None = None  # applied to the network's embeddings, if fitted
     info: dict[str, Any] = field(default_factory=dict)
+    # None: eager; False: freeze at the next batch (freeze_for_inference); else the frozen network
+    _frozen: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def freeze_for_inference(self) -> None:
+        """Run the network as frozen TorchScript from the next batch on (lipauth.models.frozen:
+        about half the time per clip). For long-lived processes that only embed, such as the
+        service: tracing costs ~1 s once, and the frozen copy ignores later weight changes."""
+        if self._frozen is None:
+            self._frozen = False
+
+    def _run(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self._frozen is None:
+            return self.model(batch)
+        if self._frozen is False:
+            self._frozen = frozen_network(self.model, batch) or self.model
+        return self._frozen(batch)
 
     @property
     def uses_landmarks(self) -> bool:
@@ -74,7 +91,7 @@ class LipEmbedder:
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start : start + batch_size]
                 batch = to_batch([clips[i] for i in chunk], length=length, landmarks=self.uses_landmarks, normalize=self.normalize, audio=self.uses_audio)
-                results.update(zip(chunk, self.model(batch).cpu().numpy()))
+                results.update(zip(chunk, self._run(batch).cpu().numpy()))
         return np.stack([results[i] for i in range(len(clips))]) if clips else np.zeros((0, 0), np.float32)
 
     def check_clip(self, clip: LipClip) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from lipauth.pad.attacks import ATTACK_TYPES, attack_frames, map_points
 from lipauth.pad.face_sample import FaceSample
-from lipauth.video.face import face_crops
+from lipauth.video.face import face_crops, spread_frames
 from lipauth.video.pipeline import LipPipeline
 
 
@@ -20,9 +20,8 @@ def face_samples_from_video(
     Attacks are applied to whole frames (the border and glare are part of the scene), then
     cropped where the face lands in the attacked frame."""
     _, trace = pipeline.process_traced(path)
-    frames, points = trace.video.frames, trace.points
-    idx = np.unique(np.linspace(0, len(frames) - 1, n_crops).round().astype(int))
-    frames, points = frames[idx], points[idx]
+    idx = spread_frames(trace.video.n_frames, n_crops)
+    frames, points = trace.video.rgb(idx), trace.points[idx]
     out = [FaceSample(face_crops(frames, points, n=len(idx)), client, True, None, str(path))]
     for kind in attacks:
         fake, params = attack_frames(frames, kind, rng)

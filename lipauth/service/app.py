@@ -114,6 +114,7 @@ def create_app(
     challenges = ChallengeBook(verifier.store)
     if verifier.index is None:  # identify searches an index of the templates, built once here
         verifier.build_index()
+    verifier.model.embedder.freeze_for_inference()  # a long-lived process: half the embedding time
     audit, model_id = verifier.audit, verifier.model.id
 
     @app.middleware("http")

@@ -1,5 +1,10 @@
-"""Decode a video file with PyAV: RGB frames, the frame rate, and the audio as 16 kHz mono.
+"""Decode a video file with PyAV: the frames, the frame rate, and the audio as 16 kHz mono.
 
+Frames are kept as the codec gives them, luma and chroma, not converted to RGB: the lips
+and the landmarks need only the grey picture, which is the luma plane (stretched to full
+range, as RGB->grey gives it), so a verify skips a colour conversion that cost more than
+the decoding itself (91 vs 55 ms for a 3 s SD clip), and a clip takes half the memory.
+RGB is made from the planes for the few frames that need colour (face crops, pictures).
 One demux pass serves both streams. Every way a file can fail to decode ends in a
 `VideoDecodeError` (or `TruncatedVideoError`) whose message names the file and the cause.
 """
@@ -8,7 +13,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Callable, Sequence
 
 import av
 import cv2
@@ -23,8 +30,18 @@ TRUNCATION_TOLERANCE = 0.8
 # What a folder of preprocessed clips was decoded with; folders from another version are
 # refused, not mixed. 2: display rotation, audio placed by stream start times, frame rate
 # checked against the timestamps, 50/60 fps thinned for the pipeline. 3: frames larger than
-# the pipeline's max_pixels scaled down as they are decoded.
-DECODER_VERSION = 3
+# the pipeline's max_pixels scaled down as they are decoded. 4: grey from the luma plane
+# (tests/test_decode.py compares it with RGB->grey).
+DECODER_VERSION = 4
+# Limited-range (BT.601/709 "TV") luma 16..235 -> full-range grey 0..255, and back. The
+# 1.4 levels down are libswscale's: its fixed-point YUV->RGB lands that far below the exact
+# formula, and RGB->grey of its output is what the models learned from (with the offset,
+# 99.9 % of face-video pixels are within 1 grey level of it; without, half).
+_SWSCALE_OFFSET = -1.4
+_LUMA_TO_GREY = np.clip(np.round((np.arange(256) - 16) * 255 / 219 + _SWSCALE_OFFSET), 0, 255).astype(np.uint8)
+_GREY_TO_LUMA = np.clip(np.round((np.arange(256) - _SWSCALE_OFFSET) * 219 / 255 + 16), 0, 255).astype(np.uint8)
+LIMITED_RANGE, FULL_RANGE = 1, 2  # libavutil's AVCOL_RANGE_MPEG and AVCOL_RANGE_JPEG
+BYTES_PER_PIXEL = 1.5  # a grey byte per pixel, and two chroma bytes per 2x2 pixels
 
 
 @dataclass(frozen=True)
@@ -45,14 +62,26 @@ class InputLimits:
 
 @dataclass(frozen=True)
 class DecodedVideo:
-    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
+    grey: np.ndarray  # (T, H, W) uint8, full range; H and W even
+    chroma: np.ndarray  # (T, 2, H/2, W/2) uint8 Cb and Cr as decoded (limited range)
     fps: float
     audio: np.ndarray | None  # (N,) int16 at AUDIO_RATE, or None when there is no audio track
     declared_duration: float | None  # seconds, from the container, when it says
 
     @property
     def n_frames(self) -> int:
-        return int(self.frames.shape[0])
+        return int(self.grey.shape[0])
+
+    def rgb(self, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """(n, H, W, 3) uint8 RGB of the frames at `indices` (all when None)."""
+        idx = range(self.n_frames) if indices is None else indices
+        return np.stack([_to_rgb(self.grey[i], self.chroma[i]) for i in idx]) if len(idx) else np.zeros((0, *self.grey.shape[1:], 3), np.uint8)
+
+    @cached_property
+    def frames(self) -> np.ndarray:
+        """(T, H, W, 3) uint8 RGB of every frame, made once on first use (3 bytes a pixel:
+        what the pipeline avoids holding)."""
+        return self.rgb()
 
 
 def decode_video(
@@ -65,6 +94,7 @@ def decode_video(
     max_pixels: int | None = None,
     max_bytes: int | None = None,
     limits: InputLimits | None = None,
+    on_frame: Callable[[np.ndarray | None], None] | None = None,
 ) -> DecodedVideo:
     """Decode `path` completely. `max_frames` stops early (and disables the truncation check);
     a video longer than `max_seconds` raises VideoTooLongError as soon as that is known.
@@ -78,16 +108,23 @@ def decode_video(
 
     Only the frames kept are held, each at its scaled size, so memory is bounded by
     max_seconds x the kept rate x max_pixels (and by max_bytes) whatever the file's
-    resolution."""
+    resolution.
+
+    `on_frame(grey)` is called with each kept frame's grey picture as soon as it is decoded
+    (so that landmarks can be found while decoding goes on, in another thread); a call with
+    None means the frames so far are void and come again: the header's frame rate was wrong
+    and the file is decoded a second time, thinned right."""
     step, fps, declared = _probe(path, near_fps, limits)
     if max_bytes:
         seconds = min(s for s in (declared, max_seconds, 3600.0) if s)
-        budget = int(max_bytes / (3 * max(1.0, seconds * fps / step)))
+        budget = int(max_bytes / (BYTES_PER_PIXEL * max(1.0, seconds * fps / step)))
         max_pixels = min(max_pixels or budget, budget)
-    video, fps = _decode(path, audio, max_frames, max_seconds, max_pixels, step)
+    video, fps = _decode(path, audio, max_frames, max_seconds, max_pixels, step, on_frame=on_frame)
     right = max(1, round(fps / near_fps)) if near_fps else 1
     if right != step:  # the header's frame rate was wrong (_checked_rate): decode again, thinned right
-        video, _ = _decode(path, audio, max_frames, max_seconds, max_pixels, right, rate=fps)
+        if on_frame is not None:
+            on_frame(None)
+        video, _ = _decode(path, audio, max_frames, max_seconds, max_pixels, right, rate=fps, on_frame=on_frame)
     return video
 
 
@@ -120,7 +157,7 @@ def _probe(path: str | os.PathLike, near_fps: float | None, limits: InputLimits 
     return (max(1, round(fps / near_fps)) if near_fps else 1), fps, declared
 
 
-def _decode(path, audio, max_frames, max_seconds, max_pixels, step, rate: float | None = None) -> tuple[DecodedVideo, float]:
+def _decode(path, audio, max_frames, max_seconds, max_pixels, step, rate: float | None = None, on_frame=None) -> tuple[DecodedVideo, float]:
     """(the video, kept every `step`-th frame, and the rate its timestamps show). `rate`: the
     frame rate already measured, where the header's is known to be wrong."""
     path = Path(path)
@@ -129,7 +166,8 @@ def _decode(path, audio, max_frames, max_seconds, max_pixels, step, rate: float 
         vstream.thread_type = "AUTO"
         astream = container.streams.audio[0] if (audio and container.streams.audio) else None
         fps = _frame_rate(vstream)
-        frames = _FrameBuffer(_capacity(max_seconds, max_frames, _declared_duration(container, vstream), rate or fps, step))
+        capacity = _capacity(max_seconds, max_frames, _declared_duration(container, vstream), rate or fps, step)
+        frames, chroma = _FrameBuffer(capacity), _FrameBuffer(capacity)
         times: list[float | None] = []
         audio_start: float | None = None
         chunks: list[np.ndarray] = []
@@ -148,7 +186,9 @@ def _decode(path, audio, max_frames, max_seconds, max_pixels, step, rate: float 
                 for frame in decoded:
                     if packet.stream is vstream:
                         if len(times) % step == 0:  # a frame thinned away is never converted
-                            frames.append(_upright(frame, max_pixels, frames.shape))
+                            grey = _keep_upright(frame, max_pixels, frames, chroma)
+                            if on_frame is not None:
+                                on_frame(grey)
                         times.append(frame.time)
                     elif resampler is not None:
                         if audio_start is None:
@@ -171,6 +211,7 @@ def _decode(path, audio, max_frames, max_seconds, max_pixels, step, rate: float 
     fps = _checked_rate(fps, times)
     if max_frames is not None:
         frames.truncate(-(-max_frames // step))
+        chroma.truncate(-(-max_frames // step))
     elif declared and len(times) / fps < TRUNCATION_TOLERANCE * declared:
         raise TruncatedVideoError(
             f"{path}: truncated: decoded {len(times) / fps:.2f} s of the {declared:.2f} s its header declares"
@@ -179,7 +220,7 @@ def _decode(path, audio, max_frames, max_seconds, max_pixels, step, rate: float 
     if wave is not None and audio_start is not None and times and times[0] is not None:
         span = len(times) / fps  # a lead beyond the video itself is a broken timestamp: bounded
         wave = _aligned(wave, float(np.clip(audio_start - times[0], -span, span)))
-    return DecodedVideo(frames=frames.array(), fps=fps / step, audio=wave, declared_duration=declared), fps
+    return DecodedVideo(grey=frames.array(), chroma=chroma.array(), fps=fps / step, audio=wave, declared_duration=declared), fps
 
 
 class _FrameBuffer:
@@ -192,19 +233,26 @@ class _FrameBuffer:
         self.capacity, self.n, self.data = max(1, capacity), 0, None
 
     @property
-    def shape(self) -> tuple[int, int] | None:
-        """(height, width) of the frames so far; None before the first."""
-        return None if self.data is None else self.data.shape[1:3]
+    def shape(self) -> tuple[int, ...] | None:
+        """The shape of one frame so far; None before the first."""
+        return None if self.data is None else self.data.shape[1:]
 
-    def append(self, frame: np.ndarray) -> None:
+    def append(self, frame: np.ndarray) -> np.ndarray:
+        """Store `frame`; returns the stored copy (a view into the buffer)."""
+        slot = self.next_slot(frame.shape)
+        slot[...] = frame
+        return slot
+
+    def next_slot(self, shape: tuple[int, ...]) -> np.ndarray:
+        """The next frame's place, to be written in (a frame of `shape`, the first one's)."""
         if self.data is None:  # at most 1 GB reserved up front, however wrong a header's numbers
-            self.data = np.empty((min(self.capacity, max(16, (1 << 30) // frame.nbytes)), *frame.shape), np.uint8)
+            self.data = np.empty((min(self.capacity, max(16, (1 << 30) // int(np.prod(shape)))), *shape), np.uint8)
         elif self.n == len(self.data):  # more frames than the header promised: grow
             grown = np.empty((2 * len(self.data), *self.data.shape[1:]), np.uint8)
             grown[: self.n] = self.data
             self.data = grown
-        self.data[self.n] = frame
         self.n += 1
+        return self.data[self.n - 1]
 
     def __len__(self) -> int:
         return self.n
@@ -252,26 +300,62 @@ def _checked_rate(declared: float, times: list[float | None]) -> float:
     return measured if abs(declared - measured) > 0.25 * measured else declared
 
 
-def _upright(frame, max_pixels: int | None = None, shape: tuple[int, int] | None = None) -> np.ndarray:
-    """The frame as a player shows it, scaled down (by libswscale, area averaging) to at
-    most `max_pixels`, or to `shape` (height, width) where the stream changed size mid-way
-    (every frame of a clip is one size). Phones store portrait video as landscape pictures
-    with a display matrix that says how to turn them; undecoded, the face lies on its side
-    and no face detector finds it. frame.rotation is the matrix's counter-clockwise angle
-    (libavutil's av_display_rotation_get), and np.rot90 turns counter-clockwise."""
+def _keep_upright(frame, max_pixels: int | None, frames: _FrameBuffer, chroma: _FrameBuffer) -> np.ndarray:
+    """Store the frame's grey picture and chroma, upright and scaled (_upright); returns the
+    stored grey. The common case, a 4:2:0 frame kept as it is, is written straight into the
+    buffers without an intermediate copy."""
+    if frame.format.name == "yuv420p" and frame.color_range != FULL_RANGE and not frame.rotation and (frames.shape is None or frames.shape == (frame.height, frame.width)) and not (frame.width % 2 or frame.height % 2) and not (max_pixels and frame.width * frame.height > max_pixels):
+        w, h = frame.width, frame.height
+        grey = cv2.LUT(_plane(frame.planes[0], w, h), _LUMA_TO_GREY, dst=frames.next_slot((h, w)))
+        cbcr = chroma.next_slot((2, h // 2, w // 2))
+        cbcr[0], cbcr[1] = _plane(frame.planes[1], w // 2, h // 2), _plane(frame.planes[2], w // 2, h // 2)
+        return grey
+    grey, cbcr = _upright(frame, max_pixels, frames.shape)
+    chroma.append(cbcr)
+    return frames.append(grey)
+
+
+def _upright(frame, max_pixels: int | None = None, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(grey (H, W), chroma (2, H/2, W/2)) of the frame as a player shows it, scaled down (by
+    libswscale, area averaging) to at most `max_pixels`, or to `shape` (height, width) where
+    the stream changed size mid-way (every frame of a clip is one size). Frames in another
+    pixel format (full-range JPEG YUV, 4:2:2, 10 bit, RGB codecs), or of an odd size, are
+    brought to 8-bit limited-range 4:2:0 of even size by libswscale first. Phones store portrait video as
+    landscape pictures with a display matrix that says how to turn them; undecoded, the face
+    lies on its side and no face detector finds it. frame.rotation is the matrix's
+    counter-clockwise angle (libavutil's av_display_rotation_get), and np.rot90 turns
+    counter-clockwise."""
     w, h = frame.width, frame.height
     if max_pixels and w * h > max_pixels:
         scale = (max_pixels / (w * h)) ** 0.5
-        w, h = max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2)
-        rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
-    else:
-        rgb = frame.to_ndarray(format="rgb24")
+        w, h = int(w * scale), int(h * scale)
+    w, h = max(2, w // 2 * 2), max(2, h // 2 * 2)
+    if (w, h) != (frame.width, frame.height) or frame.format.name != "yuv420p" or frame.color_range == FULL_RANGE:
+        frame = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA", dst_color_range=LIMITED_RANGE)
+    luma = _plane(frame.planes[0], w, h)
+    grey = cv2.LUT(luma, _LUMA_TO_GREY)
+    cbcr = np.stack([_plane(frame.planes[1], w // 2, h // 2), _plane(frame.planes[2], w // 2, h // 2)])
     quarter_turns = round((frame.rotation or 0) / 90) % 4
     if quarter_turns:
-        rgb = np.ascontiguousarray(np.rot90(rgb, quarter_turns))
-    if shape is not None and rgb.shape[:2] != tuple(shape):
-        rgb = cv2.resize(rgb, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-    return rgb
+        grey = np.ascontiguousarray(np.rot90(grey, quarter_turns))
+        cbcr = np.ascontiguousarray(np.rot90(cbcr, quarter_turns, axes=(1, 2)))
+    if shape is not None and grey.shape != tuple(shape):
+        grey = cv2.resize(grey, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        cbcr = np.stack([cv2.resize(c, (shape[1] // 2, shape[0] // 2), interpolation=cv2.INTER_AREA) for c in cbcr])
+    return grey, cbcr
+
+
+def _plane(plane, width: int, height: int) -> np.ndarray:
+    """One plane of a frame as a (height, width) array (its rows are padded to line_size)."""
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width]
+
+
+def _to_rgb(grey: np.ndarray, cbcr: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB of one stored frame, by OpenCV's BT.601 limited-range conversion (what
+    libswscale's yuv420p -> rgb24 does by default)."""
+    h, w = grey.shape
+    i420 = np.concatenate([cv2.LUT(grey, _GREY_TO_LUMA).ravel(), cbcr.ravel()]).reshape(h * 3 // 2, w)
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
 
 
 def _frame_rate(stream) -> float:

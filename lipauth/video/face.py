@@ -23,10 +23,15 @@ def face_boxes(points: np.ndarray) -> np.ndarray:
     return np.stack([cx - side / 2, y0, cx + side / 2, y0 + side], axis=1).astype(np.float32)
 
 
+def spread_frames(n_frames: int, n: int) -> np.ndarray:
+    """Indices of up to n frames spread evenly over a clip of n_frames, first and last included."""
+    return np.unique(np.linspace(0, n_frames - 1, min(n, n_frames)).round().astype(int))
+
+
 def face_crops(frames: np.ndarray, points: np.ndarray, n: int = 8, size: int = 64) -> np.ndarray:
     """(n, size, size, 3) uint8 RGB face crops from n frames spread over the clip; parts of
     a box outside the frame are filled by replicating the border."""
-    idx = np.unique(np.linspace(0, len(frames) - 1, n).round().astype(int))
+    idx = spread_frames(len(frames), n)
     boxes = face_boxes(points[idx])
     out = []
     for i, (x0, y0, x1, y1) in zip(idx, boxes):

@@ -28,7 +28,7 @@ def contact_sheet(clip: LipClip, trace: PipelineTrace, out: str | os.PathLike, *
     half = float((boxes[:, 2] - boxes[:, 0]).max())
     for col, i in enumerate(picks):
         top, bottom = axes[0, col], axes[1, col]
-        top.imshow(trace.video.frames[i])
+        top.imshow(trace.video.rgb([i])[0])
         x0, y0, x1, y1 = boxes[i]
         top.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="yellow", lw=1.2))
         colour = "red" if trace.missing[i] else "lime"

@@ -6,15 +6,17 @@
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from lipauth.clip import ClipMeta, LipClip
 from lipauth.errors import LandmarkGapError, NoFaceError, TooFewFramesError
 from lipauth.video.decode import DecodedVideo, InputLimits, decode_video
-from lipauth.video.face import face_crops
+from lipauth.video.face import face_crops, spread_frames
 from lipauth.video.gaps import interpolate_gaps
 from lipauth.video.landmarks import LandmarkBackend, LandmarkTrack, create_backend
 from lipauth.clip import CropSpec
@@ -38,7 +40,8 @@ class PipelineConfig:
     # frames are kept at most this large (scaled down at decode): PAL SD, 720x576, holds a
     # face the landmarks and 30x18 lip crops need, and SD video (GRID's) is not scaled, which
     # would cost a verify ~75 ms; smaller where a clip's frames would take more than
-    # max_frame_bytes (past ~15 s at 25 fps), so that memory per video is bounded by design
+    # max_frame_bytes (at 1.5 bytes a pixel, past ~34 s at 25 fps or ~14 s at 60 fps), so
+    # that memory per video is bounded by design
     max_pixels: int = 720 * 576
     max_frame_bytes: int = 512 << 20
     audio: bool = True
@@ -75,16 +78,14 @@ class LipPipeline:
         self.config = config or PipelineConfig()
         self.backend = backend or create_backend(self.config.backend)
 
-    def process(self, path: str | os.PathLike, meta: ClipMeta | None = None) -> LipClip:
-        return self.process_traced(path, meta)[0]
+    def process(self, path: str | os.PathLike, meta: ClipMeta | None = None, *, audio: bool | None = None) -> LipClip:
+        """`audio`: decode the sound track (None: as the config says); a lips-only verify
+        does without it, which also keeps the decoding thread out of the tracker's way."""
+        return self.process_traced(path, meta, audio=audio)[0]
 
-    def process_traced(self, path: str | os.PathLike, meta: ClipMeta | None = None) -> tuple[LipClip, PipelineTrace]:
+    def process_traced(self, path: str | os.PathLike, meta: ClipMeta | None = None, *, audio: bool | None = None) -> tuple[LipClip, PipelineTrace]:
         cfg = self.config
-        video = decode_video(path, audio=cfg.audio, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits())
-        if video.n_frames < cfg.min_frames:
-            raise TooFewFramesError(f"{path}: {video.n_frames} frames, at least {cfg.min_frames} needed")
-        # tracking stops at the first face-less run that interpolate_gaps would refuse
-        track = self.backend.track(video.frames, max_missing_run=cfg.max_gap + 1)
+        video, track = self.decode_and_track(path, audio=cfg.audio if audio is None else audio)
         if len(track.points) < video.n_frames:
             if not track.found.any():
                 raise NoFaceError(f"no face found in the first {len(track.points)} of {video.n_frames} frames")
@@ -93,8 +94,9 @@ class LipPipeline:
         boxes = lip_boxes(points, cfg.crop)
         extra = {"missing": missing, "detected": track.detected, "backend": self.backend.name}
         if cfg.face_crops:
-            extra["face_crops"] = face_crops(video.frames, points, n=cfg.face_crops)
-        crops = crop_frames(video.frames, boxes, cfg.crop)
+            picked = spread_frames(video.n_frames, cfg.face_crops)
+            extra["face_crops"] = face_crops(video.rgb(picked), points[picked], n=len(picked))
+        crops = crop_frames(video.grey if cfg.crop.color == "grey" else video.rgb(), boxes, cfg.crop)
         meta = meta or ClipMeta(clip_id=os.path.splitext(os.path.basename(path))[0], source=str(path))
         clip = LipClip(
             frames=crops,
@@ -106,3 +108,66 @@ class LipPipeline:
             extra=extra,
         )
         return clip, PipelineTrace(video=video, track=track, points=points, missing=missing, boxes=boxes)
+
+    def decode_and_track(self, path: str | os.PathLike, *, audio: bool = True) -> tuple[DecodedVideo, LandmarkTrack]:
+        """Decode and find the landmarks; a backend that works on grey frames tracks them in
+        this thread while the next ones decode in another (PyAV and OpenCV let go of the GIL
+        while they work), so the decoding costs a verify almost nothing."""
+        cfg = self.config
+        stop = cfg.max_gap + 1  # tracking stops at the first face-less run interpolate_gaps would refuse
+
+        def decode(on_frame=None) -> DecodedVideo:
+            return decode_video(path, audio=audio, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits(), on_frame=on_frame)
+
+        if getattr(self.backend, "frame_colour", "rgb") != "grey":
+            video = self._enough(path, decode())
+            return video, self.backend.track((video.rgb([i])[0] for i in range(video.n_frames)), max_missing_run=stop)
+        video, track = decode_while_tracking(decode, lambda frames: self.backend.track(frames, max_missing_run=stop))
+        self._enough(path, video)
+        return video, track
+
+    def _enough(self, path, video: DecodedVideo) -> DecodedVideo:
+        if video.n_frames < self.config.min_frames:
+            raise TooFewFramesError(f"{path}: {video.n_frames} frames, at least {self.config.min_frames} needed")
+        return video
+
+
+_END = object()
+
+
+def decode_while_tracking(decode: Callable[..., DecodedVideo], track: Callable[[Iterator[np.ndarray]], LandmarkTrack]) -> tuple[DecodedVideo, LandmarkTrack]:
+    """Run `decode(on_frame)` in a thread and `track(grey frames)` here on the frames as they
+    come. Decoding errors are raised here, before anything tracking found; a second decoding
+    pass (decode_video's on_frame(None)) is tracked again from its frames."""
+    frames: queue.SimpleQueue = queue.SimpleQueue()
+    outcome: dict[str, Any] = {}
+
+    def put(frame: np.ndarray | None) -> None:
+        if frame is None:
+            outcome["restarted"] = True
+        frames.put(frame)
+
+    def run() -> None:
+        try:
+            outcome["video"] = decode(put)
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+        finally:
+            frames.put(_END)
+
+    def stream() -> Iterator[np.ndarray]:
+        while (frame := frames.get()) is not _END and frame is not None:
+            yield frame
+
+    worker = threading.Thread(target=run, name="lipauth-decode", daemon=True)
+    worker.start()
+    try:
+        result = track(stream())
+    finally:
+        worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    video = outcome["video"]
+    if outcome.get("restarted"):
+        result = track(iter(video.grey))
+    return video, result

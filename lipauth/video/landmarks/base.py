@@ -32,9 +32,11 @@ class LandmarkBackend(Protocol):
 
     name: str
     n_points: int
+    frame_colour: str  # "grey" or "rgb": what track() works on, so the pipeline hands it that
 
     def track(self, frames: Iterable[np.ndarray], *, max_missing_run: int | None = None) -> LandmarkTrack:
-        """`frames` are (H, W, 3) uint8 RGB. Tracking state starts fresh for every call.
+        """`frames` are (H, W, 3) uint8 RGB, or (H, W) grey for a backend whose
+        frame_colour is "grey". Tracking state starts fresh for every call.
         `max_missing_run`: stop after that many face-less frames in a row (the track is then
         shorter than the clip), so a video without a face costs a few frames, not all."""
         ...

@@ -20,6 +20,7 @@ from lipauth.video.landmarks.base import LandmarkTrack, register_backend
 class MediaPipeLandmarks:
     name = "mediapipe"
     n_points = 40
+    frame_colour = "rgb"  # FaceMesh takes colour frames
 
     def __init__(self, *, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")  # its C++ side logs every graph start

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+import torch
+
+from lipauth.models.frozen import frozen_network
+
+
+def test_the_bundled_network_frozen_gives_its_own_embeddings(grid_video):
+    """freeze_for_inference (the service's way): embeddings equal to the eager network's,
+    for clips of other lengths than the one it was traced on."""
+    from lipauth.api import load_model
+
+    eager, fast = load_model(), load_model()
+    fast.embedder.freeze_for_inference()
+    clip = eager.clip(grid_video, audio=False)
+    short = type(clip)(frames=clip.frames[:40], meta=clip.meta, fps=clip.fps, landmarks=clip.landmarks[:40], boxes=clip.boxes[:40])
+    first = fast.embedder.embed_clips([clip])
+    assert isinstance(fast.embedder._frozen, torch.jit.ScriptModule)  # frozen TorchScript, not the eager module
+    for clips in ([clip], [short], [clip, short]):
+        assert np.abs(fast.embedder.embed_clips(clips) - eager.embedder.embed_clips(clips)).max() < 1e-4
+    assert np.array_equal(first, fast.embedder.embed_clips([clip]))
+
+
+class _Untraceable(torch.nn.Module):
+    def forward(self, batch):
+        return {"not": "a tensor"}  # tracing needs tensors out
+
+
+class _Drifting(torch.nn.Module):
+    """Each call returns something else: a frozen copy cannot give the same output."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, batch):
+        self.calls += 1
+        return batch["video"] * float(self.calls)
+
+
+@pytest.mark.parametrize("net", [_Untraceable(), _Drifting()])
+def test_a_network_that_cannot_be_frozen_stays_eager(net, caplog):
+    example = {"video": torch.ones(1, 1, 4, 3, 3)}
+    assert frozen_network(net, example) is None
+    assert "runs eagerly" in caplog.text
