@@ -126,20 +126,26 @@ def test_high_frame_rate_video_is_brought_near_the_models_rate(tmp_path, grid_de
     assert decode_video(need("grid-s2/video/bbaf2a.mpg"), near_fps=27.5).fps == 25  # already in range: untouched
 
 
-def test_a_webm_that_declares_its_clock_rate_decodes_at_its_frame_rate(tmp_path, grid_decoded):
-    """Browser recordings (MediaRecorder WebM) can declare 1000 fps, their millisecond clock;
-    the frames' timestamps say 25. Taken at its word, such a video would be refused as
-    truncated (or thinned to nothing); the timestamps win when they disagree by > 25 %."""
+def _browser_webm(path, frames):
+    """A VP8 WebM at 25 fps whose header declares 1000 fps, as MediaRecorder's do."""
     from fractions import Fraction
 
     import av
 
-    frames = grid_decoded.frames[:40]
-    path = tmp_path / "browser.webm"
     with av.open(str(path), "w") as c:
         s = video_stream(c, "libvpx", 1000, frames)
         s.codec_context.time_base = Fraction(1, 1000)
         mux_frames(c, s, frames, ms_per_frame=40)
+    return path
+
+
+def test_a_webm_that_declares_its_clock_rate_decodes_at_its_frame_rate(tmp_path, grid_decoded):
+    """Browser recordings (MediaRecorder WebM) can declare 1000 fps, their millisecond clock;
+    the frames' timestamps say 25. Taken at its word, such a video would be refused as
+    truncated (or thinned to nothing); the timestamps win when they disagree by > 25 %."""
+    import av
+
+    path = _browser_webm(tmp_path / "browser.webm", grid_decoded.frames[:40])
     with av.open(str(path)) as c:
         assert float(c.streams.video[0].average_rate) == 1000  # the header is wrong, as a browser's is
     v = decode_video(path, near_fps=27.5)
@@ -252,20 +258,11 @@ def test_grey_from_the_luma_plane_is_the_grey_of_the_rgb_frames(relative):
 def test_frames_reach_on_frame_as_they_are_decoded(tmp_path, grid_decoded):
     """on_frame sees each kept frame's grey picture, in order, the same as the result's;
     where a wrong header rate forces a second pass, None says the first pass is void."""
-    from fractions import Fraction
-
-    import av
-
     seen: list = []
     v = decode_video(need("grid-s2/video/bbilzs.mpg"), on_frame=seen.append, near_fps=27.5)
     assert len(seen) == v.n_frames == 75 and all(np.array_equal(a, b) for a, b in zip(seen, v.grey))
 
-    frames = grid_decoded.frames[:40]
-    path = tmp_path / "browser.webm"
-    with av.open(str(path), "w") as c:
-        s = video_stream(c, "libvpx", 1000, frames)
-        s.codec_context.time_base = Fraction(1, 1000)
-        mux_frames(c, s, frames, ms_per_frame=40)
+    path = _browser_webm(tmp_path / "browser.webm", grid_decoded.frames[:40])
     seen = []
     v = decode_video(path, near_fps=27.5, on_frame=seen.append)
     restart = [i for i, f in enumerate(seen) if f is None]
