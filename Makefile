@@ -12,8 +12,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml pins.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c pins.txt -e ".[mediapipe,dev,postgres,cluster]"
-	$(BIN)/pip install -q -c pins.txt --no-deps mediapipe
+	$(BIN)/pip install -q -c pins.txt -e ".[mediapipe,dev,postgres,cluster,voice]"
+	$(BIN)/pip install -q -c pins.txt --no-deps mediapipe resemblyzer
 	touch $(STAMP)
 
 # What the database and browser tests need from the system: Debian's PostgreSQL server and

@@ -1,8 +1,12 @@
-"""Face crops for face liveness, placed from the lip landmarks the pipeline already has.
+"""Face pictures from the landmarks the pipeline already has, with no second detection.
 
-The lip points fix the face's scale and position well enough for a 64x64 liveness crop:
-a face is about 2.8 mouth widths across, with the mouth three quarters of the way down.
-This keeps liveness independent of the landmark backend and costs no second detection.
+Face crops for face liveness: the lip points fix the face's scale and position well enough
+for a 64x64 crop (a face is about 2.8 mouth widths across, with the mouth three quarters
+of the way down), which keeps liveness independent of the landmark backend.
+
+Aligned face chips for the face encoder: dlib's own alignment (get_face_chip, 150x150,
+padding 0.25) from the 68 points dlib's backend fits, which is what its ResNet encoder was
+trained on.
 """
 
 from __future__ import annotations
@@ -39,3 +43,26 @@ def face_crops(frames: np.ndarray, points: np.ndarray, n: int = 8, size: int = 6
         m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
         out.append(cv2.warpAffine(frames[i], m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE))
     return np.stack(out).astype(np.uint8)
+
+
+CHIP_SIZE = 150  # dlib's face encoder takes 150x150 chips aligned by get_face_chip
+
+
+def face_chip_frames(face_points: np.ndarray, n: int) -> np.ndarray:
+    """Indices of up to n frames spread over those where the face was fitted (not gap-filled)."""
+    found = np.flatnonzero(~np.isnan(face_points).any(axis=(1, 2)))
+    return found[spread_frames(len(found), n)] if len(found) else found
+
+
+def aligned_face_chips(frames: np.ndarray, face_points: np.ndarray) -> np.ndarray:
+    """(n, 150, 150, 3) uint8 RGB chips of (n, H, W, 3) RGB frames, aligned by dlib from
+    their (n, 68, 2) face points."""
+    import dlib
+
+    chips = []
+    for frame, pts in zip(frames, face_points):
+        x0, y0 = pts.min(axis=0)
+        x1, y1 = pts.max(axis=0)
+        shape = dlib.full_object_detection(dlib.rectangle(int(x0), int(y0), int(x1), int(y1)), [dlib.point(int(round(x)), int(round(y))) for x, y in pts])
+        chips.append(dlib.get_face_chip(np.ascontiguousarray(frame), shape, size=CHIP_SIZE, padding=0.25))
+    return np.stack(chips) if chips else np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8)

@@ -16,7 +16,7 @@ import numpy as np
 from lipauth.clip import ClipMeta, LipClip
 from lipauth.errors import LandmarkGapError, NoFaceError, TooFewFramesError
 from lipauth.video.decode import DecodedVideo, InputLimits, decode_video
-from lipauth.video.face import face_crops, spread_frames
+from lipauth.video.face import aligned_face_chips, face_chip_frames, face_crops, spread_frames
 from lipauth.video.gaps import interpolate_gaps
 from lipauth.video.landmarks import LandmarkBackend, LandmarkTrack, create_backend
 from lipauth.clip import CropSpec
@@ -46,11 +46,13 @@ class PipelineConfig:
     max_frame_bytes: int = 512 << 20
     audio: bool = True
     face_crops: int = 0  # face crops (64x64 RGB) for face liveness kept in clip.extra; 0: none
+    face_chips: int = 0  # aligned 150x150 face chips for the face encoder in clip.extra (dlib backend); 0: none
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if not d["face_crops"]:  # so that folders preprocessed before the field existed still match
-            del d["face_crops"]
+        for name in ("face_crops", "face_chips"):
+            if not d[name]:  # so that folders preprocessed before the field existed still match
+                del d[name]
         return d
 
     @classmethod
@@ -96,6 +98,9 @@ class LipPipeline:
         if cfg.face_crops:
             picked = spread_frames(video.n_frames, cfg.face_crops)
             extra["face_crops"] = face_crops(video.rgb(picked), points[picked], n=len(picked))
+        if cfg.face_chips and track.face is not None:
+            picked = face_chip_frames(track.face, cfg.face_chips)
+            extra["face_chips"] = aligned_face_chips(video.rgb(picked), track.face[picked])
         crops = crop_frames(video.grey if cfg.crop.color == "grey" else video.rgb(), boxes, cfg.crop)
         meta = meta or ClipMeta(clip_id=os.path.splitext(os.path.basename(path))[0], source=str(path))
         clip = LipClip(

@@ -17,10 +17,13 @@ class LandmarkTrack:
     points:   (T, K, 2) float32, x then y; NaN on frames where no face was found
     detected: (T,) bool, True where a full face detection ran (the expensive step); the
               rest were tracked from the previous frame
+    face:     (T, 68, 2) float32, dlib's 68 face points (NaN where no face), from backends
+              that fit them: what aligning the face for a face encoder needs; else None
     """
 
     points: np.ndarray
     detected: np.ndarray
+    face: np.ndarray | None = None
 
     @property
     def found(self) -> np.ndarray:

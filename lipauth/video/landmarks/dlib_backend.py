@@ -79,6 +79,7 @@ class DlibLandmarks:
     # -- public ---------------------------------------------------------------------------
     def track(self, frames: Iterable[np.ndarray], *, max_missing_run: int | None = None) -> LandmarkTrack:
         points: list[np.ndarray] = []
+        faces: list[np.ndarray] = []  # all 68 points, for face alignment
         detected: list[bool] = []
         run = 0  # face-less frames in a row
         box = None  # predictor box for this frame: the last frame's landmarks, as a face box
@@ -101,9 +102,11 @@ class DlibLandmarks:
                 pts = self._fit(grey, box) if box is not None else None
             if pts is None:
                 points.append(np.full((self.n_points, 2), np.nan, np.float32))
+                faces.append(np.full((68, 2), np.nan, np.float32))
                 box = reference = None
             else:
                 points.append(pts[LIP_INDICES].astype(np.float32))
+                faces.append(pts)
                 box = _box_from_landmarks(pts)
                 reference = _face_patch(grey, box) if self.tracking else None
             detected.append(ran_detector)
@@ -112,8 +115,8 @@ class DlibLandmarks:
             if max_missing_run and run >= max_missing_run:
                 break
         if not points:
-            return LandmarkTrack(np.zeros((0, self.n_points, 2), np.float32), np.zeros(0, bool))
-        return LandmarkTrack(np.stack(points), np.array(detected))
+            return LandmarkTrack(np.zeros((0, self.n_points, 2), np.float32), np.zeros(0, bool), np.zeros((0, 68, 2), np.float32))
+        return LandmarkTrack(np.stack(points), np.array(detected), np.stack(faces))
 
     # -- steps ----------------------------------------------------------------------------
     def _detect(self, grey: np.ndarray):

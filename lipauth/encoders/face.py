@@ -1,0 +1,43 @@
+"""dlib's ResNet face encoder (128-d; weights shipped in face_recognition_models) on the
+aligned face chips the pipeline makes from the frames it already tracked
+(PipelineConfig.face_chips), averaged over the clip.
+
+dlib's model was trained on about 3 million faces of ~7,500 people, celebrities among
+them (VGG-Face, FaceScrub): public figures in a test set may be people it has seen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lipauth.clip import LipClip
+from lipauth.errors import InvalidInputError
+from lipauth.video.landmarks.dlib_backend import model_path
+
+DIM = 128
+
+
+class FaceEncoder:
+    name = "face"
+    dim = DIM
+
+    def __init__(self) -> None:
+        import dlib
+
+        self._net = dlib.face_recognition_model_v1(str(model_path("dlib_face_recognition_resnet_model_v1.dat")))
+
+    def embed_chips(self, chips: np.ndarray) -> np.ndarray | None:
+        """(n, 150, 150, 3) uint8 RGB aligned chips -> the L2-normalised mean descriptor; None if n is 0."""
+        if chips.ndim != 4 or chips.shape[1:] != (150, 150, 3) or chips.dtype != np.uint8:
+            raise InvalidInputError(f"face chips must be (n, 150, 150, 3) uint8, got {chips.shape} {chips.dtype}")
+        if not len(chips):
+            return None
+        vectors = np.array(self._net.compute_face_descriptor([np.ascontiguousarray(c) for c in chips]), np.float32)
+        mean = vectors.mean(axis=0)
+        return mean / np.linalg.norm(mean)
+
+    def embed(self, clip: LipClip) -> np.ndarray | None:
+        """The clip's face vector, or None where the pipeline kept no chips (no face fitted,
+        or a backend without dlib's 68 points)."""
+        chips = clip.extra.get("face_chips") if clip.extra else None
+        return None if chips is None else self.embed_chips(np.asarray(chips))

@@ -1,0 +1,52 @@
+"""The GE2E speaker encoder (Wan et al. 2018; 256-d, 40 mel bands) shipped, weights
+included, in the `resemblyzer` package (Apache-2.0), on the clip's own audio.
+
+The package is used as it is, not re-implemented: its mel front end and its VAD trimming
+(webrtcvad, aggressiveness 3: silences longer than ~0.2 s removed) are what its weights
+were trained with, and a copy would have to be kept identical by hand. It is installed
+without its declared dependencies (the Makefile, like mediapipe): it names `webrtcvad`,
+whose source needs a compiler, and the obsolete `typing`; `webrtcvad-wheels` provides the
+same module prebuilt, and librosa comes from PyPI.
+
+Resemblyzer's encoder was trained on LibriSpeech train-other, VoxCeleb1 and VoxCeleb2
+(dev): VoxCeleb2 people in a test set may be people it has heard.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lipauth.clip import AUDIO_RATE, LipClip
+from lipauth.errors import BackendUnavailableError
+
+DIM = 256
+MIN_SPEECH_S = 0.5  # less voiced audio than this after trimming is no voice to embed
+
+
+class VoiceEncoder:
+    name = "voice"
+    dim = DIM
+
+    def __init__(self) -> None:
+        try:
+            import resemblyzer
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise BackendUnavailableError("the voice encoder needs resemblyzer, librosa and webrtcvad-wheels (make setup installs them)") from exc
+        self._resemblyzer = resemblyzer
+        self._net = resemblyzer.VoiceEncoder("cpu", verbose=False)
+
+    def embed_wave(self, wave: np.ndarray, rate: int = AUDIO_RATE) -> np.ndarray | None:
+        """int16 or float samples at `rate` -> the L2-normalised utterance vector; None where
+        fewer than MIN_SPEECH_S seconds of speech remain after trimming silences."""
+        audio = np.asarray(wave)
+        audio = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
+        speech = self._resemblyzer.preprocess_wav(audio, source_sr=None if rate == 16000 else rate)
+        if len(speech) < MIN_SPEECH_S * 16000:
+            return None
+        return self._net.embed_utterance(speech).astype(np.float32)
+
+    def embed(self, clip: LipClip) -> np.ndarray | None:
+        """The clip's voice vector, or None where it has no audio or too little speech."""
+        if clip.audio is None or not len(clip.audio):
+            return None
+        return self.embed_wave(clip.audio)
