@@ -41,13 +41,14 @@ class LipModel:
             self._pipeline = LipPipeline(PipelineConfig(backend=self.embedder.backend, crop=self.embedder.crop, face_crops=8))
         return self._pipeline
 
-    def clip(self, video: str | os.PathLike | LipClip, *, audio: bool | None = None) -> LipClip:
+    def clip(self, video: str | os.PathLike | LipClip, *, audio: bool | None = None, face_chips: int = 0) -> LipClip:
         """A video file through the pipeline, or a LipClip as it is. `audio=False`: the
-        sound is not decoded (the clip's audio is None), unless the model itself listens."""
+        sound is not decoded (the clip's audio is None), unless the model itself listens.
+        `face_chips`: aligned face chips kept for the face encoder (lipauth.encoders.face)."""
         if isinstance(video, LipClip):
             return video
         if isinstance(video, (str, os.PathLike)):
-            return self.pipeline.process(video, audio=None if audio is None else (audio or self.embedder.uses_audio))
+            return self.pipeline.process(video, audio=None if audio is None else (audio or self.embedder.uses_audio), face_chips=face_chips or None)
         raise InvalidInputError(f"expected a video path or a LipClip, got {type(video).__name__}")
 
     def embed(self, video: str | os.PathLike | LipClip) -> np.ndarray:

@@ -258,16 +258,18 @@ PointOpt = typer.Option("eer", "--operating-point", help="eer, fmr_1pct, fmr_0.1
 ScoringOpt = typer.Option(None, "--scoring", help="raw or normalised (default: what the model recommends).")
 MaxFailuresOpt = typer.Option(5, "--max-failures", help="Failed verifications of a user within --cooldown seconds that lock them for --cooldown seconds (counted in the store, shared by every process).")
 CooldownOpt = typer.Option(900.0, "--cooldown", help="Seconds: the window failures are counted in, and the lock after --max-failures.")
+ModalitiesOpt = typer.Option(None, "--modalities", help="lips, or lips with voice and/or face, comma-separated (default: all the model's fusion rules cover; the lips alone for a model without).")
 
 
-def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer", scoring: Optional[str] = None, videos=(), create: bool = False, attempts=None):
+def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer", scoring: Optional[str] = None, videos=(), create: bool = False, attempts=None, modalities: Optional[str] = None):
     """The Verifier, once the arguments alone are known to be usable: a wrong operating point,
-    scoring, model path, video path or store fails here in milliseconds, before the models
-    load. Only `create` (enrolment) makes a store that does not exist yet."""
-    from lipauth.scoring.points import check_scoring
+    scoring, modality, model path, video path or store fails here in milliseconds, before the
+    models load. Only `create` (enrolment) makes a store that does not exist yet."""
+    from lipauth.scoring.points import check_scoring, parse_modalities
 
     point = _early_checks(model, operating_point, videos)
     check_scoring(scoring)
+    chosen = parse_modalities(modalities)
     limits = _attempt_policy(*attempts) if attempts else None
     opened = _store(store, create=create)
     limiter = None
@@ -279,7 +281,7 @@ def _verifier(store: Optional[str], model: Optional[Path], operating_point: str 
     from lipauth.auth.audit import AuditLog
     from lipauth.auth.verifier import Verifier
 
-    return Verifier(load_model(model), opened, operating_point=point, scoring=scoring, attempts=limiter, audit=AuditLog(opened), client=_cli_client())
+    return Verifier(load_model(model), opened, operating_point=point, scoring=scoring, attempts=limiter, audit=AuditLog(opened), client=_cli_client(), modalities=chosen)
 
 
 def _cli_client() -> str:
@@ -321,6 +323,7 @@ def enroll(
     passphrase: Optional[str] = typer.Option(None, "--passphrase", help="For text-dependent use."),
     replace: bool = typer.Option(False, "--replace", help="Replace an enrolled user's clips with these."),
     add: bool = typer.Option(False, "--add", help="Add these clips to an enrolled user (the template is recomputed from all)."),
+    modalities: Optional[str] = ModalitiesOpt,
 ) -> None:
     """Enrol a user from several clips (all must acquire and agree with each other, or nothing
     is stored). An enrolled id is refused unless --replace or --add. Creates the store if
@@ -328,9 +331,10 @@ def enroll(
     if replace and add:
         raise InvalidInputError("--replace and --add exclude each other")
     mode = "replace" if replace else "add" if add else "new"
-    template = _verifier(store, model, videos=videos, create=mode == "new").enroll(user, videos, passphrase=passphrase, mode=mode)
+    template = _verifier(store, model, videos=videos, create=mode == "new", modalities=modalities).enroll(user, videos, passphrase=passphrase, mode=mode)
     done = {"new": "enrolled", "replace": "re-enrolled", "add": "added clips to"}[mode]
-    console.print(f"{done} {user!r}: {len(template.embeddings)} clips in the template", highlight=False)
+    others = "".join(f", {len(v)} with {m}" for m, v in template.modalities.items())
+    console.print(f"{done} {user!r}: {len(template.embeddings)} clips in the template{others}", highlight=False)
 
 
 @app.command()
@@ -348,6 +352,7 @@ def verify(
     max_failures: int = MaxFailuresOpt,
     cooldown: float = CooldownOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+    modalities: Optional[str] = ModalitiesOpt,
 ) -> None:
     """Verify a claimed identity. Exit 0 accept, 1 reject, 2 error (also while the user is
     locked after too many failed attempts)."""
@@ -362,7 +367,7 @@ def verify(
             from lipauth.pad.challenge_phrases import normalise
 
             phrase = normalise(phrase)
-        verifier = _verifier(store, model, operating_point, scoring, videos=[video], attempts=(max_failures, cooldown))
+        verifier = _verifier(store, model, operating_point, scoring, videos=[video], attempts=(max_failures, cooldown), modalities=modalities)
         if challenge is not None:
             from lipauth.auth.challenges import ChallengeBook
 
@@ -378,10 +383,14 @@ def verify(
     else:
         verdict = "[green]ACCEPT[/green]" if decision.accepted else "[red]REJECT[/red]"
         llr = f", LLR {decision.llr:+.2f} (threshold {decision.llr_threshold:+.2f})" if decision.llr is not None else ""
-        console.print(f"{verdict} {user}: score {decision.score:.3f}, threshold {decision.threshold:.3f} ({decision.operating_point}){llr}", highlight=False)
+        if decision.fused:
+            scores = ", ".join(f"{m} {s:.3f}" for m, s in decision.modality_scores.items())
+            console.print(f"{verdict} {user}: {'+'.join(decision.fused)} ({scores}){llr} ({decision.operating_point}); lips alone: threshold {decision.threshold:.3f}", highlight=False)
+        else:
+            console.print(f"{verdict} {user}: score {decision.score:.3f}, threshold {decision.threshold:.3f} ({decision.operating_point}){llr}", highlight=False)
         _print_checks(decision.checks)
         for r in decision.reasons:
-            if " not run: " in r:
+            if " not run: " in r or " left out: " in r:
                 console.print(f"  [yellow]note[/yellow] {r}", highlight=False)
     raise typer.Exit(0 if decision.accepted else 1)
 
@@ -807,6 +816,7 @@ def serve(
     max_waiting: int = typer.Option(8, "--max-waiting", min=0, help="Heavy requests (enrol, verify, identify) run one at a time; this many may wait, the rest get 503 + Retry-After."),
     wait: float = typer.Option(60.0, "--wait", help="Seconds a heavy request may wait for its turn before it gets 503."),
     timeout: float = typer.Option(120.0, "--timeout", min=0.0, help="Seconds from a heavy request's arrival to its answer; past them it gets 503 (timed_out). 0: no deadline."),
+    modalities: Optional[str] = ModalitiesOpt,
 ) -> None:
     """Run the REST service (API key from LIPAUTH_API_KEY; docs at /docs)."""
     import os
@@ -819,7 +829,7 @@ def serve(
     if not api_key:
         raise InvalidInputError("the service needs an API key (set LIPAUTH_API_KEY)")
     # the service enrols users, so it may create the store, as `enroll` does
-    app_ = create_app(_verifier(store, model, operating_point, scoring, create=True, attempts=(max_failures, cooldown)), api_key=api_key, max_waiting=max_waiting, wait_s=wait, timeout_s=timeout or None, max_upload_bytes=int(max_upload_mb * (1 << 20)), require_challenge=require_challenge)
+    app_ = create_app(_verifier(store, model, operating_point, scoring, create=True, attempts=(max_failures, cooldown), modalities=modalities), api_key=api_key, max_waiting=max_waiting, wait_s=wait, timeout_s=timeout or None, max_upload_bytes=int(max_upload_mb * (1 << 20)), require_challenge=require_challenge)
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 

@@ -102,7 +102,7 @@ def test_train_reports_one_network_or_an_ensemble():
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["verify", "--help"], ["verify", "alice", "/nonexistent/probe.mp4"], ["verify", "alice", "README.md", "--operating-point", "bogus"], ["enroll", "bob", "/nonexistent/a.mp4"], ["identify", "/nonexistent/p.mp4"]],
+    [["--help"], ["verify", "--help"], ["verify", "alice", "/nonexistent/probe.mp4"], ["verify", "alice", "README.md", "--operating-point", "bogus"], ["verify", "alice", "README.md", "--modalities", "lips,iris"], ["enroll", "bob", "/nonexistent/a.mp4"], ["identify", "/nonexistent/p.mp4"]],
 )
 def test_help_and_argument_errors_answer_before_torch_or_a_model_loads(args):
     """Start-up (issue #16): what the arguments alone decide is answered without importing

@@ -22,6 +22,14 @@ class Template:
     passphrase: str | None = None  # for text-dependent use
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     check_state: dict[str, Any] = field(default_factory=dict)  # check name -> its enrolment state (JSON-able)
+    # other modalities' enrolment vectors (lipauth.encoders): "voice" -> (n, 256), "face" -> (n, 128),
+    # from the enrolment clips where that modality could run
+    modalities: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def modality_vector(self, name: str) -> np.ndarray | None:
+        """The template vector of another modality; None where enrolment had none of it."""
+        v = self.modalities.get(name)
+        return None if v is None or not len(v) else template_vector(v)
 
     @property
     def mean(self) -> np.ndarray:
@@ -34,16 +42,21 @@ class Template:
         return self_similarity(self.embeddings)
 
     @classmethod
-    def from_embeddings(cls, user_id: str, embeddings: np.ndarray, model_id: str, passphrase: str | None = None, check_state: dict[str, Any] | None = None) -> "Template":
+    def from_embeddings(
+        cls, user_id: str, embeddings: np.ndarray, model_id: str, passphrase: str | None = None, check_state: dict[str, Any] | None = None, modalities: dict[str, np.ndarray] | None = None
+    ) -> "Template":
         emb = np.asarray(embeddings, np.float32)
         if emb.ndim != 2 or len(emb) == 0:
             raise InvalidInputError(f"enrolment needs at least one embedding, got shape {emb.shape}")
-        return cls(user_id=user_id, embeddings=emb, model_id=model_id, passphrase=passphrase, check_state=dict(check_state or {}))
+        extra = {k: np.asarray(v, np.float32) for k, v in (modalities or {}).items() if len(v)}
+        return cls(user_id=user_id, embeddings=emb, model_id=model_id, passphrase=passphrase, check_state=dict(check_state or {}), modalities=extra)
 
     def to_bytes(self) -> bytes:
         d = {"embeddings": self.embeddings.tolist(), "model_id": self.model_id, "passphrase": self.passphrase, "created_at": self.created_at}
         if self.check_state:
             d["check_state"] = self.check_state
+        if self.modalities:
+            d["modalities"] = {k: v.tolist() for k, v in self.modalities.items()}
         return json.dumps(d).encode()
 
     @classmethod
@@ -53,5 +66,6 @@ class Template:
         if d.get("face_refs") is not None:  # templates enrolled before checks kept their own state
             state.setdefault("face_liveness", {"model_id": d.get("face_refs_model"), "refs": d["face_refs"]})
         return cls(
-            user_id=user_id, embeddings=np.asarray(d["embeddings"], np.float32), model_id=d["model_id"], passphrase=d.get("passphrase"), created_at=d["created_at"], check_state=state
+            user_id=user_id, embeddings=np.asarray(d["embeddings"], np.float32), model_id=d["model_id"], passphrase=d.get("passphrase"), created_at=d["created_at"], check_state=state,
+            modalities={k: np.asarray(v, np.float32) for k, v in (d.get("modalities") or {}).items()},
         )

@@ -9,11 +9,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from lipauth.auth.audit import AuditLog, Origin, audited
+from lipauth.auth.modalities import ModalityScorer
 from lipauth.auth.store import TemplateStore
 from lipauth.auth.templates import Template
 from lipauth.clip import LipClip
 from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError
 from lipauth.pad.checks import Check, PresentationChecks
+from lipauth.scoring.points import parse_operating_point
 from lipauth.scoring.policy import DecisionPolicy
 from lipauth.scoring.templates import template_vector
 from lipauth.pad import challenge_phrases as phrases
@@ -37,6 +39,11 @@ class Decision:
     reasons: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     llr_threshold: float | None = None  # the LLR the threshold stands for (0 at the EER point)
+    # with other modalities (lipauth.auth.modalities): each one's cosine, lips included, and
+    # why any asked for did not run; `fused` names those whose fused LLR decided (llr, llr_threshold)
+    modality_scores: dict[str, float] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)
+    fused: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +76,7 @@ class Verifier:
         attempts=None,
         audit: AuditLog | None = None,
         client: str = "library",
+        modalities: tuple[str, ...] | None = None,
     ) -> None:
         """operating_point: "eer", "fmr_1pct" or "fmr_0.1pct" (thresholds the model file carries,
         calibrated on its validation speakers), or a threshold on the cosine score.
@@ -84,7 +92,10 @@ class Verifier:
 
         audit: an AuditLog (lipauth.auth.audit) that gets a row for every enrol, verify,
         identify and delete, with the `origin` each call names (else `client` and a new
-        request id); None writes none."""
+        request id); None writes none.
+
+        modalities: ("lips", "voice", "face") or a part of it, lips included; None: every
+        modality the model file's fusion rules cover (the lips alone for a model without)."""
         self.model = model
         self._checks = checks
         self._phrase_check = None
@@ -95,6 +106,9 @@ class Verifier:
         self.store = store
         self.min_enrol_clips = min_enrol_clips
         self.policy = DecisionPolicy.from_model(model.embedder, operating_point, scoring)
+        self.modal = ModalityScorer(modalities, getattr(model.embedder, "fusion", None))
+        if self.modal.extra and isinstance(parse_operating_point(operating_point), float):
+            raise InvalidInputError("a numeric operating point is a threshold on the lips' cosine; with other modalities, name an operating point (eer, fmr_1pct, fmr_0.1pct)")
 
     @property
     def threshold(self) -> float:
@@ -137,7 +151,7 @@ class Verifier:
         clips, problems = [], []
         for v in videos:
             try:
-                clips.append(self.model.clip(v))
+                clips.append(self.model.clip(v, face_chips=self.modal.face_chips))
             except LipauthError as exc:
                 problems.append(f"{_name(v)}: {exc}")
         if problems:
@@ -149,7 +163,10 @@ class Verifier:
             names = [f"enrolled clip {i + 1}" for i in range(len(old.embeddings))] + names
         self._check_agreement(user_id, embeddings, names)
         state = old.check_state if old is not None and old.check_state else self._check_state(clips)
-        template = Template.from_embeddings(user_id, embeddings, self.model.id, passphrase if old is None else old.passphrase, state)
+        modalities = self.modal.enrol(clips)
+        if old is not None:  # adding clips: the other modalities' vectors of both
+            modalities = {m: np.concatenate([old.modalities[m], v]) if m in old.modalities else v for m, v in modalities.items()} | {m: v for m, v in old.modalities.items() if m not in modalities}
+        template = Template.from_embeddings(user_id, embeddings, self.model.id, passphrase if old is None else old.passphrase, state, modalities)
         self.store.put(template, replace=mode != "new")  # one transaction: all or nothing
         return template
 
@@ -224,11 +241,20 @@ class Verifier:
         self._check_model(template)
         if self.attempts is not None:
             self.attempts.check(user_id)  # TooManyAttemptsError, before any video work
-        clip = self.model.clip(video, audio=liveness)  # only the checks listen to the sound
+        # the sound only where the checks or the voice listen to it
+        clip = self.model.clip(video, audio=liveness or self.modal.needs_audio, face_chips=self.modal.face_chips)
         probe = self.model.embedder.embed_clips([clip])[0]
         v = self.policy.decide(template.embeddings, probe)
         accepted = v.accepted
-        reasons = [f"score {v.score:.3f} {'>=' if accepted else '<'} threshold {v.threshold:.3f} ({v.how})"]
+        reasons = [f"{'lip ' if self.modal.extra else ''}score {v.score:.3f} {'>=' if accepted else '<'} threshold {v.threshold:.3f} ({v.how})"]
+        fused = self.modal.decide(v.score, template, clip, self.policy.operating_point)
+        for name, why in fused.left_out.items():
+            reasons.append(f"{name} left out: {why}")
+        llr, llr_threshold = v.llr, v.llr_threshold
+        if fused.accepted is not None:  # the fused LLR decides; the lip score above stays for reading
+            accepted, llr, llr_threshold = fused.accepted, fused.llr, fused.llr_threshold
+            scores = ", ".join(f"{m} {s:.3f}" for m, s in fused.scores.items())
+            reasons.append(f"fused {'+'.join(fused.modalities)} ({scores}): LLR {fused.llr:.2f} {'>=' if accepted else '<'} {fused.llr_threshold:.2f} ({self.policy.operating_point})")
         if template.passphrase is not None and passphrase is not None and passphrase != template.passphrase:
             accepted = False
             reasons.append("the claimed passphrase differs from the enrolled one")
@@ -246,7 +272,8 @@ class Verifier:
         if self.attempts is not None:
             self.attempts.record(user_id, accepted)
         return Decision(
-            user=user_id, score=v.score, threshold=v.threshold, accepted=accepted, llr=v.llr, operating_point=v.operating_point, reasons=reasons, checks=checks, llr_threshold=v.llr_threshold
+            user=user_id, score=v.score, threshold=v.threshold, accepted=accepted, llr=llr, operating_point=v.operating_point, reasons=reasons, checks=checks, llr_threshold=llr_threshold,
+            modality_scores=fused.scores if self.modal.extra else {}, left_out=fused.left_out, fused=list(fused.modalities),
         )
 
     def decide_embedding(self, user_id: str, probe: np.ndarray):

@@ -6,7 +6,8 @@ model.pt is self-contained (loaded with torch.load(weights_only=True), no pickle
     model {name: ensemble, config: {members: [...]}} and one whitening per member), thresholds
     {eer, fmr_1pct, ...} for clip-against-clip trials and verify_thresholds for a probe
     against a 3-clip enrolment template, and an llr calibration {a, b}, all fitted on the
-    validation speakers, plus
+    validation speakers, optionally fusion (lipauth.scoring.fusion: the rules that fuse the
+    lips with the voice and face encoders), plus
     provenance (training speakers, validation metrics, git commit).
 """
 
@@ -47,6 +48,7 @@ class LipEmbedder:
     calibration: dict[str, float] | None = None
     backend_scoring: Whitening | MemberWhitening | None = None  # applied to the network's embeddings, if fitted
     info: dict[str, Any] = field(default_factory=dict)
+    fusion: dict[str, Any] | None = None  # score fusion with the voice and face encoders (lipauth.scoring.fusion)
     # None: eager; False: freeze at the next batch (freeze_for_inference); else the frozen network
     _frozen: Any = field(default=None, init=False, repr=False, compare=False)
 
@@ -123,6 +125,8 @@ class LipEmbedder:
             "backend_scoring": self.backend_scoring.to_dict() if self.backend_scoring is not None else None,
             "info": self.info,
         }
+        if self.fusion:
+            payload["fusion"] = self.fusion
         return save_artifact(path, payload)
 
     @classmethod
@@ -146,4 +150,5 @@ class LipEmbedder:
             calibration=payload.get("calibration"),
             backend_scoring=Whitening.from_dict(payload.get("backend_scoring")),
             info=payload.get("info") or {},
+            fusion=payload.get("fusion"),
         )

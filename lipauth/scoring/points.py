@@ -1,5 +1,6 @@
-"""The names of operating points and scorings, and their checks: apart from the policy so
-that the command line can refuse a wrong one before it imports NumPy (or anything else)."""
+"""The names of operating points, scorings and modalities, and their checks: apart from the
+policy so that the command line can refuse a wrong one before it imports NumPy (or anything
+else)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from lipauth.errors import InvalidInputError
 
 OPERATING_POINTS = ("eer", "fmr_1pct", "fmr_0.1pct")
 SCORINGS = ("raw", "normalised")
+MODALITIES = ("lips", "voice", "face")  # the lips always; the others where a model's fusion has them
 
 
 def parse_operating_point(point: str | float) -> str | float:
@@ -24,3 +26,13 @@ def parse_operating_point(point: str | float) -> str | float:
 def check_scoring(scoring: str | None) -> None:
     if scoring is not None and scoring not in SCORINGS:
         raise InvalidInputError(f"scoring must be raw or normalised, got {scoring!r}")
+
+
+def parse_modalities(text: str | None) -> tuple[str, ...] | None:
+    """ "lips,voice,face" -> ("lips", "voice", "face"), in that order; the lips are always one."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if any(n not in MODALITIES for n in names) or "lips" not in names:
+        raise InvalidInputError(f"modalities are a comma-separated choice of {', '.join(MODALITIES)}, lips included; got {text!r}")
+    return tuple(m for m in MODALITIES if m in names)

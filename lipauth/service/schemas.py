@@ -25,14 +25,17 @@ class CheckOut(BaseModel):
 
 class DecisionOut(BaseModel):
     user: str
-    accepted: bool = Field(description="identity score reached the threshold and every check that ran passed")
-    score: float = Field(description="cosine of the probe to the user's template")
+    accepted: bool = Field(description="identity score (the fused LLR, where other modalities ran) reached its threshold and every check that ran passed")
+    score: float = Field(description="cosine of the probe's lips to the user's template")
     threshold: float
-    llr: float | None = Field(description="calibrated log-likelihood ratio, where the model carries a calibration")
+    llr: float | None = Field(description="calibrated log-likelihood ratio (of the fused modalities, where they decided), where the model carries a calibration")
     llr_threshold: float | None
     operating_point: str
     reasons: list[str]
     checks: list[CheckOut]
+    modality_scores: dict[str, float] = Field({}, description="cosine per modality that ran, lips included; empty for lips-only decisions")
+    left_out: dict[str, str] = Field({}, description="modalities asked for that could not run, and why")
+    fused: list[str] = Field([], description="the modalities whose fused LLR decided; empty when the lips decided alone")
 
 
 class EnrolOut(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -80,13 +80,14 @@ class LipPipeline:
         self.config = config or PipelineConfig()
         self.backend = backend or create_backend(self.config.backend)
 
-    def process(self, path: str | os.PathLike, meta: ClipMeta | None = None, *, audio: bool | None = None) -> LipClip:
+    def process(self, path: str | os.PathLike, meta: ClipMeta | None = None, *, audio: bool | None = None, face_chips: int | None = None) -> LipClip:
         """`audio`: decode the sound track (None: as the config says); a lips-only verify
-        does without it, which also keeps the decoding thread out of the tracker's way."""
-        return self.process_traced(path, meta, audio=audio)[0]
+        does without it, which also keeps the decoding thread out of the tracker's way.
+        `face_chips`: aligned face chips to keep for the face encoder (None: as configured)."""
+        return self.process_traced(path, meta, audio=audio, face_chips=face_chips)[0]
 
-    def process_traced(self, path: str | os.PathLike, meta: ClipMeta | None = None, *, audio: bool | None = None) -> tuple[LipClip, PipelineTrace]:
-        cfg = self.config
+    def process_traced(self, path: str | os.PathLike, meta: ClipMeta | None = None, *, audio: bool | None = None, face_chips: int | None = None) -> tuple[LipClip, PipelineTrace]:
+        cfg = self.config if face_chips is None else replace(self.config, face_chips=face_chips)
         video, track = self.decode_and_track(path, audio=cfg.audio if audio is None else audio)
         if len(track.points) < video.n_frames:
             if not track.found.any():

@@ -1,0 +1,102 @@
+"""The voice and the face beside the lips in enrol and verify: which encoders run, what
+they give a template, and how their scores join the lips' (lipauth.scoring.fusion).
+
+The lips decide alone unless the model file carries fusion rules; then every modality the
+verifier was asked for runs where it can, and the decision says which could not and why
+(no speech in the audio, no face chips), using the rule fitted for what is left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lipauth.clip import LipClip
+from lipauth.errors import InvalidInputError
+from lipauth.scoring.fusion import ScoreFusion
+
+FACE_CHIPS = 4  # aligned chips per clip for the face encoder: spread over the clip
+
+
+@dataclass(frozen=True)
+class FusedVerdict:
+    scores: dict[str, float]  # cosine per modality that ran, lips included
+    left_out: dict[str, str]  # modality -> why it did not run
+    llr: float | None  # the fused LLR; None where only the lips ran
+    llr_threshold: float | None
+    accepted: bool | None  # None: the lips alone decide
+    modalities: tuple[str, ...] = field(default_factory=tuple)  # those fused
+
+
+class ModalityScorer:
+    def __init__(self, requested: tuple[str, ...] | None, fusion: dict | None) -> None:
+        """requested: the modalities to use (None: all the model's fusion has, else the lips);
+        fusion: the model file's fusion rules (LipEmbedder.fusion)."""
+        self.fusion = ScoreFusion.from_dict(fusion) if fusion else None
+        available = self.fusion.modalities if self.fusion else ("lips",)
+        self.modalities = requested or available
+        missing = [m for m in self.modalities if m not in available]
+        if missing:
+            raise InvalidInputError(f"this model carries no fusion rules for {', '.join(missing)}: its modalities are {', '.join(available)}")
+        self.extra = tuple(m for m in self.modalities if m != "lips")
+        self._encoders: dict[str, object] = {}
+
+    @property
+    def needs_audio(self) -> bool:
+        return "voice" in self.extra
+
+    @property
+    def face_chips(self) -> int:
+        return FACE_CHIPS if "face" in self.extra else 0
+
+    def _encoder(self, name: str):
+        if name not in self._encoders:  # made on first use: dlib's ResNet and GE2E take ~1 s to load
+            if name == "voice":
+                from lipauth.encoders.voice import VoiceEncoder
+
+                self._encoders[name] = VoiceEncoder()
+            else:
+                from lipauth.encoders.face import FaceEncoder
+
+                self._encoders[name] = FaceEncoder()
+        return self._encoders[name]
+
+    def vectors(self, clip: LipClip) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """(modality -> vector, modality -> why it could not run) for one clip."""
+        out, left_out = {}, {}
+        for name in self.extra:
+            v = self._encoder(name).embed(clip)
+            if v is None:
+                left_out[name] = "no speech in the audio" if name == "voice" else "no face fitted"
+            else:
+                out[name] = v
+        return out, left_out
+
+    def enrol(self, clips: list[LipClip]) -> dict[str, np.ndarray]:
+        """modality -> (n, D) vectors of the clips where it ran."""
+        found: dict[str, list[np.ndarray]] = {m: [] for m in self.extra}
+        for clip in clips:
+            for name, v in self.vectors(clip)[0].items():
+                found[name].append(v)
+        return {m: np.stack(v) for m, v in found.items() if v}
+
+    def decide(self, lips_score: float, template, clip: LipClip, operating_point: str) -> FusedVerdict:
+        """The fused decision of a probe clip against a template (lipauth.auth.templates)."""
+        scores, left_out = {"lips": lips_score}, {}
+        if self.extra:
+            vectors, left_out = self.vectors(clip)
+            for name, v in vectors.items():
+                enrolled = template.modality_vector(name)
+                if enrolled is None:
+                    left_out[name] = "not enrolled for this user"
+                else:
+                    scores[name] = float(enrolled @ v)
+        rule = self.fusion.rule_for(tuple(scores)) if self.fusion and len(scores) > 1 else None
+        if rule is None:
+            return FusedVerdict(scores, left_out, None, None, None)
+        if operating_point not in rule.thresholds:
+            raise InvalidInputError(f"fused decisions take a named operating point ({', '.join(rule.thresholds)}), not {operating_point!r}")
+        llr, threshold = rule.llr(scores), rule.thresholds[operating_point]
+        return FusedVerdict(scores, left_out, llr, threshold, llr >= threshold, rule.modalities)
+

@@ -1,0 +1,93 @@
+"""Score-level fusion of the lips with the voice and the face: one log-likelihood ratio per
+decision (issue #14, item 4).
+
+For each set of modalities a decision can have (the lips always; the voice where the clip
+has speech; the face where dlib fitted one), a logistic regression on the modalities'
+cosines, fitted on validation trials with balanced classes so that its log-odds are
+log-likelihood ratios, and the LLR thresholds of the operating points on those same
+trials. A modality that cannot run leaves its set: the decision uses the rule fitted
+without it, never a score filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from lipauth.errors import InvalidInputError
+from lipauth.measure.metrics import eer, threshold_at_fmr
+from lipauth.scoring.points import MODALITIES, OPERATING_POINTS
+
+
+@dataclass(frozen=True)
+class FusionRule:
+    modalities: tuple[str, ...]  # in MODALITIES order, lips first
+    weights: tuple[float, ...]  # one per modality, on its cosine
+    bias: float
+    thresholds: dict[str, float]  # operating point -> the LLR a probe must reach
+
+    def llr(self, scores: dict[str, float]) -> float:
+        return float(self.bias + sum(w * scores[m] for m, w in zip(self.modalities, self.weights)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"modalities": list(self.modalities), "weights": list(self.weights), "bias": self.bias, "thresholds": dict(self.thresholds)}
+
+
+class ScoreFusion:
+    """The fitted rules, one per set of modalities that includes the lips and another."""
+
+    def __init__(self, rules: list[FusionRule], source: str = "") -> None:
+        self.rules = {r.modalities: r for r in rules}
+        self.source = source
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """Every modality some rule uses."""
+        used = {m for key in self.rules for m in key}
+        return tuple(m for m in MODALITIES if m in used)
+
+    def rule_for(self, available: tuple[str, ...]) -> FusionRule | None:
+        """The rule for exactly these modalities; None for the lips alone (the lip policy decides)."""
+        key = tuple(m for m in MODALITIES if m in available)
+        return self.rules.get(key)
+
+    @classmethod
+    def fit(cls, scores: dict[str, np.ndarray], genuine: np.ndarray, source: str = "") -> "ScoreFusion":
+        """scores: modality -> (N,) cosines of the same N validation trials (lips and at least
+        one other); one rule per subset of them that holds the lips and another modality."""
+        from sklearn.linear_model import LogisticRegression
+
+        genuine = np.asarray(genuine, bool)
+        if "lips" not in scores or len(scores) < 2:
+            raise InvalidInputError("fusion needs the lips' scores and at least one other modality's")
+        if genuine.all() or not genuine.any():
+            raise InvalidInputError("fusion needs genuine and impostor trials")
+        present = [m for m in MODALITIES if m in scores]
+        rules = []
+        for size in range(1, len(present)):
+            for extra in combinations(present[1:], size):
+                mods = ("lips", *extra)
+                x = np.stack([np.asarray(scores[m], np.float64) for m in mods], axis=1)
+                lr = LogisticRegression(class_weight="balanced").fit(x, genuine)
+                llr = lr.decision_function(x)
+                # a lower false-match rate never takes a lower threshold (where the validation
+                # trials separate, the lowest threshold with FMR <= 1 % can lie below the EER's)
+                at_eer = eer(llr, genuine)[1]
+                at_1 = max(at_eer, threshold_at_fmr(llr, genuine, 0.01))
+                points = {"eer": at_eer, "fmr_1pct": at_1, "fmr_0.1pct": max(at_1, threshold_at_fmr(llr, genuine, 0.001))}
+                rules.append(FusionRule(mods, tuple(float(w) for w in lr.coef_[0]), float(lr.intercept_[0]), {k: float(v) for k, v in points.items()}))
+        return cls(rules, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rules": [r.to_dict() for r in self.rules.values()], "source": self.source}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ScoreFusion":
+        rules = [FusionRule(tuple(r["modalities"]), tuple(r["weights"]), float(r["bias"]), {k: float(v) for k, v in r["thresholds"].items()}) for r in d["rules"]]
+        for r in rules:
+            if r.modalities[0] != "lips" or set(r.thresholds) != set(OPERATING_POINTS):
+                raise InvalidInputError(f"a fusion rule for {r.modalities} is not one lipauth makes")
+        return cls(rules, d.get("source", ""))

@@ -1,0 +1,175 @@
+"""The lips fused with the voice and the face (lipauth.scoring.fusion, lipauth.auth.modalities):
+fitted rules, templates that keep every modality, decisions that say what ran."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from lipauth.errors import InvalidInputError, LipauthError
+from lipauth.scoring.fusion import ScoreFusion
+from lipauth.scoring.points import parse_modalities
+from tests.conftest import need
+
+
+def _synthetic_trials(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    genuine = rng.random(n) < 0.3
+    scores = {m: np.where(genuine, rng.normal(mu, 0.15, n), rng.normal(0.2, 0.15, n)) for m, mu in (("lips", 0.4), ("voice", 0.5), ("face", 0.6))}
+    return scores, genuine
+
+
+def test_a_rule_per_set_of_modalities_with_the_lips():
+    scores, genuine = _synthetic_trials()
+    fusion = ScoreFusion.fit(scores, genuine)
+    assert set(fusion.rules) == {("lips", "voice"), ("lips", "face"), ("lips", "voice", "face")}
+    assert fusion.rule_for(("face", "lips")) is fusion.rules[("lips", "face")] and fusion.rule_for(("lips",)) is None
+    both = fusion.rule_for(("lips", "voice", "face"))
+    assert all(w > 0 for w in both.weights)  # each modality here separates: each weighs in favour
+    llr = np.array([both.llr({m: scores[m][i] for m in scores}) for i in range(len(genuine))])
+    assert llr[genuine].mean() > 2 > -2 > llr[~genuine].mean()
+    # fused, the three separate better than the best of them alone
+    from lipauth.measure.metrics import eer
+
+    assert eer(llr, genuine)[0] < min(eer(scores[m], genuine)[0] for m in scores)
+    # thresholds on the fused LLR, stricter for lower false-match rates
+    t = both.thresholds
+    assert t["eer"] <= t["fmr_1pct"] <= t["fmr_0.1pct"]
+    again = ScoreFusion.from_dict(fusion.to_dict())
+    assert again.rules == fusion.rules
+
+
+def test_fusion_refuses_what_it_cannot_fit():
+    scores, genuine = _synthetic_trials()
+    with pytest.raises(InvalidInputError, match="at least one other"):
+        ScoreFusion.fit({"lips": scores["lips"]}, genuine)
+    with pytest.raises(InvalidInputError, match="genuine and impostor"):
+        ScoreFusion.fit(scores, np.ones(len(genuine), bool))
+
+
+@pytest.mark.parametrize("text, expected", [("lips", ("lips",)), ("face, lips", ("lips", "face")), ("lips,voice,face", ("lips", "voice", "face"))])
+def test_modalities_parse(text, expected):
+    assert parse_modalities(text) == expected
+
+
+@pytest.mark.parametrize("text", ["voice,face", "lips,iris", ""])
+def test_modalities_without_the_lips_or_unknown_are_refused(text):
+    with pytest.raises(InvalidInputError, match="lips included"):
+        parse_modalities(text)
+
+
+# -- on real people -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fused_model_file(tmp_path_factory):
+    """The bundled lip model with fusion rules fitted on every pair of 5 grid-s1 clips and 8
+    talking-face people: none of them is a person the tests below enrol (grid-s2, p01)."""
+    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    import csv
+
+    from lipauth.api import load_model
+    from lipauth.auth.modalities import ModalityScorer
+    from lipauth.scoring.fusion import FusionRule
+
+    model = load_model()
+    placeholder = ScoreFusion([FusionRule(("lips", "voice", "face"), (1.0, 1.0, 1.0), 0.0, {"eer": 0.0, "fmr_1pct": 0.0, "fmr_0.1pct": 0.0})]).to_dict()
+    scorer = ModalityScorer(("lips", "voice", "face"), placeholder)  # only its encoders are used here
+    people = [(p, "grid-s1") for p in sorted(need("grid-s1/video").glob("*.mpg"))[:5]]
+    with open(need("talking-faces/manifest.csv")) as f:
+        rows = [r for r in csv.DictReader(f) if r["person"] != "p01"]
+    people += [(need("talking-faces") / r["file"], r["person"]) for r in rows[2:10]]
+    vectors = []
+    for path, person in people:
+        try:
+            clip = model.clip(path, audio=True, face_chips=4)
+        except LipauthError:  # a clip the pipeline refuses (the face lost) is not a trial
+            continue
+        found, _ = scorer.vectors(clip)
+        vectors.append((person, {"lips": model.embedder.embed_clips([clip])[0], **found}))
+    pairs = [(a, b) for a, b in itertools.combinations(vectors, 2) if len(a[1]) == len(b[1]) == 3]
+    scores = {m: np.array([a[1][m] @ b[1][m] for a, b in pairs]) for m in ("lips", "voice", "face")}
+    model.embedder.fusion = ScoreFusion.fit(scores, np.array([a[0] == b[0] for a, b in pairs]), source="tests: grid-s1 + 8 talking faces").to_dict()
+    return model.embedder.save(tmp_path_factory.mktemp("fused") / "fused.pt")
+
+
+@pytest.fixture(scope="module")
+def fused_verifier(fused_model_file, tmp_path_factory):
+    from lipauth.api import load_model
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+
+    verifier = Verifier(load_model(fused_model_file), TemplateStore(tmp_path_factory.mktemp("store") / "t.db", create=True))
+    verifier.enroll("s2", [need("grid-s2/video/bbaf2a.mpg")])  # enrolled from one clip
+    return verifier
+
+
+def test_a_template_keeps_every_modality_through_the_encrypted_store(fused_verifier):
+    template = fused_verifier.store.get("s2")
+    assert fused_verifier.modal.modalities == ("lips", "voice", "face")
+    assert template.modalities["voice"].shape == (1, 256) and template.modalities["face"].shape == (1, 128)
+
+
+def test_the_fused_decision_accepts_the_person_and_refuses_another(fused_verifier):
+    same = fused_verifier.verify("s2", need("grid-s2/video/bbilzs.mpg"))
+    assert same.accepted and same.fused == ["lips", "voice", "face"] and not same.left_out
+    assert set(same.modality_scores) == {"lips", "voice", "face"} and same.score == same.modality_scores["lips"]
+    assert same.llr >= same.llr_threshold and any(r.startswith("fused lips+voice+face") for r in same.reasons)
+    other = fused_verifier.verify("s2", need("talking-faces/hdtf_obama.mp4"))
+    assert not other.accepted and other.llr < other.llr_threshold
+
+
+def test_a_video_without_sound_leaves_the_voice_out_and_says_so(fused_verifier, tmp_path):
+    from lipauth.video.decode import decode_video
+    from lipauth.video.encode import write_video
+
+    mute = write_video(tmp_path / "mute.mp4", decode_video(need("grid-s2/video/bbilzs.mpg")).frames, 25.0)
+    d = fused_verifier.verify("s2", mute)
+    assert d.left_out == {"voice": "no speech in the audio"} and d.fused == ["lips", "face"]
+    assert d.accepted and any("voice left out" in r for r in d.reasons)
+
+
+def test_the_lips_and_face_of_the_person_with_another_voice_are_refused(fused_verifier, tmp_path):
+    """A dub: grid-s2's face and lips speaking with grid-s1's voice. The lips and the face
+    say yes; the voice says no, and the fused decision refuses."""
+    from lipauth.video.decode import decode_video
+    from lipauth.video.encode import write_video
+
+    video, voice = decode_video(need("grid-s2/video/bbilzs.mpg")), decode_video(need("grid-s1/video/bbaf2n.mpg"))
+    n = min(len(video.audio), len(voice.audio))
+    dub = write_video(tmp_path / "dub.mp4", video.frames, video.fps, voice.audio[:n])
+    d = fused_verifier.verify("s2", dub)
+    lips_alone = d.score >= d.threshold
+    assert lips_alone and d.modality_scores["face"] > 0.9 and not d.accepted
+
+
+def test_a_model_without_fusion_refuses_other_modalities(fused_verifier):
+    from lipauth.api import load_model
+    from lipauth.auth.verifier import Verifier
+
+    bundled = Verifier(load_model(), fused_verifier.store)
+    assert bundled.modal.modalities == ("lips",)  # what a model without fusion rules uses
+    with pytest.raises(InvalidInputError, match="no fusion rules for voice"):
+        Verifier(load_model(), fused_verifier.store, modalities=("lips", "voice"))
+    with pytest.raises(InvalidInputError, match="name an operating point"):
+        Verifier(fused_verifier.model, fused_verifier.store, operating_point=0.7)
+
+
+def test_the_cli_enrols_and_verifies_with_the_modalities_it_is_given(fused_model_file, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from lipauth.cli import app
+
+    runner, store = CliRunner(), str(tmp_path / "cli.db")
+    done = runner.invoke(app, ["enroll", "s2", str(need("grid-s2/video/bbaf2a.mpg")), "--model", str(fused_model_file), "--store", store, "--modalities", "lips,face"])
+    assert done.exit_code == 0, done.output
+    assert "1 clips in the template, 1 with face" in done.output
+    done = runner.invoke(app, ["verify", "s2", str(need("grid-s2/video/bbilzs.mpg")), "--model", str(fused_model_file), "--store", store, "--modalities", "lips,face", "--json"])
+    d = json.loads(done.output.strip().splitlines()[-1])
+    assert done.exit_code == 0 and d["fused"] == ["lips", "face"] and set(d["modality_scores"]) == {"lips", "face"}
+    # asked for the voice too, with a template that has none: the voice is left out, and says why
+    done = runner.invoke(app, ["verify", "s2", str(need("grid-s2/video/bbilzs.mpg")), "--model", str(fused_model_file), "--store", store, "--json"])
+    d = json.loads(done.output.strip().splitlines()[-1])
+    assert d["left_out"] == {"voice": "not enrolled for this user"} and d["fused"] == ["lips", "face"]
