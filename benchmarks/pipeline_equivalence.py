@@ -5,9 +5,9 @@ prints how close each clip's two embeddings are, and the EER of each over all pa
     python benchmarks/pipeline_equivalence.py [--baseline e826171]
 
 Clips: 20 of grid-s1, 20 of grid-s2, the CREMA-D sample (one speaker) and the 29 talking
-faces (25 people), through the bundled model, lips only. The pairs are not a held-out
-evaluation (GRID is in the bundled model's training data): they show whether the two
-pipelines agree, not how good either is. A clip whose tracking is marginal (frames
+faces (25 people), through the bundled model, lips only (it was trained on AVLetters and
+never saw these people). The pairs are a check, not an evaluation: they show whether the
+two pipelines agree, not how good either is. A clip whose tracking is marginal (frames
 without a face, several re-detections) can move more than a grey level of difference
 suggests; the per-clip table names them.
 """

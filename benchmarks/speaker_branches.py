@@ -17,7 +17,7 @@ folds' people. EER with a 95 % interval from resampling people, FNMR at FMR 1 % 
 Read it with what the encoders have seen: GE2E was trained on VoxCeleb1/2 and LibriSpeech
 train-other, dlib's face model on ~7,500 people including celebrities, and the talking
 faces' person labels were themselves made by matching faces with dlib's encoder. The lip
-model was trained on AVLetters and GRID (grid-s1/s2 here are in its training data).
+model was trained on AVLetters only: it never saw any of these people.
 Embeddings are cached in runs/speaker-branches/ (delete it to recompute).
 """
 

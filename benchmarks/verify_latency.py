@@ -43,6 +43,8 @@ from lipauth.video.roi import crop_frames, lip_boxes, normalise_to_boxes
 TARGET_S = 0.2  # issue #16: a warm lips-only verify of this clip within 200 ms on 2 cores
 BASELINE = "e826171"  # the last revision before the verify path was made faster (issue #16)
 STAGES = ("decode", "landmarks", "decode + landmarks", "crop", "embed", "score", "total", "av_sync", "face_liveness", "total --liveness")
+# the other modalities' branches (issue #14), timed on the same clip: new, so no baseline
+BRANCHES = ("decode + landmarks + audio + 4 face chips", "voice (GE2E)", "face (dlib ResNet, 4 chips)")
 
 
 def main() -> None:
@@ -62,7 +64,8 @@ def main() -> None:
         verifier = Verifier(model, TemplateStore(Path(tmp) / "t.db", create=True))
         verifier.enroll("user", enrol)
         cfg = model.pipeline.config
-        stages: dict[str, list[float]] = {k: [] for k in STAGES}
+        stages: dict[str, list[float]] = {k: [] for k in STAGES + BRANCHES}
+        encoders = branch_encoders()
         checks = verifier.checks
         template = verifier.store.get("user")
         full_clip = model.clip(args.video)
@@ -93,8 +96,18 @@ def main() -> None:
             assert abs(decision.score - score) < 1e-4 and abs(live.score - score) < 1e-4
             if i == 0:
                 continue  # warm-up
-            for k, v in zip(stages, (t1 - t0, t2 - t1, t2b - t2, t3 - t2b, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7, t9 - t8)):
+            for k, v in zip(STAGES, (t1 - t0, t2 - t1, t2b - t2, t3 - t2b, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7, t9 - t8)):
                 stages[k].append(v)
+            if encoders:
+                t0 = time.perf_counter()
+                rich = model.clip(args.video, audio=True, face_chips=4)
+                t1 = time.perf_counter()
+                encoders["voice"].embed(rich)
+                t2 = time.perf_counter()
+                encoders["face"].embed(rich)
+                t3 = time.perf_counter()
+                for k, v in zip(BRANCHES, (t1 - t0, t2 - t1, t3 - t2)):
+                    stages[k].append(v)
     n_frames = video.n_frames
     new = {k: 1000 * statistics.median(v) for k, v in stages.items()}
     print(f"verify latency: {args.video.name} ({n_frames} frames, {n_frames / video.fps:.1f} s, {video.grey.shape[2]}x{video.grey.shape[1]}), median of {args.runs} runs each")
@@ -103,8 +116,38 @@ def main() -> None:
         before = f"{old[k]:8.1f} ms" if k in old else ("-" if old else "")
         note = f"   (target {1000 * TARGET_S:.0f} ms: {'met' if new[k] <= 1000 * TARGET_S else 'NOT met'})" if k == "total" else ""
         print(f"  {k:<20}{before:>18}{new[k]:13.1f} ms{note}")
+    if encoders:
+        print(f"  other modalities (issue #14): {'stage':<38}")
+        for k in BRANCHES:
+            print(f"  {k:<44}{new[k]:13.1f} ms")
+        print(f"  model files: {model_sizes(model)}")
     print(f"  the liveness checks add {new['total --liveness'] - new['total']:.1f} ms to a verify; checks: {[(c.name, round(c.score, 3), c.passed) for c in live.checks]}")
     print(f"  score {decision.score:.3f}, accepted {decision.accepted}")
+
+
+def branch_encoders() -> dict:
+    """The voice and face encoders, where their packages are installed."""
+    try:
+        from lipauth.encoders.face import FaceEncoder
+        from lipauth.encoders.voice import VoiceEncoder
+
+        return {"voice": VoiceEncoder(), "face": FaceEncoder()}
+    except Exception as exc:  # resemblyzer missing: the lips' figures still stand
+        print(f"(the other modalities are not timed: {exc})")
+        return {}
+
+
+def model_sizes(model) -> str:
+    import importlib.util
+
+    from lipauth.api import default_model_path
+
+    sizes = {"lips (bundled model file)": default_model_path()}
+    for package, name, label in (("resemblyzer", "pretrained.pt", "voice (GE2E)"), ("face_recognition_models", "models/dlib_face_recognition_resnet_model_v1.dat", "face (dlib ResNet)")):
+        spec = importlib.util.find_spec(package)
+        if spec and spec.origin:
+            sizes[label] = Path(spec.origin).parent / name
+    return ", ".join(f"{k} {Path(v).stat().st_size / 1e6:.1f} MB" for k, v in sizes.items() if Path(v).is_file())
 
 
 def baseline_stages(revision: str, args) -> dict[str, float]:

@@ -43,7 +43,16 @@ class VoiceEncoder:
         speech = self._resemblyzer.preprocess_wav(audio, source_sr=None if rate == 16000 else rate)
         if len(speech) < MIN_SPEECH_S * 16000:
             return None
-        return self._net.embed_utterance(speech).astype(np.float32)
+        import torch
+
+        # one utterance's LSTM on one thread: on two, it took 11 or ~100 ms from one call to the
+        # next (the second thread's wake-up), on one a steady 15 (benchmarks/verify_latency.py)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._net.embed_utterance(speech).astype(np.float32)
+        finally:
+            torch.set_num_threads(threads)
 
     def embed(self, clip: LipClip) -> np.ndarray | None:
         """The clip's voice vector, or None where it has no audio or too little speech."""
