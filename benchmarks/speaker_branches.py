@@ -33,6 +33,7 @@ import numpy as np
 
 from lipauth.corpora.shared import default_data_root
 from lipauth.measure.metrics import bootstrap_eer_ci, eer, fnmr_at_fmr
+from lipauth.scoring.fusion import cross_validated_llr
 
 BRANCHES = ("lips", "voice", "face")
 CACHE = Path("runs/speaker-branches/embeddings.json")
@@ -93,25 +94,6 @@ def trials(emb: dict[str, dict], keys: list[str], branches: tuple[str, ...]) -> 
     return t
 
 
-def fused_by_people(t: dict[str, np.ndarray], folds: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """LR-fused scores (log-odds) of the trials within each fold of people, the weights fitted
-    on the trials among the other folds' people; (scores, mask of the trials scored)."""
-    from sklearn.linear_model import LogisticRegression
-
-    people = sorted(set(t["a"]) | set(t["b"]))
-    fold = dict(zip(np.random.default_rng(seed).permutation(people), itertools.cycle(range(folds))))
-    fa, fb = np.array([fold[p] for p in t["a"]]), np.array([fold[p] for p in t["b"]])
-    x = np.stack([t[b] for b in BRANCHES], axis=1)
-    fused, scored = np.zeros(len(x)), np.zeros(len(x), bool)
-    for k in range(folds):
-        test, train = (fa == k) & (fb == k), (fa != k) & (fb != k)
-        if not test.any() or len(set(t["genuine"][train])) < 2:
-            continue
-        lr = LogisticRegression(class_weight="balanced").fit(x[train], t["genuine"][train])
-        fused[test], scored[test] = lr.decision_function(x[test]), True
-    return fused, scored
-
-
 def row(name: str, scores: np.ndarray, t: dict[str, np.ndarray], mask: np.ndarray | None = None) -> tuple[str, tuple]:
     m = np.ones(len(scores), bool) if mask is None else mask
     s, g, a, b = scores[m], t["genuine"][m], t["a"][m], t["b"][m]
@@ -140,7 +122,7 @@ def main() -> None:
     header = "| rows | EER % | 95 % CI | FNMR @ FMR 1 % | FNMR @ FMR 0.1 % | genuine / impostor | people |\n|---|---|---|---|---|---|---|"
     video = [k for k, v in emb.items() if v["source"] != "librispeech"]
     t = trials(emb, video, BRANCHES)
-    fused, scored = fused_by_people(t)
+    fused, scored = cross_validated_llr({b: t[b] for b in BRANCHES}, t["genuine"], t["a"], t["b"])
     mean = sum(t[b] for b in BRANCHES) / len(BRANCHES)
     print("pooled over the video sources, the same trials in every row:\n" + header)
     curves = {}

@@ -4,6 +4,7 @@ says what it makes; each kind's runner reads the rest of the file.
     kind: lip_embedding   (default)  WhisperNet and the other lip models (lipauth.training)
     kind: av_sync                    the AV-synchrony model (lipauth.pad.recipes)
     kind: face_liveness              the face-liveness model (lipauth.pad.recipes)
+    kind: fusion                     fusion rules of a lip model with voice and face (lipauth.fusion_recipe)
 
 Adding a kind is a runner `run(raw, data, out, where) -> {"model": path, "report": ...}`
 and its line here."""
@@ -17,7 +18,7 @@ from lipauth.errors import InvalidInputError
 from lipauth.training.config import read_yaml
 
 LIP = "lip_embedding"
-RUNNERS = {"av_sync": "lipauth.pad.recipes:run_av_sync", "face_liveness": "lipauth.pad.recipes:run_face_liveness"}
+RUNNERS = {"av_sync": "lipauth.pad.recipes:run_av_sync", "face_liveness": "lipauth.pad.recipes:run_face_liveness", "fusion": "lipauth.fusion_recipe:run_fusion"}
 KINDS = (LIP, *RUNNERS)
 
 

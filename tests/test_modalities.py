@@ -1,12 +1,10 @@
 """The lips fused with the voice and the face (lipauth.scoring.fusion, lipauth.auth.modalities):
 fitted rules, templates that keep every modality, decisions that say what ran."""
 
-import itertools
-
 import numpy as np
 import pytest
 
-from lipauth.errors import InvalidInputError, LipauthError
+from lipauth.errors import InvalidInputError
 from lipauth.scoring.fusion import ScoreFusion
 from lipauth.scoring.points import parse_modalities
 from tests.conftest import need
@@ -63,34 +61,23 @@ def test_modalities_without_the_lips_or_unknown_are_refused(text):
 
 @pytest.fixture(scope="module")
 def fused_model_file(tmp_path_factory):
-    """The bundled lip model with fusion rules fitted on every pair of 5 grid-s1 clips and 8
-    talking-face people: none of them is a person the tests below enrol (grid-s2, p01)."""
+    """The bundled lip model with fusion rules made by the fusion recipe from 5 grid-s1 clips
+    and 12 talking-face clips: none of them of a person the tests below enrol or claim to be
+    (grid-s2, p01)."""
     pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
-    import csv
+    from lipauth.fusion_recipe import run_fusion
 
-    from lipauth.api import load_model
-    from lipauth.auth.modalities import ModalityScorer
-    from lipauth.scoring.fusion import FusionRule
-
-    model = load_model()
-    placeholder = ScoreFusion([FusionRule(("lips", "voice", "face"), (1.0, 1.0, 1.0), 0.0, {"eer": 0.0, "fmr_1pct": 0.0, "fmr_0.1pct": 0.0})]).to_dict()
-    scorer = ModalityScorer(("lips", "voice", "face"), placeholder)  # only its encoders are used here
-    people = [(p, "grid-s1") for p in sorted(need("grid-s1/video").glob("*.mpg"))[:5]]
-    with open(need("talking-faces/manifest.csv")) as f:
-        rows = [r for r in csv.DictReader(f) if r["person"] != "p01"]
-    people += [(need("talking-faces") / r["file"], r["person"]) for r in rows[2:10]]
-    vectors = []
-    for path, person in people:
-        try:
-            clip = model.clip(path, audio=True, face_chips=4)
-        except LipauthError:  # a clip the pipeline refuses (the face lost) is not a trial
-            continue
-        found, _ = scorer.vectors(clip)
-        vectors.append((person, {"lips": model.embedder.embed_clips([clip])[0], **found}))
-    pairs = [(a, b) for a, b in itertools.combinations(vectors, 2) if len(a[1]) == len(b[1]) == 3]
-    scores = {m: np.array([a[1][m] @ b[1][m] for a, b in pairs]) for m in ("lips", "voice", "face")}
-    model.embedder.fusion = ScoreFusion.fit(scores, np.array([a[0] == b[0] for a, b in pairs]), source="tests: grid-s1 + 8 talking faces").to_dict()
-    return model.embedder.save(tmp_path_factory.mktemp("fused") / "fused.pt")
+    recipe = {
+        "kind": "fusion",
+        "sources": {
+            "grid-s1": {"corpus": "grid", "path": "grid-s1", "speaker": "grid-s1", "max_clips": 5},
+            "talking-faces": {"corpus": "talking-faces", "path": "talking-faces", "skip_people": ["p01"], "max_clips": 12},
+        },
+    }
+    made = run_fusion(recipe, need("grid-s1").parent, tmp_path_factory.mktemp("fused"), "test recipe")
+    assert made["report"]["people"] >= 8 and made["report"]["genuine"] >= 10
+    assert "p01" not in made["report"]["table"]
+    return made["model"]
 
 
 @pytest.fixture(scope="module")

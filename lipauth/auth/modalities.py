@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lipauth.clip import LipClip
+from lipauth.encoders import create_encoder
 from lipauth.errors import InvalidInputError
 from lipauth.scoring.fusion import ScoreFusion
 
@@ -52,14 +53,7 @@ class ModalityScorer:
 
     def _encoder(self, name: str):
         if name not in self._encoders:  # made on first use: dlib's ResNet and GE2E take ~1 s to load
-            if name == "voice":
-                from lipauth.encoders.voice import VoiceEncoder
-
-                self._encoders[name] = VoiceEncoder()
-            else:
-                from lipauth.encoders.face import FaceEncoder
-
-                self._encoders[name] = FaceEncoder()
+            self._encoders[name] = create_encoder(name)
         return self._encoders[name]
 
     def vectors(self, clip: LipClip) -> tuple[dict[str, np.ndarray], dict[str, str]]:

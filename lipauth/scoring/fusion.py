@@ -12,6 +12,7 @@ without it, never a score filled in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import itertools
 from itertools import combinations
 from typing import Any
 
@@ -91,3 +92,25 @@ class ScoreFusion:
             if r.modalities[0] != "lips" or set(r.thresholds) != set(OPERATING_POINTS):
                 raise InvalidInputError(f"a fusion rule for {r.modalities} is not one lipauth makes")
         return cls(rules, d.get("source", ""))
+
+
+def cross_validated_llr(scores: dict[str, np.ndarray], genuine: np.ndarray, people_a: np.ndarray, people_b: np.ndarray, folds: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """How fusion does on people it was not fitted on: people are dealt into `folds`; each
+    fold's trials (both clips of its people) get the LLR of the rule for every modality in
+    `scores`, fitted on the trials among the other folds' people. Returns (llr, scored): the
+    trials across folds are scored by no fold."""
+    from sklearn.linear_model import LogisticRegression
+
+    genuine = np.asarray(genuine, bool)
+    people = sorted(set(people_a) | set(people_b))
+    fold = dict(zip(np.random.default_rng(seed).permutation(people), itertools.cycle(range(folds))))
+    fa, fb = np.array([fold[p] for p in people_a]), np.array([fold[p] for p in people_b])
+    x = np.stack([np.asarray(scores[m], np.float64) for m in MODALITIES if m in scores], axis=1)
+    llr, scored = np.zeros(len(x)), np.zeros(len(x), bool)
+    for k in range(folds):
+        test, train = (fa == k) & (fb == k), (fa != k) & (fb != k)
+        if not test.any() or genuine[train].all() or not genuine[train].any():
+            continue
+        lr = LogisticRegression(class_weight="balanced").fit(x[train], genuine[train])
+        llr[test], scored[test] = lr.decision_function(x[test]), True
+    return llr, scored
