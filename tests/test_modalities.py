@@ -160,3 +160,16 @@ def test_the_cli_enrols_and_verifies_with_the_modalities_it_is_given(fused_model
     done = runner.invoke(app, ["verify", "s2", str(need("grid-s2/video/bbilzs.mpg")), "--model", str(fused_model_file), "--store", store, "--json"])
     d = json.loads(done.output.strip().splitlines()[-1])
     assert d["left_out"] == {"voice": "not enrolled for this user"} and d["fused"] == ["lips", "face"]
+
+
+def test_identify_fuses_each_candidate_and_keeps_the_open_set(fused_verifier):
+    """With p01 enrolled beside grid-s2: a grid-s2 probe finds grid-s2 first and matched on
+    the fused LLR, and p01 not matched; a person enrolled by nobody matches no one."""
+    if "p01" not in fused_verifier.store:
+        fused_verifier.enroll("p01", [need("talking-faces/hdtf_obama.mp4")])
+    found = fused_verifier.identify(need("grid-s2/video/bbilzs.mpg"), k=2)
+    assert [c.user for c in found] == ["s2", "p01"]
+    assert found[0].matched and found[0].fused == ("lips", "voice", "face") and found[0].llr >= found[0].llr_threshold
+    assert not found[1].matched and found[0].to_dict()["fused"] == ["lips", "voice", "face"]
+    stranger = fused_verifier.identify(need("crema-d-sample/1001_DFA_ANG_XX.flv"), k=2)
+    assert not any(c.matched for c in stranger)

@@ -77,15 +77,18 @@ class ModalityScorer:
 
     def decide(self, lips_score: float, template, clip: LipClip, operating_point: str) -> FusedVerdict:
         """The fused decision of a probe clip against a template (lipauth.auth.templates)."""
-        scores, left_out = {"lips": lips_score}, {}
-        if self.extra:
-            vectors, left_out = self.vectors(clip)
-            for name, v in vectors.items():
-                enrolled = template.modality_vector(name)
-                if enrolled is None:
-                    left_out[name] = "not enrolled for this user"
-                else:
-                    scores[name] = float(enrolled @ v)
+        return self.fuse(lips_score, template, *(self.vectors(clip) if self.extra else ({}, {})), operating_point)
+
+    def fuse(self, lips_score: float, template, vectors: dict[str, np.ndarray], left_out: dict[str, str], operating_point: str) -> FusedVerdict:
+        """The same, from the probe's vectors already computed (identify scores one probe
+        against many templates)."""
+        scores, left_out = {"lips": lips_score}, dict(left_out)
+        for name, v in vectors.items():
+            enrolled = template.modality_vector(name)
+            if enrolled is None:
+                left_out[name] = "not enrolled for this user"
+            else:
+                scores[name] = float(enrolled @ v)
         rule = self.fusion.rule_for(tuple(scores)) if self.fusion and len(scores) > 1 else None
         if rule is None:
             return FusedVerdict(scores, left_out, None, None, None)
@@ -93,4 +96,3 @@ class ModalityScorer:
             raise InvalidInputError(f"fused decisions take a named operating point ({', '.join(rule.thresholds)}), not {operating_point!r}")
         llr, threshold = rule.llr(scores), rule.thresholds[operating_point]
         return FusedVerdict(scores, left_out, llr, threshold, llr >= threshold, rule.modalities)
-

@@ -54,13 +54,20 @@ class Candidate:
     """One user an identification found, with the threshold the policy sets for them."""
 
     user: str
-    score: float
+    score: float  # the lips' cosine to the user's template
     threshold: float
     matched: bool
+    # where other modalities were fused (lipauth.auth.modalities): the fused LLR decided `matched`
+    llr: float | None = None
+    llr_threshold: float | None = None
+    fused: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """As the CLI's `identify --json` and the service print it."""
-        return {"user": self.user, "score": self.score, "threshold": self.threshold, "above_threshold": self.matched}
+        d = {"user": self.user, "score": self.score, "threshold": self.threshold, "above_threshold": self.matched}
+        if self.fused:
+            d.update(llr=self.llr, llr_threshold=self.llr_threshold, fused=list(self.fused))
+        return d
 
 
 class Verifier:
@@ -307,6 +314,8 @@ class Verifier:
         return self.index
 
     def _identify(self, video, k: int) -> list[Candidate]:
+        if self.modal.extra:
+            return self._identify_fused(video, k)
         if self.index is not None:
             probe = self.model.embed(video)
             # the nearest by cosine, then ranked as without the index, by the margin over each
@@ -322,6 +331,30 @@ class Verifier:
         verdicts = [self.policy.decide(t.embeddings, probe) for t in templates]
         order = np.argsort([-(v.score - v.threshold) for v in verdicts], kind="stable")[:k]
         return [Candidate(templates[i].user_id, verdicts[i].score, verdicts[i].threshold, verdicts[i].accepted) for i in order]
+
+    def _identify_fused(self, video, k: int) -> list[Candidate]:
+        """The lips shortlist (the index's CANDIDATE_POOL nearest, or every template), then each
+        candidate's fused decision with the voice and face, ranked by its margin over its
+        threshold: the probe's other modalities are computed once."""
+        clip = self.model.clip(video, audio=self.modal.needs_audio, face_chips=self.modal.face_chips)
+        probe = self.model.embedder.embed_clips([clip])[0]
+        if self.index is not None:
+            shortlist = [(u, self.policy.decide_score(c, own)) for u, c, own in self.index.nearest(probe, max(k, CANDIDATE_POOL))]
+            templates = {u: self.store.get(u) for u, _ in shortlist}
+        else:
+            templates = {t.user_id: t for t in self.store.templates() if t.model_id == self.model.id}
+            shortlist = [(u, self.policy.decide(t.embeddings, probe)) for u, t in templates.items()]
+        vectors, left_out = self.modal.vectors(clip)
+        ranked = []
+        for user, v in shortlist:
+            f = self.modal.fuse(v.score, templates[user], vectors, left_out, self.policy.operating_point)
+            if f.accepted is None:  # only the lips for this user: their margin ranks them, as an LLR where calibrated
+                margin = v.llr - v.llr_threshold if v.llr is not None and v.llr_threshold is not None else v.score - v.threshold
+                ranked.append((margin, Candidate(user, v.score, v.threshold, v.accepted)))
+            else:  # the fused margin, in LLR units
+                ranked.append((f.llr - f.llr_threshold, Candidate(user, v.score, v.threshold, f.accepted, f.llr, f.llr_threshold, f.modalities)))
+        ranked.sort(key=lambda mc: -mc[0])
+        return [c for _, c in ranked[:k]]
 
     def delete(self, user_id: str, *, origin: Origin | None = None) -> None:
         with audited(self.audit, "delete", user_id, origin or Origin(self.client), None) as rec:

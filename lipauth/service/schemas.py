@@ -64,9 +64,12 @@ class UsersOut(BaseModel):
 
 class CandidateOut(BaseModel):
     user: str
-    score: float
+    score: float = Field(description="cosine of the probe's lips to the user's template")
     threshold: float
-    above_threshold: bool
+    above_threshold: bool = Field(description="matched: the lips' score, or the fused LLR where other modalities ran, reached its threshold")
+    llr: float | None = Field(None, description="the fused LLR, where other modalities ran")
+    llr_threshold: float | None = None
+    fused: list[str] = Field([], description="the modalities fused for this candidate")
 
 
 class IdentifyOut(BaseModel):
