@@ -173,3 +173,17 @@ def test_identify_fuses_each_candidate_and_keeps_the_open_set(fused_verifier):
     assert not found[1].matched and found[0].to_dict()["fused"] == ["lips", "voice", "face"]
     stranger = fused_verifier.identify(need("crema-d-sample/1001_DFA_ANG_XX.flv"), k=2)
     assert not any(c.matched for c in stranger)
+
+
+def test_the_service_answers_with_every_modality(fused_verifier):
+    """The service's verify carries the modality scores and what was left out."""
+    from fastapi.testclient import TestClient
+
+    from lipauth.service.app import create_app
+
+    client = TestClient(create_app(fused_verifier, api_key="k"))
+    with need("grid-s2/video/bbilzs.mpg").open("rb") as f:
+        r = client.post("/v1/users/s2/verify", headers={"X-API-Key": "k"}, files={"video": ("probe.mpg", f, "video/mpeg")})
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["accepted"] and d["fused"] == ["lips", "voice", "face"] and set(d["modality_scores"]) == {"lips", "voice", "face"}

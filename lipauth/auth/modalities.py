@@ -56,6 +56,13 @@ class ModalityScorer:
             self._encoders[name] = create_encoder(name)
         return self._encoders[name]
 
+    def warm_up(self) -> None:
+        """Load every encoder now and run what compiles on first use (for the service)."""
+        for name in self.extra:
+            warm = getattr(self._encoder(name), "warm_up", None)
+            if warm is not None:
+                warm()
+
     def vectors(self, clip: LipClip) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         """(modality -> vector, modality -> why it could not run) for one clip."""
         out, left_out = {}, {}

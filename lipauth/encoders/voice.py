@@ -54,6 +54,11 @@ class VoiceEncoder:
         finally:
             torch.set_num_threads(threads)
 
+    def warm_up(self) -> None:
+        """Run the mel front end and the network once: librosa compiles its functions on
+        first use (~1.2 s), which a long-lived process should pay before its first request."""
+        self._net.embed_utterance(np.zeros(2 * 16000, np.float32))
+
     def embed(self, clip: LipClip) -> np.ndarray | None:
         """The clip's voice vector, or None where it has no audio or too little speech."""
         if clip.audio is None or not len(clip.audio):

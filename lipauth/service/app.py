@@ -115,6 +115,7 @@ def create_app(
     if verifier.index is None:  # identify searches an index of the templates, built once here
         verifier.build_index()
     verifier.model.embedder.freeze_for_inference()  # a long-lived process: half the embedding time
+    verifier.modal.warm_up()  # the voice and face encoders load now, not in the first request
     audit, model_id = verifier.audit, verifier.model.id
 
     @app.middleware("http")
