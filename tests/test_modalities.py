@@ -187,3 +187,19 @@ def test_the_service_answers_with_every_modality(fused_verifier):
     assert r.status_code == 200, r.text
     d = r.json()
     assert d["accepted"] and d["fused"] == ["lips", "voice", "face"] and set(d["modality_scores"]) == {"lips", "voice", "face"}
+
+
+def test_adding_clips_keeps_every_modality_and_the_audit_trail_names_them(fused_model_file, tmp_path):
+    from lipauth.api import load_model
+    from lipauth.auth.audit import AuditLog
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+
+    store = TemplateStore(tmp_path / "a.db", create=True)
+    verifier = Verifier(load_model(fused_model_file), store, audit=AuditLog(store))
+    verifier.enroll("s2", [need("grid-s2/video/bbaf2a.mpg")])
+    added = verifier.enroll("s2", [need("grid-s2/video/bbilzs.mpg")], mode="add")
+    assert len(added.embeddings) == 2 and added.modalities["voice"].shape == (2, 256) and added.modalities["face"].shape == (2, 128)
+    verifier.verify("s2", need("grid-s2/video/bbilzs.mpg"))
+    row = verifier.audit.entries(event="verify", limit=1)[0]
+    assert row.details["fused"] == ["lips", "voice", "face"] and set(row.details["modality_scores"]) == {"lips", "voice", "face"}

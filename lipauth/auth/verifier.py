@@ -171,8 +171,9 @@ class Verifier:
         self._check_agreement(user_id, embeddings, names)
         state = old.check_state if old is not None and old.check_state else self._check_state(clips)
         modalities = self.modal.enrol(clips)
-        if old is not None:  # adding clips: the other modalities' vectors of both
-            modalities = {m: np.concatenate([old.modalities[m], v]) if m in old.modalities else v for m, v in modalities.items()} | {m: v for m, v in old.modalities.items() if m not in modalities}
+        if old is not None:  # adding clips: each modality keeps the enrolled vectors too
+            for name, enrolled in old.modalities.items():
+                modalities[name] = np.concatenate([enrolled, modalities[name]]) if name in modalities else enrolled
         template = Template.from_embeddings(user_id, embeddings, self.model.id, passphrase if old is None else old.passphrase, state, modalities)
         self.store.put(template, replace=mode != "new")  # one transaction: all or nothing
         return template
@@ -235,7 +236,8 @@ class Verifier:
         with audited(self.audit, "verify", user_id, origin or Origin(self.client), self.model.id) as rec:
             d = self._verify(user_id, video, passphrase, liveness, require_audio, phrase)
             checks = [{"name": c.name, "score": c.score, "threshold": c.threshold, "passed": c.passed} for c in d.checks]
-            rec.done("accepted" if d.accepted else "rejected", score=d.score, threshold=d.threshold, operating_point=d.operating_point, checks=checks, challenge=phrase is not None)
+            fused = {"fused": d.fused, "modality_scores": d.modality_scores, "left_out": d.left_out, "llr": d.llr} if d.modality_scores else {}
+            rec.done("accepted" if d.accepted else "rejected", score=d.score, threshold=d.threshold, operating_point=d.operating_point, checks=checks, challenge=phrase is not None, **fused)
             return d
 
     def _verify(self, user_id: str, video, passphrase: str | None, liveness: bool, require_audio: bool, phrase: str | None) -> Decision:
