@@ -403,20 +403,23 @@ def identify(
     model: Optional[Path] = ModelOpt,
     k: int = typer.Option(5, "-k", min=1, help="How many candidates to list."),
     as_json: bool = typer.Option(False, "--json"),
+    modalities: Optional[str] = ModalitiesOpt,
 ) -> None:
     """Search the enrolled users (1:N) for the speaker of VIDEO."""
     import json
 
-    v = _verifier(store, model, videos=[video])
+    v = _verifier(store, model, videos=[video], modalities=modalities)
     found = v.identify(video, k)
     if as_json:
         print(json.dumps({"candidates": [c.to_dict() for c in found], "policy": v.policy.describe()}))
         return
-    table = Table(title=f"identify {video.name} ({v.operating_point}, {v.scoring} scoring)")
-    for col in ("rank", "user", "score", "threshold", "match"):
+    fused = any(c.fused for c in found)
+    table = Table(title=f"identify {video.name} ({v.operating_point}, {v.scoring} scoring{', fused ' + '+'.join(v.modal.modalities) if fused else ''})")
+    for col in ("rank", "user", "lip score", "threshold", *(("fused LLR", "LLR threshold") if fused else ()), "match"):
         table.add_column(col)
     for i, c in enumerate(found, 1):
-        table.add_row(str(i), c.user, f"{c.score:.3f}", f"{c.threshold:.3f}", "yes" if c.matched else "")
+        llr = (f"{c.llr:+.2f}", f"{c.llr_threshold:+.2f}") if c.fused else ("–", "–") if fused else ()
+        table.add_row(str(i), c.user, f"{c.score:.3f}", f"{c.threshold:.3f}", *llr, "yes" if c.matched else "")
     console.print(table)
 
 

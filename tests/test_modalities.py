@@ -203,3 +203,17 @@ def test_adding_clips_keeps_every_modality_and_the_audit_trail_names_them(fused_
     verifier.verify("s2", need("grid-s2/video/bbilzs.mpg"))
     row = verifier.audit.entries(event="verify", limit=1)[0]
     assert row.details["fused"] == ["lips", "voice", "face"] and set(row.details["modality_scores"]) == {"lips", "voice", "face"}
+
+
+def test_the_cli_identifies_with_the_fused_llr(fused_model_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from lipauth.cli import app
+
+    runner, store = CliRunner(), str(tmp_path / "id.db")
+    for user, clip in (("s2", "grid-s2/video/bbaf2a.mpg"), ("p01", "talking-faces/hdtf_obama.mp4")):
+        assert runner.invoke(app, ["enroll", user, str(need(clip)), "--model", str(fused_model_file), "--store", store]).exit_code == 0
+    done = runner.invoke(app, ["identify", str(need("grid-s2/video/bbilzs.mpg")), "--model", str(fused_model_file), "--store", store, "-k", "2"])
+    assert done.exit_code == 0, done.output
+    first = next(line for line in done.output.splitlines() if "│ 1 " in line)
+    assert "s2" in first and "yes" in first and "fused LLR" in done.output
