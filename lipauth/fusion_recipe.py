@@ -12,7 +12,9 @@ quote.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +29,10 @@ class FusionSource(BaseModel):
     speaker: str | None = None  # the person on every clip (GRID folders do not name one)
     max_clips: int | None = None  # the first N clips (sorted by path)
     skip_people: list[str] = Field(default_factory=list)  # people kept out (to test on them)
+    # "one": the folder is one recording session per person (GRID's studio); "per_clip":
+    # every file is its own recording (the talking faces), so two clips of a person are
+    # a pair across sessions
+    sessions: Literal["one", "per_clip"] = "one"
 
 
 class FusionRecipe(BaseModel):
@@ -36,24 +42,46 @@ class FusionRecipe(BaseModel):
     modalities: list[str] = Field(default_factory=lambda: ["lips", "voice", "face"])
     sources: dict[str, FusionSource]
     folds: int = 4  # people folds of the held-out estimate
+    balance_sessions: bool = True  # weigh genuine pairs across sessions as much as those within (scoring.fusion.session_weights)
+
+
+@dataclass(frozen=True)
+class ClipVectors:
+    person: str
+    session: str
+    vectors: dict[str, np.ndarray]  # modality -> vector
 
 
 def run_fusion(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict:
-    from rich.progress import track
-
     from lipauth.api import load_model
-    from lipauth.corpora.base import get_corpus
-    from lipauth.encoders import create_encoder
-    from lipauth.measure.metrics import eer
     from lipauth.pad.recipes import parse
-    from lipauth.scoring.fusion import ScoreFusion, cross_validated_llr
-    from lipauth.scoring.points import parse_modalities
 
     r = parse(FusionRecipe, raw, where)
+    model = load_model(None if r.model == "bundled" else r.model)
+    clips, failed = embed_sources(r, data, model, where)
+    fusion, report = fit_rules(clips, r, where)
+    model.embedder.fusion = fusion.to_dict()
+    model.embedder.info = {**model.embedder.info, "fusion": report}
+    out.mkdir(parents=True, exist_ok=True)
+    path = model.embedder.save(out / "model.pt")
+    table = report.pop("table")
+    if failed:
+        table += f"\n{len(failed)} clips left out: " + "; ".join(f"{Path(k).name} ({v})" for k, v in sorted(failed.items()))
+    return {"model": path, "report": {**report, "failed": failed, "table": table}}
+
+
+def embed_sources(r: FusionRecipe, data: Path, model, where: str) -> tuple[list[ClipVectors], dict[str, str]]:
+    """Every clip of the recipe's sources through the model's pipeline once, with its lips,
+    voice and face vectors; (the clips with every modality, clip -> why it was left out)."""
+    from rich.progress import track
+
+    from lipauth.corpora.base import get_corpus
+    from lipauth.encoders import create_encoder
+    from lipauth.scoring.points import parse_modalities
+
     modalities = parse_modalities(",".join(r.modalities))
     if len(modalities) < 2:
         raise InvalidInputError(f"{where}: modalities: fusion needs the lips and at least one of voice, face")
-    model = load_model(None if r.model == "bundled" else r.model)
     encoders = {m: create_encoder(m) for m in modalities if m != "lips"}
     items = []
     for name, src in r.sources.items():
@@ -61,9 +89,9 @@ def run_fusion(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict:
         if not folder.is_dir():
             raise InvalidInputError(f"{where}: {folder}: no such folder (source {name!r})")
         found = [i for i in get_corpus(src.corpus).items(folder) if str(src.speaker or i.meta.speaker) not in src.skip_people][: src.max_clips]
-        items += [(name, item.path, f"{name}:{src.speaker or item.meta.speaker}") for item in found]
-    vectors, failed = [], {}
-    for name, path, person in track(items, description="lips, voice and face of each clip"):
+        items += [(item.path, f"{name}:{src.speaker or item.meta.speaker}", name if src.sessions == "one" else f"{name}:{item.path.name}") for item in found]
+    clips, failed = [], {}
+    for path, person, session in track(items, description="lips, voice and face of each clip"):
         try:
             clip = model.clip(path, audio=True, face_chips=4 if "face" in encoders else 0)
         except LipauthError as exc:  # a clip the pipeline refuses is no trial, and is reported
@@ -72,19 +100,31 @@ def run_fusion(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict:
         v = {"lips": model.embedder.embed_clips([clip])[0]}
         v.update({m: e for m, e in ((m, enc.embed(clip)) for m, enc in encoders.items()) if e is not None})
         if len(v) == len(modalities):  # trials need every modality; others are counted below
-            vectors.append((person, v))
+            clips.append(ClipVectors(person, session, v))
         else:
             failed[str(path)] = f"no {', '.join(m for m in modalities if m not in v)}"
-    pairs = list(itertools.combinations(vectors, 2))
+    return clips, failed
+
+
+def fit_rules(clips: list[ClipVectors], r: FusionRecipe, where: str):
+    """(the rules fitted on every pair of `clips`, a report with the held-out estimate)."""
+    from lipauth.measure.metrics import eer
+    from lipauth.scoring.fusion import ScoreFusion, cross_validated_llr, session_weights
+
+    modalities = tuple(clips[0].vectors) if clips else ()
+    pairs = list(itertools.combinations(clips, 2))
     if not pairs:
         raise EmptyCorpusError(f"{where}: no two clips with every modality to make a trial")
-    scores = {m: np.array([a[1][m] @ b[1][m] for a, b in pairs]) for m in modalities}
-    genuine = np.array([a[0] == b[0] for a, b in pairs])
-    people_a, people_b = np.array([a[0] for a, _ in pairs]), np.array([b[0] for _, b in pairs])
-    fusion = ScoreFusion.fit(scores, genuine, source=f"{where}: {len(vectors)} clips of {len({p for p, _ in vectors})} people, {int(genuine.sum())} genuine / {int((~genuine).sum())} impostor pairs")
+    scores = {m: np.array([float(a.vectors[m] @ b.vectors[m]) for a, b in pairs]) for m in modalities}
+    genuine = np.array([a.person == b.person for a, b in pairs])
+    across = np.array([a.session != b.session for a, b in pairs])
+    weights = session_weights(genuine, across) if r.balance_sessions else None
+    people_a, people_b = np.array([a.person for a, _ in pairs]), np.array([b.person for _, b in pairs])
+    n_people = len({c.person for c in clips})
+    fusion = ScoreFusion.fit(scores, genuine, source=f"{where}: {len(clips)} clips of {n_people} people, {int(genuine.sum())} genuine ({int((genuine & across).sum())} across sessions) / {int((~genuine).sum())} impostor pairs", weights=weights)
     held_out, scored = cross_validated_llr(scores, genuine, people_a, people_b, folds=r.folds)
     report = {
-        "clips": len(vectors), "people": len({p for p, _ in vectors}), "genuine": int(genuine.sum()), "impostor": int((~genuine).sum()), "failed": failed,
+        "clips": len(clips), "people": n_people, "genuine": int(genuine.sum()), "genuine_across_sessions": int((genuine & across).sum()), "impostor": int((~genuine).sum()),
         "eer_on_fitting_trials": {m: eer(scores[m], genuine)[0] for m in modalities},
     }
     lines = [f"| {m} alone, all trials | {100 * report['eer_on_fitting_trials'][m]:.2f} | {report['genuine']} / {report['impostor']} |" for m in modalities]
@@ -93,12 +133,5 @@ def run_fusion(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict:
         report["held_out"] = {"eer": eer(held_out[scored], g)[0], "lips_eer": eer(scores["lips"][scored], g)[0], "genuine": int(g.sum()), "impostor": int((~g).sum())}
         h = report["held_out"]
         lines += [f"| fused, people held out ({r.folds} folds) | {100 * h['eer']:.2f} | {h['genuine']} / {h['impostor']} |", f"| lips, the same held-out trials | {100 * h['lips_eer']:.2f} | {h['genuine']} / {h['impostor']} |"]
-    model.embedder.fusion = fusion.to_dict()
-    model.embedder.info = {**model.embedder.info, "fusion": {k: v for k, v in report.items() if k != "failed"}}
-    out.mkdir(parents=True, exist_ok=True)
-    path = model.embedder.save(out / "model.pt")
-    table = "| rows | EER % | genuine / impostor |\n|---|---|---|\n" + "\n".join(lines)
-    if failed:
-        table += f"\n{len(failed)} clips left out: " + "; ".join(f"{Path(k).name} ({v})" for k, v in sorted(failed.items()))
-    report["table"] = table
-    return {"model": path, "report": report}
+    report["table"] = "| rows | EER % | genuine / impostor |\n|---|---|---|\n" + "\n".join(lines) + f"\n{report['genuine_across_sessions']} genuine pairs across sessions" + (" (weighted as much as those within)" if weights is not None and report["genuine_across_sessions"] else "")
+    return fusion, report

@@ -217,3 +217,26 @@ def test_the_cli_identifies_with_the_fused_llr(fused_model_file, tmp_path):
     assert done.exit_code == 0, done.output
     first = next(line for line in done.output.splitlines() if "│ 1 " in line)
     assert "s2" in first and "yes" in first and "fused LLR" in done.output
+
+
+def test_pairs_across_sessions_teach_the_rules_what_holds_across_recordings():
+    """Synthetic: the lips separate genuine pairs within a session only, the face within and
+    across. Fitted with every pair alike the rule trusts the lips; with the few pairs across
+    sessions weighted as much as the many within, it trusts the face, and accepts them."""
+    from lipauth.scoring.fusion import session_weights
+
+    rng = np.random.default_rng(1)
+    n_same, n_cross, n_imp = 300, 6, 600
+    genuine = np.r_[np.ones(n_same + n_cross, bool), np.zeros(n_imp, bool)]
+    across = np.r_[np.zeros(n_same, bool), np.ones(n_cross, bool), rng.random(n_imp) < 0.5]
+    lips = np.r_[rng.normal(0.8, 0.05, n_same), rng.normal(0.2, 0.05, n_cross), rng.normal(0.2, 0.1, n_imp)]
+    face = np.r_[rng.normal(0.9, 0.05, n_same + n_cross), rng.normal(0.75, 0.06, n_imp)]
+    scores = {"lips": lips, "face": face}
+    w = session_weights(genuine, across)
+    assert w[n_same:n_same + n_cross].sum() == pytest.approx(n_same) and (w[~genuine] == 1).all()
+    alike, balanced = (ScoreFusion.fit(scores, genuine, weights=x).rules[("lips", "face")] for x in (None, w))
+    ratio = lambda r: r.weights[0] / r.weights[1]  # noqa: E731
+    assert ratio(balanced) < ratio(alike) / 2
+    cross = [{"lips": lips[i], "face": face[i]} for i in range(n_same, n_same + n_cross)]
+    accepted = lambda r: sum(r.llr(s) >= r.thresholds["eer"] for s in cross)  # noqa: E731
+    assert accepted(balanced) > accepted(alike)

@@ -56,12 +56,15 @@ class ScoreFusion:
         return self.rules.get(key)
 
     @classmethod
-    def fit(cls, scores: dict[str, np.ndarray], genuine: np.ndarray, source: str = "") -> "ScoreFusion":
+    def fit(cls, scores: dict[str, np.ndarray], genuine: np.ndarray, source: str = "", weights: np.ndarray | None = None) -> "ScoreFusion":
         """scores: modality -> (N,) cosines of the same N validation trials (lips and at least
-        one other); one rule per subset of them that holds the lips and another modality."""
+        one other); one rule per subset of them that holds the lips and another modality.
+        weights: per trial (None: all 1), e.g. more for the few genuine pairs across sessions
+        (session_weights)."""
         from sklearn.linear_model import LogisticRegression
 
         genuine = np.asarray(genuine, bool)
+        w = np.ones(len(genuine)) if weights is None else np.asarray(weights, np.float64)
         if "lips" not in scores or len(scores) < 2:
             raise InvalidInputError("fusion needs the lips' scores and at least one other modality's")
         if genuine.all() or not genuine.any():
@@ -72,11 +75,11 @@ class ScoreFusion:
             for extra in combinations(present[1:], size):
                 mods = ("lips", *extra)
                 x = np.stack([np.asarray(scores[m], np.float64) for m in mods], axis=1)
-                lr = LogisticRegression(class_weight="balanced").fit(x, genuine)
+                lr = LogisticRegression(class_weight="balanced").fit(x, genuine, sample_weight=w)
                 llr = lr.decision_function(x)
                 # a lower false-match rate never takes a lower threshold (where the validation
                 # trials separate, the lowest threshold with FMR <= 1 % can lie below the EER's)
-                at_eer = eer(llr, genuine)[1]
+                at_eer = eer(llr, genuine, w)[1]
                 at_1 = max(at_eer, threshold_at_fmr(llr, genuine, 0.01))
                 points = {"eer": at_eer, "fmr_1pct": at_1, "fmr_0.1pct": max(at_1, threshold_at_fmr(llr, genuine, 0.001))}
                 rules.append(FusionRule(mods, tuple(float(w) for w in lr.coef_[0]), float(lr.intercept_[0]), {k: float(v) for k, v in points.items()}))
@@ -114,3 +117,16 @@ def cross_validated_llr(scores: dict[str, np.ndarray], genuine: np.ndarray, peop
         lr = LogisticRegression(class_weight="balanced").fit(x[train], genuine[train])
         llr[test], scored[test] = lr.decision_function(x[test]), True
     return llr, scored
+
+
+def session_weights(genuine: np.ndarray, across_sessions: np.ndarray) -> np.ndarray:
+    """Trial weights that give the genuine pairs across sessions (two recordings of a person)
+    as much weight, together, as the genuine pairs within one session. Fitted on same-session
+    pairs alone, the rules trust the lips, which hold within a session and not across
+    (docs/results.md, "Filmed elsewhere"); impostor pairs keep weight 1."""
+    genuine, across = np.asarray(genuine, bool), np.asarray(across_sessions, bool)
+    w = np.ones(len(genuine))
+    cross, same = genuine & across, genuine & ~across
+    if cross.any() and same.any():
+        w[cross] = same.sum() / cross.sum()
+    return w
