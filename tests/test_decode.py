@@ -108,6 +108,14 @@ def test_phone_videos_with_a_display_rotation_come_out_upright(tmp_path, grid_de
     assert v.frames.shape[1:] == upright.shape[1:]
     assert np.abs(v.frames.astype(int) - upright).mean() < 6  # the codec's loss, not a turned picture
     assert LipPipeline(PipelineConfig()).process(path).n_frames == 12
+    # scaled down as it is decoded (libswscale makes a new frame): still turned upright
+    import cv2
+
+    small = decode_video(path, max_pixels=200 * 160)
+    h, w = small.grey.shape[1:]
+    assert (h < w) == (upright.shape[1] < upright.shape[2])
+    expected = cv2.resize(cv2.cvtColor(upright[5], cv2.COLOR_RGB2GRAY), (w, h), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(small.grey[5].astype(int) - expected).mean() < 8
 
 
 def test_high_frame_rate_video_is_brought_near_the_models_rate(tmp_path, grid_decoded):

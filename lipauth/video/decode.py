@@ -304,8 +304,8 @@ def _keep_upright(frame, max_pixels: int | None, frames: _FrameBuffer, chroma: _
     """Store the frame's grey picture and chroma, upright and scaled (_upright); returns the
     stored grey. The common case, a 4:2:0 frame kept as it is, is written straight into the
     buffers without an intermediate copy."""
-    if frame.format.name == "yuv420p" and frame.color_range != FULL_RANGE and not frame.rotation and (frames.shape is None or frames.shape == (frame.height, frame.width)) and not (frame.width % 2 or frame.height % 2) and not (max_pixels and frame.width * frame.height > max_pixels):
-        w, h = frame.width, frame.height
+    w, h = _kept_size(frame, max_pixels)
+    if frames.shape in (None, (h, w)) and not frame.rotation and not _needs_reformat(frame, w, h):
         grey = cv2.LUT(_plane(frame.planes[0], w, h), _LUMA_TO_GREY, dst=frames.next_slot((h, w)))
         cbcr = chroma.next_slot((2, h // 2, w // 2))
         cbcr[0], cbcr[1] = _plane(frame.planes[1], w // 2, h // 2), _plane(frame.planes[2], w // 2, h // 2)
@@ -315,27 +315,37 @@ def _keep_upright(frame, max_pixels: int | None, frames: _FrameBuffer, chroma: _
     return frames.append(grey)
 
 
+def _kept_size(frame, max_pixels: int | None) -> tuple[int, int]:
+    """(width, height) the frame is kept at: scaled down to at most max_pixels, keeping its
+    shape, and even (4:2:0 chroma has half the rows and columns)."""
+    w, h = frame.width, frame.height
+    if max_pixels and w * h > max_pixels:
+        scale = (max_pixels / (w * h)) ** 0.5
+        w, h = int(w * scale), int(h * scale)
+    return max(2, w // 2 * 2), max(2, h // 2 * 2)
+
+
+def _needs_reformat(frame, w: int, h: int) -> bool:
+    """Whether libswscale must first bring the frame to 8-bit limited-range 4:2:0 of w x h."""
+    return (w, h) != (frame.width, frame.height) or frame.format.name != "yuv420p" or frame.color_range == FULL_RANGE
+
+
 def _upright(frame, max_pixels: int | None = None, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(grey (H, W), chroma (2, H/2, W/2)) of the frame as a player shows it, scaled down (by
     libswscale, area averaging) to at most `max_pixels`, or to `shape` (height, width) where
     the stream changed size mid-way (every frame of a clip is one size). Frames in another
     pixel format (full-range JPEG YUV, 4:2:2, 10 bit, RGB codecs), or of an odd size, are
-    brought to 8-bit limited-range 4:2:0 of even size by libswscale first. Phones store portrait video as
-    landscape pictures with a display matrix that says how to turn them; undecoded, the face
-    lies on its side and no face detector finds it. frame.rotation is the matrix's
-    counter-clockwise angle (libavutil's av_display_rotation_get), and np.rot90 turns
+    brought to 8-bit limited-range 4:2:0 of even size by libswscale first. Phones store
+    portrait video as landscape pictures with a display matrix that says how to turn them;
+    undecoded, the face lies on its side and no face detector finds it. frame.rotation is the
+    matrix's counter-clockwise angle (libavutil's av_display_rotation_get), and np.rot90 turns
     counter-clockwise."""
-    w, h = frame.width, frame.height
-    if max_pixels and w * h > max_pixels:
-        scale = (max_pixels / (w * h)) ** 0.5
-        w, h = int(w * scale), int(h * scale)
-    w, h = max(2, w // 2 * 2), max(2, h // 2 * 2)
-    if (w, h) != (frame.width, frame.height) or frame.format.name != "yuv420p" or frame.color_range == FULL_RANGE:
-        frame = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA", dst_color_range=LIMITED_RANGE)
-    luma = _plane(frame.planes[0], w, h)
-    grey = cv2.LUT(luma, _LUMA_TO_GREY)
-    cbcr = np.stack([_plane(frame.planes[1], w // 2, h // 2), _plane(frame.planes[2], w // 2, h // 2)])
     quarter_turns = round((frame.rotation or 0) / 90) % 4
+    w, h = _kept_size(frame, max_pixels)
+    if _needs_reformat(frame, w, h):
+        frame = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA", dst_color_range=LIMITED_RANGE)
+    grey = cv2.LUT(_plane(frame.planes[0], w, h), _LUMA_TO_GREY)
+    cbcr = np.stack([_plane(frame.planes[1], w // 2, h // 2), _plane(frame.planes[2], w // 2, h // 2)])
     if quarter_turns:
         grey = np.ascontiguousarray(np.rot90(grey, quarter_turns))
         cbcr = np.ascontiguousarray(np.rot90(cbcr, quarter_turns, axes=(1, 2)))
