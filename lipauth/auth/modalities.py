@@ -84,7 +84,7 @@ class ModalityScorer:
 
     def decide(self, lips_score: float, template, clip: LipClip, operating_point: str) -> FusedVerdict:
         """The fused decision of a probe clip against a template (lipauth.auth.templates)."""
-        return self.fuse(lips_score, template, *(self.vectors(clip) if self.extra else ({}, {})), operating_point)
+        return self.fuse(lips_score, template, *self.vectors(clip), operating_point)
 
     def fuse(self, lips_score: float, template, vectors: dict[str, np.ndarray], left_out: dict[str, str], operating_point: str) -> FusedVerdict:
         """The same, from the probe's vectors already computed (identify scores one probe

@@ -118,7 +118,8 @@ class LipPipeline:
     def decode_and_track(self, path: str | os.PathLike, *, audio: bool = True) -> tuple[DecodedVideo, LandmarkTrack]:
         """Decode and find the landmarks; a backend that works on grey frames tracks them in
         this thread while the next ones decode in another (PyAV and OpenCV let go of the GIL
-        while they work), so the decoding costs a verify almost nothing."""
+        while they work): of a 3 s SD clip's 74 ms of decoding, 33 are left on top of the
+        tracking (dlib keeps the GIL, so the decoding thread waits for its calls to end)."""
         cfg = self.config
         stop = cfg.max_gap + 1  # tracking stops at the first face-less run interpolate_gaps would refuse
 
