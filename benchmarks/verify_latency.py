@@ -67,6 +67,7 @@ def main() -> None:
         stages: dict[str, list[float]] = {k: [] for k in STAGES + BRANCHES}
         encoders = branch_encoders()
         checks = verifier.checks
+        checks["av_sync"].model.freeze_for_inference()  # as the service runs it
         template = verifier.store.get("user")
         full_clip = model.clip(args.video)
         for i in range(args.runs + 1):

@@ -43,3 +43,20 @@ def test_a_network_that_cannot_be_frozen_stays_eager(net, caplog):
     example = {"video": torch.ones(1, 1, 4, 3, 3)}
     assert frozen_network(net, example) is None
     assert "runs eagerly" in caplog.text
+
+
+def test_the_av_sync_streams_frozen_give_the_same_sync_analysis(grid_video):
+    """The service freezes the AV-synchrony model's streams too: the same score, offset and
+    distances as the eager networks, on a real clip and on its first half."""
+    from lipauth.api import load_model
+    from lipauth.pad.av_sync_check import av_sync_check
+
+    clip = load_model().clip(grid_video, audio=True)
+    eager, fast = av_sync_check().model, av_sync_check().model
+    fast.freeze_for_inference()
+    half = type(clip)(frames=clip.frames[:40], meta=clip.meta, fps=clip.fps, audio=clip.audio[: len(clip.audio) * 40 // clip.n_frames], landmarks=clip.landmarks[:40])
+    for c in (clip, half):
+        a, b = eager.analyse(c), fast.analyse(c)
+        assert b.score == pytest.approx(a.score, abs=1e-3) and b.best_offset == a.best_offset
+        assert np.allclose(a.distances, b.distances, atol=1e-4)
+    assert isinstance(fast._frozen[0][0], torch.jit.ScriptModule)

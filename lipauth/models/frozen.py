@@ -24,9 +24,10 @@ log = logging.getLogger(__name__)
 TOLERANCE = 1e-4  # largest difference from the eager network's output that is accepted
 
 
-def frozen_network(model: torch.nn.Module, example: dict[str, torch.Tensor]) -> Callable[[dict[str, torch.Tensor]], torch.Tensor] | None:
-    """The frozen form of `model` (in eval mode), traced on `example`; None where tracing
-    fails or changes the output (the caller keeps the eager network)."""
+def frozen_network(model: torch.nn.Module, example: dict[str, torch.Tensor] | torch.Tensor) -> Callable | None:
+    """The frozen form of `model` (in eval mode), traced on `example` (what it takes: a
+    batch dict, or a tensor); None where tracing fails or changes the output (the caller
+    keeps the eager network)."""
     try:
         with torch.no_grad():
             model.eval()

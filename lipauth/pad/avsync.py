@@ -167,6 +167,24 @@ class SyncModel:
         self.cfg = self.nets[0].cfg
         self.threshold = threshold
         self.info = info or {}
+        # None: eager; False: freeze at the next clip (freeze_for_inference); else per network
+        # its (visual, audio) streams as frozen TorchScript
+        self._frozen: list | bool | None = None
+
+    def freeze_for_inference(self) -> None:
+        """Run both streams as frozen TorchScript from the next clip on (lipauth.models.frozen),
+        for long-lived processes that only score (the service); never while training."""
+        if self._frozen is None:
+            self._frozen = False
+
+    def _streams(self, video: torch.Tensor, audio: torch.Tensor) -> list:
+        if self._frozen is None:
+            return [(n.visual, n.audio) for n in self.nets]
+        if self._frozen is False:
+            from lipauth.models.frozen import frozen_network
+
+            self._frozen = [(frozen_network(n.visual, video) or n.visual, frozen_network(n.audio, audio) or n.audio) for n in self.nets]
+        return self._frozen
 
     @torch.no_grad()
     def window_distances(self, x: SyncInputs) -> np.ndarray:
@@ -176,7 +194,8 @@ class SyncModel:
         device = next(self.nets[0].parameters()).device  # where the networks are (a GPU, when training there)
         video = torch.from_numpy(np.stack([x.video_window(t, cfg) for t in starts])).to(device)
         audio = torch.from_numpy(np.stack([x.audio_window(s, cfg) for s in starts])).to(device)
-        return (sum(torch.cdist(n.embed_video(video), n.embed_audio(audio)) for n in self.nets) / len(self.nets)).cpu().numpy()
+        unit = torch.nn.functional.normalize  # as SyncNet.embed_video / embed_audio
+        return (sum(torch.cdist(unit(v(video), dim=1), unit(a(audio), dim=1)) for v, a in self._streams(video, audio)) / len(self.nets)).cpu().numpy()
 
     def analyse(self, clip: LipClip) -> SyncResult:
         cfg = self.cfg

@@ -116,6 +116,10 @@ def create_app(
         verifier.build_index()
     verifier.model.embedder.freeze_for_inference()  # a long-lived process: half the embedding time
     verifier.modal.warm_up()  # the voice and face encoders load now, not in the first request
+    try:  # liveness checks: loaded now, their AV-synchrony streams frozen like the lip network
+        verifier.checks["av_sync"].model.freeze_for_inference()
+    except (KeyError, AttributeError):  # checks of the caller's own, without that model
+        pass
     audit, model_id = verifier.audit, verifier.model.id
 
     @app.middleware("http")
