@@ -122,7 +122,7 @@ def fit_rules(clips: list[ClipVectors], r: FusionRecipe, where: str):
     people_a, people_b = np.array([a.person for a, _ in pairs]), np.array([b.person for _, b in pairs])
     n_people = len({c.person for c in clips})
     fusion = ScoreFusion.fit(scores, genuine, source=f"{where}: {len(clips)} clips of {n_people} people, {int(genuine.sum())} genuine ({int((genuine & across).sum())} across sessions) / {int((~genuine).sum())} impostor pairs", weights=weights)
-    held_out, scored = cross_validated_llr(scores, genuine, people_a, people_b, folds=r.folds)
+    held_out, scored = cross_validated_llr(scores, genuine, people_a, people_b, folds=r.folds, weights=weights)  # fitted as the rules are
     report = {
         "clips": len(clips), "people": n_people, "genuine": int(genuine.sum()), "genuine_across_sessions": int((genuine & across).sum()), "impostor": int((~genuine).sum()),
         "eer_on_fitting_trials": {m: eer(scores[m], genuine)[0] for m in modalities},

@@ -240,3 +240,43 @@ def test_pairs_across_sessions_teach_the_rules_what_holds_across_recordings():
     cross = [{"lips": lips[i], "face": face[i]} for i in range(n_same, n_same + n_cross)]
     accepted = lambda r: sum(r.llr(s) >= r.thresholds["eer"] for s in cross)  # noqa: E731
     assert accepted(balanced) > accepted(alike)
+
+
+def test_an_encoder_runs_only_for_what_the_template_holds(fused_model_file, tmp_path):
+    """A user enrolled with lips and face: verifying them never runs the voice encoder."""
+    from lipauth.api import load_model
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+
+    store = TemplateStore(tmp_path / "v.db", create=True)
+    Verifier(load_model(fused_model_file), store, modalities=("lips", "face")).enroll("s2", [need("grid-s2/video/bbaf2a.mpg")])
+    verifier = Verifier(load_model(fused_model_file), store)
+
+    class Refusing:
+        def embed(self, clip):
+            raise AssertionError("the voice encoder ran for a template without voice")
+
+    verifier.modal._encoders["voice"] = Refusing()
+    d = verifier.verify("s2", need("grid-s2/video/bbilzs.mpg"))
+    assert d.left_out == {"voice": "not enrolled for this user"} and d.fused == ["lips", "face"] and d.accepted
+
+
+def test_the_recipe_weighs_pairs_of_two_recordings_and_reports_them():
+    """fit_rules on clips whose sessions say which genuine pairs cross recordings: those are
+    counted, and weighted, the rule leans away from the modality that fails across them."""
+    from lipauth.fusion_recipe import ClipVectors, FusionRecipe, fit_rules
+
+    rng = np.random.default_rng(2)
+    unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    clips = []
+    for p in range(12):
+        face, lips = rng.normal(size=16), [rng.normal(size=16) for _ in range(2)]  # lips: one look per recording
+        for rec in range(2 if p < 2 else 1):  # two people with two recordings, few as in real data
+            for take in range(4):
+                noise = lambda: rng.normal(scale=0.3, size=16)  # noqa: E731
+                clips.append(ClipVectors(f"p{p}", f"p{p}/rec{rec}", {"lips": unit(lips[rec] + noise()), "face": unit(face + noise())}))
+    recipe = lambda balance: FusionRecipe(kind="fusion", sources={}, balance_sessions=balance)  # noqa: E731
+    (alike, report), (balanced, _) = (fit_rules(clips, recipe(b), "test") for b in (False, True))
+    assert report["genuine_across_sessions"] == 2 * 16 and "genuine pairs across sessions" in report["table"]
+    lips_share = lambda f: f.rules[("lips", "face")].weights[0] / f.rules[("lips", "face")].weights[1]  # noqa: E731
+    assert lips_share(balanced) < lips_share(alike) and "held_out" in report

@@ -63,10 +63,11 @@ class ModalityScorer:
             if warm is not None:
                 warm()
 
-    def vectors(self, clip: LipClip) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        """(modality -> vector, modality -> why it could not run) for one clip."""
+    def vectors(self, clip: LipClip, names: tuple[str, ...] | None = None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """(modality -> vector, modality -> why it could not run) for one clip, of `names`
+        (None: every modality asked for besides the lips)."""
         out, left_out = {}, {}
-        for name in self.extra:
+        for name in self.extra if names is None else names:
             v = self._encoder(name).embed(clip)
             if v is None:
                 left_out[name] = "no speech in the audio" if name == "voice" else "no face fitted"
@@ -83,8 +84,12 @@ class ModalityScorer:
         return {m: np.stack(v) for m, v in found.items() if v}
 
     def decide(self, lips_score: float, template, clip: LipClip, operating_point: str) -> FusedVerdict:
-        """The fused decision of a probe clip against a template (lipauth.auth.templates)."""
-        return self.fuse(lips_score, template, *self.vectors(clip), operating_point)
+        """The fused decision of a probe clip against a template (lipauth.auth.templates).
+        Only the encoders of modalities the template holds run (the face costs ~300 ms)."""
+        enrolled = tuple(m for m in self.extra if template.modality_vector(m) is not None)
+        vectors, left_out = self.vectors(clip, enrolled)
+        left_out.update({m: "not enrolled for this user" for m in self.extra if m not in enrolled})
+        return self.fuse(lips_score, template, vectors, left_out, operating_point)
 
     def fuse(self, lips_score: float, template, vectors: dict[str, np.ndarray], left_out: dict[str, str], operating_point: str) -> FusedVerdict:
         """The same, from the probe's vectors already computed (identify scores one probe

@@ -11,9 +11,8 @@ without it, never a score filled in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import itertools
-from itertools import combinations
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,8 +60,6 @@ class ScoreFusion:
         one other); one rule per subset of them that holds the lips and another modality.
         weights: per trial (None: all 1), e.g. more for the few genuine pairs across sessions
         (session_weights)."""
-        from sklearn.linear_model import LogisticRegression
-
         genuine = np.asarray(genuine, bool)
         w = np.ones(len(genuine)) if weights is None else np.asarray(weights, np.float64)
         if "lips" not in scores or len(scores) < 2:
@@ -72,17 +69,17 @@ class ScoreFusion:
         present = [m for m in MODALITIES if m in scores]
         rules = []
         for size in range(1, len(present)):
-            for extra in combinations(present[1:], size):
+            for extra in itertools.combinations(present[1:], size):
                 mods = ("lips", *extra)
                 x = np.stack([np.asarray(scores[m], np.float64) for m in mods], axis=1)
-                lr = LogisticRegression(class_weight="balanced").fit(x, genuine, sample_weight=w)
+                lr = _fitted(x, genuine, w)
                 llr = lr.decision_function(x)
                 # a lower false-match rate never takes a lower threshold (where the validation
                 # trials separate, the lowest threshold with FMR <= 1 % can lie below the EER's)
                 at_eer = eer(llr, genuine, w)[1]
                 at_1 = max(at_eer, threshold_at_fmr(llr, genuine, 0.01))
                 points = {"eer": at_eer, "fmr_1pct": at_1, "fmr_0.1pct": max(at_1, threshold_at_fmr(llr, genuine, 0.001))}
-                rules.append(FusionRule(mods, tuple(float(w) for w in lr.coef_[0]), float(lr.intercept_[0]), {k: float(v) for k, v in points.items()}))
+                rules.append(FusionRule(mods, tuple(float(c) for c in lr.coef_[0]), float(lr.intercept_[0]), {k: float(v) for k, v in points.items()}))
         return cls(rules, source)
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,13 +94,20 @@ class ScoreFusion:
         return cls(rules, d.get("source", ""))
 
 
-def cross_validated_llr(scores: dict[str, np.ndarray], genuine: np.ndarray, people_a: np.ndarray, people_b: np.ndarray, folds: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """How fusion does on people it was not fitted on: people are dealt into `folds`; each
-    fold's trials (both clips of its people) get the LLR of the rule for every modality in
-    `scores`, fitted on the trials among the other folds' people. Returns (llr, scored): the
-    trials across folds are scored by no fold."""
+def _fitted(x: np.ndarray, genuine: np.ndarray, weights: np.ndarray | None = None):
+    """Logistic regression with balanced classes (its log-odds are LLRs, prior-free)."""
     from sklearn.linear_model import LogisticRegression
 
+    return LogisticRegression(class_weight="balanced").fit(x, genuine, sample_weight=weights)
+
+
+def cross_validated_llr(
+    scores: dict[str, np.ndarray], genuine: np.ndarray, people_a: np.ndarray, people_b: np.ndarray, folds: int = 4, seed: int = 0, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """How fusion does on people it was not fitted on: people are dealt into `folds`; each
+    fold's trials (both clips of its people) get the LLR of the rule for every modality in
+    `scores`, fitted (with the trial `weights`, as ScoreFusion.fit) on the trials among the
+    other folds' people. Returns (llr, scored): the trials across folds are scored by no fold."""
     genuine = np.asarray(genuine, bool)
     people = sorted(set(people_a) | set(people_b))
     fold = dict(zip(np.random.default_rng(seed).permutation(people), itertools.cycle(range(folds))))
@@ -114,7 +118,7 @@ def cross_validated_llr(scores: dict[str, np.ndarray], genuine: np.ndarray, peop
         test, train = (fa == k) & (fb == k), (fa != k) & (fb != k)
         if not test.any() or genuine[train].all() or not genuine[train].any():
             continue
-        lr = LogisticRegression(class_weight="balanced").fit(x[train], genuine[train])
+        lr = _fitted(x[train], genuine[train], None if weights is None else np.asarray(weights, np.float64)[train])
         llr[test], scored[test] = lr.decision_function(x[test]), True
     return llr, scored
 
