@@ -12,6 +12,7 @@ import numpy as np
 
 from lipauth.clip import LipClip
 from lipauth.errors import InvalidInputError
+from lipauth.video.face import CHIP_SIZE
 from lipauth.video.landmarks.dlib_backend import model_path
 
 DIM = 128
@@ -28,8 +29,8 @@ class FaceEncoder:
 
     def embed_chips(self, chips: np.ndarray) -> np.ndarray | None:
         """(n, 150, 150, 3) uint8 RGB aligned chips -> the L2-normalised mean descriptor; None if n is 0."""
-        if chips.ndim != 4 or chips.shape[1:] != (150, 150, 3) or chips.dtype != np.uint8:
-            raise InvalidInputError(f"face chips must be (n, 150, 150, 3) uint8, got {chips.shape} {chips.dtype}")
+        if chips.ndim != 4 or chips.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3) or chips.dtype != np.uint8:
+            raise InvalidInputError(f"face chips must be (n, {CHIP_SIZE}, {CHIP_SIZE}, 3) uint8, got {chips.shape} {chips.dtype}")
         if not len(chips):
             return None
         vectors = np.array(self._net.compute_face_descriptor([np.ascontiguousarray(c) for c in chips]), np.float32)

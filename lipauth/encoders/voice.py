@@ -20,6 +20,7 @@ from lipauth.clip import AUDIO_RATE, LipClip
 from lipauth.errors import BackendUnavailableError
 
 DIM = 256
+GE2E_RATE = 16000  # the rate resemblyzer's front end works at (lipauth's AUDIO_RATE too)
 MIN_SPEECH_S = 0.5  # less voiced audio than this after trimming is no voice to embed
 
 
@@ -40,13 +41,14 @@ class VoiceEncoder:
         fewer than MIN_SPEECH_S seconds of speech remain after trimming silences."""
         audio = np.asarray(wave)
         audio = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
-        speech = self._resemblyzer.preprocess_wav(audio, source_sr=None if rate == 16000 else rate)
-        if len(speech) < MIN_SPEECH_S * 16000:
+        speech = self._resemblyzer.preprocess_wav(audio, source_sr=None if rate == GE2E_RATE else rate)
+        if len(speech) < MIN_SPEECH_S * GE2E_RATE:
             return None
         import torch
 
         # one utterance's LSTM on one thread: on two, it took 11 or ~100 ms from one call to the
-        # next (the second thread's wake-up), on one a steady 15 (benchmarks/verify_latency.py)
+        # next (the second thread's wake-up), on one a steady 15 (measured 2026-12-03, 10 calls
+        # after a fresh clip each). The setting is the process's: callers verify one at a time
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
@@ -57,7 +59,7 @@ class VoiceEncoder:
     def warm_up(self) -> None:
         """Run the mel front end and the network once: librosa compiles its functions on
         first use (~1.2 s), which a long-lived process should pay before its first request."""
-        self._net.embed_utterance(np.zeros(2 * 16000, np.float32))
+        self._net.embed_utterance(np.zeros(2 * GE2E_RATE, np.float32))
 
     def embed(self, clip: LipClip) -> np.ndarray | None:
         """The clip's voice vector, or None where it has no audio or too little speech."""
