@@ -6,7 +6,8 @@ Every clip of the sources goes through the model's pipeline once (with its audio
 aligned face chips); the lips, voice and face vectors of every pair of clips make a trial.
 The rules are fitted on all the trials; the report also says how the same fitting does on
 people it did not see (lipauth.scoring.fusion.cross_validated_llr), which is the figure to
-quote.
+quote. `method: early` trains a joint embedding of the vectors instead
+(lipauth.scoring.joint), with its own held-out estimate.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class FusionRecipe(BaseModel):
     sources: dict[str, FusionSource]
     folds: int = 4  # people folds of the held-out estimate
     balance_sessions: bool = True  # weigh genuine pairs across sessions as much as those within (scoring.fusion.session_weights)
+    # "late": score fusion, a logistic regression on the cosines (the default); "early": a
+    # joint embedding of the vectors, trained with a contrastive loss (scoring.joint)
+    method: Literal["late", "early"] = "late"
+    joint: dict = Field(default_factory=dict)  # scoring.joint.JointSettings fields, for method: early
 
 
 @dataclass(frozen=True)
@@ -59,15 +64,25 @@ def run_fusion(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict:
     r = parse(FusionRecipe, raw, where)
     model = load_model(None if r.model == "bundled" else r.model)
     clips, failed = embed_sources(r, data, model, where)
-    fusion, report = fit_rules(clips, r, where)
-    model.embedder.fusion = fusion.to_dict()
-    model.embedder.info = {**model.embedder.info, "fusion": report}
-    out.mkdir(parents=True, exist_ok=True)
-    path = model.embedder.save(out / "model.pt")
+    path, report = save_fused(model, clips, r, out, where)
     table = report.pop("table")
     if failed:
         table += f"\n{len(failed)} clips left out: " + "; ".join(f"{Path(k).name} ({v})" for k, v in sorted(failed.items()))
     return {"model": path, "report": {**report, "failed": failed, "table": table}}
+
+
+def save_fused(model, clips: list[ClipVectors], r: FusionRecipe, out: Path, where: str) -> tuple[Path, dict]:
+    """Fit the rules on `clips` and write out/model.pt: `model`'s file with them; (its path,
+    the report). `model` itself is left as it was."""
+    fusion, report = fit_rules(clips, r, where)
+    before = (model.embedder.fusion, model.embedder.info)
+    model.embedder.fusion = fusion.to_dict()
+    model.embedder.info = {**model.embedder.info, "fusion": dict(report)}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return model.embedder.save(out / "model.pt"), report
+    finally:
+        model.embedder.fusion, model.embedder.info = before
 
 
 def embed_sources(r: FusionRecipe, data: Path, model, where: str) -> tuple[list[ClipVectors], dict[str, str]]:
@@ -110,6 +125,7 @@ def fit_rules(clips: list[ClipVectors], r: FusionRecipe, where: str):
     """(the rules fitted on every pair of `clips`, a report with the held-out estimate)."""
     from lipauth.measure.metrics import eer
     from lipauth.scoring.fusion import ScoreFusion, cross_validated_llr, session_weights
+    from lipauth.scoring.joint import JointFusion, JointSettings, cross_validated_joint
 
     modalities = tuple(clips[0].vectors) if clips else ()
     pairs = list(itertools.combinations(clips, 2))
@@ -118,11 +134,22 @@ def fit_rules(clips: list[ClipVectors], r: FusionRecipe, where: str):
     scores = {m: np.array([float(a.vectors[m] @ b.vectors[m]) for a, b in pairs]) for m in modalities}
     genuine = np.array([a.person == b.person for a, b in pairs])
     across = np.array([a.session != b.session for a, b in pairs])
-    weights = session_weights(genuine, across) if r.balance_sessions else None
+    # score fusion weighs the pairs; the joint embedding's loss counts every pair alike
+    weights = session_weights(genuine, across) if r.balance_sessions and r.method == "late" else None
     people_a, people_b = np.array([a.person for a, _ in pairs]), np.array([b.person for _, b in pairs])
     n_people = len({c.person for c in clips})
-    fusion = ScoreFusion.fit(scores, genuine, source=f"{where}: {len(clips)} clips of {n_people} people, {int(genuine.sum())} genuine ({int((genuine & across).sum())} across sessions) / {int((~genuine).sum())} impostor pairs", weights=weights)
-    held_out, scored = cross_validated_llr(scores, genuine, people_a, people_b, folds=r.folds, weights=weights)  # fitted as the rules are
+    source = f"{where}: {len(clips)} clips of {n_people} people, {int(genuine.sum())} genuine ({int((genuine & across).sum())} across sessions) / {int((~genuine).sum())} impostor pairs"
+    if r.method == "early":
+        try:
+            settings = JointSettings(**r.joint)
+        except TypeError as exc:
+            raise InvalidInputError(f"{where}: joint: {exc}") from None
+        people, rows = [c.person for c in clips], [c.vectors for c in clips]
+        fusion = JointFusion.fit(people, rows, settings, source=f"{source} (early fusion: a joint embedding)")
+        held_out, scored = cross_validated_joint(people, rows, folds=r.folds, settings=settings)  # the same pairs, in the same order
+    else:
+        fusion = ScoreFusion.fit(scores, genuine, source=source, weights=weights)
+        held_out, scored = cross_validated_llr(scores, genuine, people_a, people_b, folds=r.folds, weights=weights)  # fitted as the rules are
     report = {
         "clips": len(clips), "people": n_people, "genuine": int(genuine.sum()), "genuine_across_sessions": int((genuine & across).sum()), "impostor": int((~genuine).sum()),
         "eer_on_fitting_trials": {m: eer(scores[m], genuine)[0] for m in modalities},

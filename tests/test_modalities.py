@@ -59,25 +59,39 @@ def test_modalities_without_the_lips_or_unknown_are_refused(text):
 # -- on real people -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fused_model_file(tmp_path_factory):
-    """The bundled lip model with fusion rules made by the fusion recipe from 5 grid-s1 clips
-    and 12 talking-face clips: none of them of a person the tests below enrol or claim to be
-    (grid-s2, p01)."""
-    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
-    from lipauth.fusion_recipe import run_fusion
+FUSION_RECIPE = {
+    "kind": "fusion",
+    "sources": {
+        "grid-s1": {"corpus": "grid", "path": "grid-s1", "speaker": "grid-s1", "max_clips": 5},
+        "talking-faces": {"corpus": "talking-faces", "path": "talking-faces", "skip_people": ["p01"], "max_clips": 12},
+    },
+}
 
-    recipe = {
-        "kind": "fusion",
-        "sources": {
-            "grid-s1": {"corpus": "grid", "path": "grid-s1", "speaker": "grid-s1", "max_clips": 5},
-            "talking-faces": {"corpus": "talking-faces", "path": "talking-faces", "skip_people": ["p01"], "max_clips": 12},
-        },
-    }
-    made = run_fusion(recipe, need("grid-s1").parent, tmp_path_factory.mktemp("fused"), "test recipe")
-    assert made["report"]["people"] >= 8 and made["report"]["genuine"] >= 10
-    assert "p01" not in made["report"]["table"]
-    return made["model"]
+
+@pytest.fixture(scope="module")
+def fusion_clips():
+    """The lips, voice and face vectors of 5 grid-s1 clips and 12 talking-face clips (the
+    fusion recipe's embedding step): none of them of a person the tests below enrol or claim
+    to be (grid-s2, p01)."""
+    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    from lipauth.api import load_model
+    from lipauth.fusion_recipe import FusionRecipe, embed_sources
+
+    model = load_model()
+    clips, failed = embed_sources(FusionRecipe.model_validate(FUSION_RECIPE), need("grid-s1").parent, model, "test recipe")
+    return model, clips
+
+
+@pytest.fixture(scope="module")
+def fused_model_file(fusion_clips, tmp_path_factory):
+    """The bundled lip model with score-fusion rules fitted by the recipe on fusion_clips."""
+    from lipauth.fusion_recipe import FusionRecipe, save_fused
+
+    model, clips = fusion_clips
+    path, report = save_fused(model, clips, FusionRecipe.model_validate(FUSION_RECIPE), tmp_path_factory.mktemp("fused"), "test recipe")
+    assert report["people"] >= 8 and report["genuine"] >= 10
+    assert "p01" not in report["table"] and model.embedder.fusion is None  # the model in memory is left as it was
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -280,3 +294,87 @@ def test_the_recipe_weighs_pairs_of_two_recordings_and_reports_them():
     assert report["genuine_across_sessions"] == 2 * 16 and "genuine pairs across sessions" in report["table"]
     lips_share = lambda f: f.rules[("lips", "face")].weights[0] / f.rules[("lips", "face")].weights[1]  # noqa: E731
     assert lips_share(balanced) < lips_share(alike) and "held_out" in report
+
+
+# -- early fusion: a joint embedding (lipauth.scoring.joint) -------------------------------------
+
+
+def _synthetic_clips(n_people=24, per_person=4, seed=0):
+    """Clips whose lips and face vectors are each a person's direction plus noise, and whose
+    voice is noise alone (a modality that tells nobody apart)."""
+    rng = np.random.default_rng(seed)
+    dims = {"lips": 24, "voice": 32, "face": 16}
+    centre = {p: {m: rng.normal(size=d) * (m != "voice") for m, d in dims.items()} for p in range(n_people)}
+    people, rows = [], []
+    for p in range(n_people):
+        for _ in range(per_person):
+            v = {m: centre[p][m] + rng.normal(size=d) for m, d in dims.items()}
+            rows.append({m: (x / np.linalg.norm(x)).astype(np.float32) for m, x in v.items()})
+            people.append(f"p{p}")
+    return people, rows
+
+
+def test_a_joint_embedding_learns_what_tells_people_apart_and_survives_a_missing_modality():
+    import itertools
+
+    from lipauth.measure.metrics import eer
+    from lipauth.scoring.joint import JointFusion, cross_validated_joint
+
+    people, rows = _synthetic_clips()
+    fusion = JointFusion.fit(people[:32], rows[:32])  # 8 people train
+    assert fusion.modalities == ("lips", "voice", "face")
+    gains = dict(zip(fusion.modalities, fusion.net.log_gains.detach().numpy()))
+    assert gains["voice"] < min(gains["lips"], gains["face"]) - 1  # it learned that the voice says nothing here
+    held = list(itertools.combinations(range(32, 96), 2))  # 16 people it never saw
+    genuine = np.array([people[a] == people[b] for a, b in held])
+    llr = np.array([fusion.llr(rows[a], rows[b]) for a, b in held])
+    assert eer(llr, genuine)[0] < 0.2 and llr[genuine].mean() > 0 > llr[~genuine].mean()
+    # no face on the probe: masked, not filled in, and the embedding still separates
+    faceless = np.array([fusion.llr(rows[a], {**rows[b], "face": None}) for a, b in held])
+    assert eer(faceless, genuine)[0] < 0.3 and not np.allclose(faceless, llr)
+    t = fusion.thresholds
+    assert t["eer"] <= t["fmr_1pct"] <= t["fmr_0.1pct"]
+    again = JointFusion.from_dict(fusion.to_dict())
+    assert np.allclose(again.embed(rows[:5]), fusion.embed(rows[:5]), atol=1e-6) and again.thresholds == fusion.thresholds
+    # the held-out estimate scores the pairs within a fold only, in combinations order
+    cv, scored = cross_validated_joint(people, rows, folds=4)
+    assert len(cv) == len(rows) * (len(rows) - 1) // 2 and 0 < scored.sum() < len(cv)
+    g = np.array([people[a] == people[b] for a, b in itertools.combinations(range(len(rows)), 2)])
+    assert eer(cv[scored], g[scored])[0] < 0.2
+
+
+def test_a_joint_embedding_refuses_what_it_cannot_learn():
+    from lipauth.scoring.joint import JointFusion
+
+    people, rows = _synthetic_clips(n_people=3, per_person=1)
+    with pytest.raises(InvalidInputError, match="someone with two clips"):
+        JointFusion.fit(people, rows)
+    people, rows = _synthetic_clips(n_people=3, per_person=2)
+    rows[0] = {"lips": rows[0]["lips"], "voice": rows[0]["voice"]}
+    with pytest.raises(InvalidInputError, match="same modalities"):
+        JointFusion.fit(people, rows)
+
+
+def test_the_early_fusion_recipe_makes_a_model_that_verifies(fusion_clips, tmp_path):
+    """`method: early` in the fusion recipe: the model file carries the joint embedding, and
+    verify decides on its LLR, the lip score still shown."""
+    from lipauth.api import load_model
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+    from lipauth.fusion_recipe import FusionRecipe, save_fused
+
+    model, clips = fusion_clips
+    recipe = FusionRecipe.model_validate({**FUSION_RECIPE, "method": "early", "joint": {"epochs": 50}})
+    path, report = save_fused(model, clips, recipe, tmp_path, "test recipe")
+    assert "held_out" in report and report["held_out"]["genuine"] > 0
+    early = load_model(path)
+    assert early.embedder.fusion["method"] == "early"
+    verifier = Verifier(early, TemplateStore(tmp_path / "t.db", create=True))
+    assert verifier.modal.modalities == ("lips", "voice", "face")
+    verifier.enroll("s2", [need("grid-s2/video/bbaf2a.mpg")])
+    same = verifier.verify("s2", need("grid-s2/video/bbilzs.mpg"))
+    assert same.fused == ["lips", "voice", "face"] and same.score == same.modality_scores["lips"]
+    other = verifier.verify("s2", need("talking-faces/hdtf_obama.mp4"))
+    assert same.llr > other.llr and not other.accepted
+    with pytest.raises(InvalidInputError, match="joint"):
+        save_fused(model, clips, FusionRecipe.model_validate({**FUSION_RECIPE, "method": "early", "joint": {"epoch": 3}}), tmp_path / "bad", "test recipe")

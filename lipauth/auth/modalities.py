@@ -3,7 +3,9 @@ they give a template, and how their scores join the lips' (lipauth.scoring.fusio
 
 The lips decide alone unless the model file carries fusion rules; then every modality the
 verifier was asked for runs where it can, and the decision says which could not and why
-(no speech in the audio, no face chips), using the rule fitted for what is left.
+(no speech in the audio, no face chips), using the rule fitted for what is left. The rules
+are score fusion (lipauth.scoring.fusion, the default) or a joint embedding of the
+modalities' vectors (lipauth.scoring.joint, early fusion), whichever the model file holds.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import numpy as np
 from lipauth.clip import LipClip
 from lipauth.encoders import create_encoder
 from lipauth.errors import InvalidInputError
+from lipauth.scoring.points import MODALITIES
 from lipauth.scoring.fusion import ScoreFusion
+from lipauth.scoring.joint import JointFusion
 
 FACE_CHIPS = 4  # aligned chips per clip for the face encoder: spread over the clip
 
@@ -34,7 +38,7 @@ class ModalityScorer:
     def __init__(self, requested: tuple[str, ...] | None, fusion: dict | None) -> None:
         """requested: the modalities to use (None: all the model's fusion has, else the lips);
         fusion: the model file's fusion rules (LipEmbedder.fusion)."""
-        self.fusion = ScoreFusion.from_dict(fusion) if fusion else None
+        self.fusion = load_fusion(fusion)
         available = self.fusion.modalities if self.fusion else ("lips",)
         self.modalities = requested or available
         missing = [m for m in self.modalities if m not in available]
@@ -83,28 +87,45 @@ class ModalityScorer:
                 found[name].append(v)
         return {m: np.stack(v) for m, v in found.items() if v}
 
-    def decide(self, lips_score: float, template, clip: LipClip, operating_point: str) -> FusedVerdict:
-        """The fused decision of a probe clip against a template (lipauth.auth.templates).
-        Only the encoders of modalities the template holds run (the face costs ~300 ms)."""
+    def decide(self, lips_score: float, template, clip: LipClip, operating_point: str, probe_lips: np.ndarray) -> FusedVerdict:
+        """The fused decision of a probe clip against a template (lipauth.auth.templates),
+        probe_lips its lip embedding. Only the encoders of modalities the template holds run
+        (the face costs ~300 ms)."""
         enrolled = tuple(m for m in self.extra if template.modality_vector(m) is not None)
         vectors, left_out = self.vectors(clip, enrolled)
         left_out.update({m: "not enrolled for this user" for m in self.extra if m not in enrolled})
-        return self.fuse(lips_score, template, vectors, left_out, operating_point)
+        return self.fuse(lips_score, template, {"lips": probe_lips, **vectors}, left_out, operating_point)
 
     def fuse(self, lips_score: float, template, vectors: dict[str, np.ndarray], left_out: dict[str, str], operating_point: str) -> FusedVerdict:
-        """The same, from the probe's vectors already computed (identify scores one probe
-        against many templates)."""
+        """The same, from the probe's vectors already computed, its lip embedding among them
+        (identify scores one probe against many templates)."""
         scores, left_out = {"lips": lips_score}, dict(left_out)
         for name, v in vectors.items():
+            if name == "lips":
+                continue
             enrolled = template.modality_vector(name)
             if enrolled is None:
                 left_out[name] = "not enrolled for this user"
             else:
                 scores[name] = float(enrolled @ v)
-        rule = self.fusion.rule_for(tuple(scores)) if self.fusion and len(scores) > 1 else None
-        if rule is None:
+        if self.fusion is None or len(scores) == 1:
             return FusedVerdict(scores, left_out, None, None, None)
-        if operating_point not in rule.thresholds:
-            raise InvalidInputError(f"fused decisions take a named operating point ({', '.join(rule.thresholds)}), not {operating_point!r}")
-        llr, threshold = rule.llr(scores), rule.thresholds[operating_point]
-        return FusedVerdict(scores, left_out, llr, threshold, llr >= threshold, rule.modalities)
+        used = tuple(m for m in MODALITIES if m in scores)
+        if isinstance(self.fusion, JointFusion):  # the joint embeddings of template and probe
+            enrolled = {"lips": template.mean, **{m: template.modality_vector(m) for m in used[1:]}}
+            llr, thresholds = self.fusion.llr(enrolled, {m: vectors[m] for m in used}), self.fusion.thresholds
+        else:
+            rule = self.fusion.rule_for(used)
+            if rule is None:
+                return FusedVerdict(scores, left_out, None, None, None)
+            llr, thresholds = rule.llr(scores), rule.thresholds
+        if operating_point not in thresholds:
+            raise InvalidInputError(f"fused decisions take a named operating point ({', '.join(thresholds)}), not {operating_point!r}")
+        return FusedVerdict(scores, left_out, llr, thresholds[operating_point], llr >= thresholds[operating_point], used)
+
+
+def load_fusion(d: dict | None) -> ScoreFusion | JointFusion | None:
+    """The fusion a model file carries: score fusion, or early fusion ("method": "early")."""
+    if not d:
+        return None
+    return JointFusion.from_dict(d) if d.get("method") == "early" else ScoreFusion.from_dict(d)

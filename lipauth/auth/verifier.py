@@ -256,7 +256,7 @@ class Verifier:
         v = self.policy.decide(template.embeddings, probe)
         accepted = v.accepted
         reasons = [f"{'lip ' if self.modal.extra else ''}score {v.score:.3f} {'>=' if accepted else '<'} threshold {v.threshold:.3f} ({v.how})"]
-        fused = self.modal.decide(v.score, template, clip, self.policy.operating_point)
+        fused = self.modal.decide(v.score, template, clip, self.policy.operating_point, probe)
         for name, why in fused.left_out.items():
             reasons.append(f"{name} left out: {why}")
         llr, llr_threshold = v.llr, v.llr_threshold
@@ -347,6 +347,7 @@ class Verifier:
             templates = {t.user_id: t for t in self.store.templates() if t.model_id == self.model.id}
             shortlist = [(u, self.policy.decide(t.embeddings, probe)) for u, t in templates.items()]
         vectors, left_out = self.modal.vectors(clip)
+        vectors["lips"] = probe
         ranked = []
         for user, v in shortlist:
             f = self.modal.fuse(v.score, templates[user], vectors, left_out, self.policy.operating_point)

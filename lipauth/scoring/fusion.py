@@ -72,14 +72,9 @@ class ScoreFusion:
             for extra in itertools.combinations(present[1:], size):
                 mods = ("lips", *extra)
                 x = np.stack([np.asarray(scores[m], np.float64) for m in mods], axis=1)
-                lr = _fitted(x, genuine, w)
-                llr = lr.decision_function(x)
-                # a lower false-match rate never takes a lower threshold (where the validation
-                # trials separate, the lowest threshold with FMR <= 1 % can lie below the EER's)
-                at_eer = eer(llr, genuine, w)[1]
-                at_1 = max(at_eer, threshold_at_fmr(llr, genuine, 0.01))
-                points = {"eer": at_eer, "fmr_1pct": at_1, "fmr_0.1pct": max(at_1, threshold_at_fmr(llr, genuine, 0.001))}
-                rules.append(FusionRule(mods, tuple(float(c) for c in lr.coef_[0]), float(lr.intercept_[0]), {k: float(v) for k, v in points.items()}))
+                lr = balanced_logistic(x, genuine, w)
+                points = llr_thresholds(lr.decision_function(x), genuine, w)
+                rules.append(FusionRule(mods, tuple(float(c) for c in lr.coef_[0]), float(lr.intercept_[0]), points))
         return cls(rules, source)
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,7 +89,23 @@ class ScoreFusion:
         return cls(rules, d.get("source", ""))
 
 
-def _fitted(x: np.ndarray, genuine: np.ndarray, weights: np.ndarray | None = None):
+def llr_thresholds(llr: np.ndarray, genuine: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
+    """The LLR each operating point asks of a probe, from validation trials' LLRs."""
+    # a lower false-match rate never takes a lower threshold (where the validation trials
+    # separate, the lowest threshold with FMR <= 1 % can lie below the EER's)
+    at_eer = eer(llr, genuine, weights)[1]
+    at_1 = max(at_eer, threshold_at_fmr(llr, genuine, 0.01))
+    points = {"eer": at_eer, "fmr_1pct": at_1, "fmr_0.1pct": max(at_1, threshold_at_fmr(llr, genuine, 0.001))}
+    return {k: float(v) for k, v in points.items()}
+
+
+def people_folds(people, folds: int, seed: int = 0) -> dict[str, int]:
+    """person -> fold, the people dealt at random into `folds` (the held-out estimates)."""
+    people = sorted(set(people))
+    return dict(zip(np.random.default_rng(seed).permutation(people).tolist(), itertools.cycle(range(folds))))
+
+
+def balanced_logistic(x: np.ndarray, genuine: np.ndarray, weights: np.ndarray | None = None):
     """Logistic regression with balanced classes (its log-odds are LLRs, prior-free)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -109,8 +120,7 @@ def cross_validated_llr(
     `scores`, fitted (with the trial `weights`, as ScoreFusion.fit) on the trials among the
     other folds' people. Returns (llr, scored): the trials across folds are scored by no fold."""
     genuine = np.asarray(genuine, bool)
-    people = sorted(set(people_a) | set(people_b))
-    fold = dict(zip(np.random.default_rng(seed).permutation(people), itertools.cycle(range(folds))))
+    fold = people_folds(set(people_a) | set(people_b), folds, seed)
     fa, fb = np.array([fold[p] for p in people_a]), np.array([fold[p] for p in people_b])
     x = np.stack([np.asarray(scores[m], np.float64) for m in MODALITIES if m in scores], axis=1)
     llr, scored = np.zeros(len(x)), np.zeros(len(x), bool)
@@ -118,7 +128,7 @@ def cross_validated_llr(
         test, train = (fa == k) & (fb == k), (fa != k) & (fb != k)
         if not test.any() or genuine[train].all() or not genuine[train].any():
             continue
-        lr = _fitted(x[train], genuine[train], None if weights is None else np.asarray(weights, np.float64)[train])
+        lr = balanced_logistic(x[train], genuine[train], None if weights is None else np.asarray(weights, np.float64)[train])
         llr[test], scored[test] = lr.decision_function(x[test]), True
     return llr, scored
 
