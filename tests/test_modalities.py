@@ -88,9 +88,10 @@ def fused_model_file(fusion_clips, tmp_path_factory):
     from lipauth.fusion_recipe import FusionRecipe, save_fused
 
     model, clips = fusion_clips
+    before = model.embedder.fusion
     path, report = save_fused(model, clips, FusionRecipe.model_validate(FUSION_RECIPE), tmp_path_factory.mktemp("fused"), "test recipe")
     assert report["people"] >= 8 and report["genuine"] >= 10
-    assert "p01" not in report["table"] and model.embedder.fusion is None  # the model in memory is left as it was
+    assert "p01" not in report["table"] and model.embedder.fusion is before  # the model in memory is left as it was
     return path
 
 
@@ -152,8 +153,10 @@ def test_a_model_without_fusion_refuses_other_modalities(fused_verifier):
     assert bundled.modal.modalities == ("lips",)  # what a model without fusion rules uses
     with pytest.raises(InvalidInputError, match="no fusion rules for voice"):
         Verifier(load_model(), fused_verifier.store, modalities=("lips", "voice"))
+    # a number is a threshold on the lips' cosine: it asks for the lips alone, and refuses others asked for
+    assert Verifier(fused_verifier.model, fused_verifier.store, operating_point=0.7).modal.modalities == ("lips",)
     with pytest.raises(InvalidInputError, match="name an operating point"):
-        Verifier(fused_verifier.model, fused_verifier.store, operating_point=0.7)
+        Verifier(fused_verifier.model, fused_verifier.store, operating_point=0.7, modalities=("lips", "voice"))
 
 
 def test_the_cli_enrols_and_verifies_with_the_modalities_it_is_given(fused_model_file, tmp_path):
@@ -378,3 +381,27 @@ def test_the_early_fusion_recipe_makes_a_model_that_verifies(fusion_clips, tmp_p
     assert same.llr > other.llr and not other.accepted
     with pytest.raises(InvalidInputError, match="joint"):
         save_fused(model, clips, FusionRecipe.model_validate({**FUSION_RECIPE, "method": "early", "joint": {"epoch": 3}}), tmp_path / "bad", "test recipe")
+
+
+def test_an_encoder_whose_package_is_missing_is_left_out_and_says_why(fused_model_file, tmp_path, monkeypatch):
+    """A pip install without resemblyzer: the voice cannot run; enrol and verify go on with
+    the lips and the face, and the decision names the missing package."""
+    import lipauth.auth.modalities as modalities
+    from lipauth.api import load_model
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+    from lipauth.errors import BackendUnavailableError
+
+    made = modalities.create_encoder
+
+    def without_voice(name):
+        if name == "voice":
+            raise BackendUnavailableError("the voice encoder needs resemblyzer (test)")
+        return made(name)
+
+    monkeypatch.setattr(modalities, "create_encoder", without_voice)
+    verifier = Verifier(load_model(fused_model_file), TemplateStore(tmp_path / "t.db", create=True))
+    template = verifier.enroll("s2", [need("grid-s2/video/bbaf2a.mpg")])
+    assert set(template.modalities) == {"face"}
+    d = verifier.verify("s2", need("grid-s2/video/bbilzs.mpg"))
+    assert d.accepted and d.fused == ["lips", "face"] and "resemblyzer" in d.left_out["voice"]

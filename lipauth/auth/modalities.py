@@ -16,7 +16,7 @@ import numpy as np
 
 from lipauth.clip import LipClip
 from lipauth.encoders import create_encoder
-from lipauth.errors import InvalidInputError
+from lipauth.errors import BackendUnavailableError, InvalidInputError
 from lipauth.scoring.points import MODALITIES
 from lipauth.scoring.fusion import ScoreFusion
 from lipauth.scoring.joint import JointFusion
@@ -46,6 +46,7 @@ class ModalityScorer:
             raise InvalidInputError(f"this model carries no fusion rules for {', '.join(missing)}: its modalities are {', '.join(available)}")
         self.extra = tuple(m for m in self.modalities if m != "lips")
         self._encoders: dict[str, object] = {}
+        self._unavailable: dict[str, str] = {}  # modality -> why its encoder cannot load here
 
     @property
     def needs_audio(self) -> bool:
@@ -56,9 +57,15 @@ class ModalityScorer:
         return FACE_CHIPS if "face" in self.extra else 0
 
     def _encoder(self, name: str):
-        if name not in self._encoders:  # made on first use: dlib's ResNet and GE2E take ~1 s to load
-            self._encoders[name] = create_encoder(name)
-        return self._encoders[name]
+        """The modality's encoder, made on first use (dlib's ResNet and GE2E take ~1 s to
+        load); None where its package is not installed (a pip install without resemblyzer):
+        the modality is then left out of every decision, which says why."""
+        if name not in self._encoders and name not in self._unavailable:
+            try:
+                self._encoders[name] = create_encoder(name)
+            except BackendUnavailableError as exc:
+                self._unavailable[name] = str(exc)
+        return self._encoders.get(name)
 
     def warm_up(self) -> None:
         """Load every encoder now and run what compiles on first use (for the service)."""
@@ -72,8 +79,11 @@ class ModalityScorer:
         (None: every modality asked for besides the lips)."""
         out, left_out = {}, {}
         for name in self.extra if names is None else names:
-            v = self._encoder(name).embed(clip)
-            if v is None:
+            encoder = self._encoder(name)
+            v = None if encoder is None else encoder.embed(clip)
+            if encoder is None:
+                left_out[name] = self._unavailable[name]
+            elif v is None:
                 left_out[name] = "no speech in the audio" if name == "voice" else "no face fitted"
             else:
                 out[name] = v
@@ -93,7 +103,7 @@ class ModalityScorer:
         (the face costs ~300 ms)."""
         enrolled = tuple(m for m in self.extra if template.modality_vector(m) is not None)
         vectors, left_out = self.vectors(clip, enrolled)
-        left_out.update({m: "not enrolled for this user" for m in self.extra if m not in enrolled})
+        left_out.update({m: self._unavailable.get(m, "not enrolled for this user") for m in self.extra if m not in enrolled})
         return self.fuse(lips_score, template, {"lips": probe_lips, **vectors}, left_out, operating_point)
 
     def fuse(self, lips_score: float, template, vectors: dict[str, np.ndarray], left_out: dict[str, str], operating_point: str) -> FusedVerdict:

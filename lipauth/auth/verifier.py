@@ -102,7 +102,8 @@ class Verifier:
         request id); None writes none.
 
         modalities: ("lips", "voice", "face") or a part of it, lips included; None: every
-        modality the model file's fusion rules cover (the lips alone for a model without)."""
+        modality the model file's fusion rules cover (the lips alone for a model without, or
+        with a numeric operating point, which is a threshold on the lips' cosine)."""
         self.model = model
         self._checks = checks
         self._phrase_check = None
@@ -113,8 +114,11 @@ class Verifier:
         self.store = store
         self.min_enrol_clips = min_enrol_clips
         self.policy = DecisionPolicy.from_model(model.embedder, operating_point, scoring)
+        numeric = isinstance(parse_operating_point(operating_point), float)
+        if numeric and modalities is None:  # a cosine threshold is the lips' alone: it asks for the lips alone
+            modalities = ("lips",)
         self.modal = ModalityScorer(modalities, getattr(model.embedder, "fusion", None))
-        if self.modal.extra and isinstance(parse_operating_point(operating_point), float):
+        if self.modal.extra and numeric:
             raise InvalidInputError("a numeric operating point is a threshold on the lips' cosine; with other modalities, name an operating point (eer, fmr_1pct, fmr_0.1pct)")
 
     @property
