@@ -9,10 +9,15 @@ talking faces (25 people), every pair of them a trial; LibriSpeech test-other (1
 encoder on the clip's own audio (lipauth.encoders.voice) and dlib's face encoder on 4
 aligned chips (lipauth.encoders.face), all from one pipeline pass.
 
-Rows: each branch alone (cosine), their plain mean, and a logistic-regression fusion of
-the three scores fitted person-disjoint: people are split into 4 folds; the weights for a
-fold's trials (both clips of people in that fold) are fitted on the trials of the other
-folds' people. EER with a 95 % interval from resampling people, FNMR at FMR 1 % and 0.1 %.
+Rows: each branch alone (cosine); the lips of the non-learned baseline (PCA on the lip
+crops' mean and std frames, fitted on AVLetters: configs/baseline_pca_avletters.yaml) beside
+the bundled lip model (AVLetters only: the model the issue found); the plain mean of the
+three cosines; late fusion, a logistic regression on the three scores (the recipe's default,
+lipauth.scoring.fusion); early fusion, a joint embedding of the three vectors trained with a
+contrastive loss (lipauth.scoring.joint). Both fusions are fitted person-disjoint: people
+are split into 4 folds (the same folds for both); a fold's trials (both clips of people in
+that fold) are scored by rules fitted on the other folds' people. EER with a 95 % interval
+from resampling people, FNMR at FMR 1 % and 0.1 %.
 
 Read it with what the encoders have seen: GE2E was trained on VoxCeleb1/2 and LibriSpeech
 train-other, dlib's face model on ~7,500 people including celebrities, and the talking
@@ -33,10 +38,10 @@ import numpy as np
 
 from lipauth.corpora.shared import default_data_root
 from lipauth.measure.metrics import bootstrap_eer_ci, eer, fnmr_at_fmr
-from lipauth.scoring.fusion import cross_validated_llr
+from lipauth.scoring.fusion import cross_validated_llr, session_weights
 
 BRANCHES = ("lips", "voice", "face")
-CACHE = Path("runs/speaker-branches/embeddings.json")
+CACHE = Path("runs/speaker-branches/embeddings-v2.json")
 
 
 def video_clips(data: Path) -> list[tuple[Path, str, str]]:
@@ -58,6 +63,7 @@ def embed_everything(data: Path) -> dict[str, dict]:
     from lipauth.video.pipeline import LipPipeline, PipelineConfig
 
     model = load_model()
+    baseline = pca_baseline(data, model.pipeline.config.crop)
     cfg = model.pipeline.config
     pipeline = LipPipeline(PipelineConfig(backend=cfg.backend, crop=cfg.crop, face_chips=4), backend=model.pipeline.backend)
     face, voice = FaceEncoder(), VoiceEncoder()
@@ -67,6 +73,7 @@ def embed_everything(data: Path) -> dict[str, dict]:
         try:
             clip = pipeline.process(path)
             row["lips"] = model.embedder.embed_clips([clip])[0].tolist()
+            row["baseline"] = baseline.embed_clips([clip])[0].tolist()
             for enc in (voice, face):
                 v = enc.embed(clip)
                 if v is not None:
@@ -83,6 +90,26 @@ def embed_everything(data: Path) -> dict[str, dict]:
     return out
 
 
+def pca_baseline(data: Path, crop):
+    """The non-learned baseline's recipe, fitted on every AVLetters clip, on the crop the
+    bundled model's pipeline makes."""
+    from lipauth.corpora.dataset import load_dataset
+    from lipauth.models.baseline import PCABaseline
+    from lipauth.training.config import load_config
+
+    cfg = load_config("configs/baseline_pca_avletters.yaml")
+    ds = load_dataset(data / "avletters", "avletters", crop)
+    return PCABaseline(crop, n_components=cfg.model.settings.get("n_components", 64), normalize=cfg.data.normalize).fit(ds.clips)
+
+
+def early_fusion(emb: dict[str, dict], keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The joint embedding's held-out LLRs on trials(emb, keys, BRANCHES)'s pairs."""
+    from lipauth.scoring.joint import cross_validated_joint
+
+    ok = [k for k in keys if all(b in emb[k] for b in BRANCHES)]
+    return cross_validated_joint([emb[k]["person"] for k in ok], [{b: np.asarray(emb[k][b], np.float32) for b in BRANCHES} for k in ok])
+
+
 def trials(emb: dict[str, dict], keys: list[str], branches: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Every pair of `keys` that all `branches` could embed: scores per branch, genuine, people."""
     ok = [k for k in keys if all(b in emb[k] for b in branches)]
@@ -91,6 +118,10 @@ def trials(emb: dict[str, dict], keys: list[str], branches: tuple[str, ...]) -> 
     t["genuine"] = np.array([emb[a]["person"] == emb[c]["person"] for a, c in pairs])
     t["a"] = np.array([emb[a]["person"] for a, _ in pairs])
     t["b"] = np.array([emb[c]["person"] for _, c in pairs])
+    # two talking-face clips are two recordings; GRID's and CREMA-D's clips are each one session per person
+    session = {k: k if emb[k]["source"] == "talking-faces" else emb[k]["person"] for k in ok}
+    t["across"] = np.array([session[a] != session[c] for a, c in pairs])
+    t["source"] = np.array([emb[a]["source"] if emb[a]["source"] == emb[c]["source"] else "across" for a, c in pairs])
     return t
 
 
@@ -121,20 +152,27 @@ def main() -> None:
     print(f"clips refused by the pipeline: {len(failed)} {sorted(failed)}; video clips a branch could not embed: {missing}\n")
     header = "| rows | EER % | 95 % CI | FNMR @ FMR 1 % | FNMR @ FMR 0.1 % | genuine / impostor | people |\n|---|---|---|---|---|---|---|"
     video = [k for k, v in emb.items() if v["source"] != "librispeech"]
-    t = trials(emb, video, BRANCHES)
+    t = trials(emb, video, (*BRANCHES, "baseline"))
     fused, scored = cross_validated_llr({b: t[b] for b in BRANCHES}, t["genuine"], t["a"], t["b"])
+    weighted, _ = cross_validated_llr({b: t[b] for b in BRANCHES}, t["genuine"], t["a"], t["b"], weights=session_weights(t["genuine"], t["across"]))
+    early, early_scored = early_fusion(emb, video)
+    assert (early_scored == scored).all()  # the same folds, so the same held-out trials
     mean = sum(t[b] for b in BRANCHES) / len(BRANCHES)
     print("pooled over the video sources, the same trials in every row:\n" + header)
     curves = {}
-    for name, scores, mask in [*((b, t[b], None) for b in BRANCHES), ("mean of the three", mean, None), ("LR fusion, person-disjoint (its trials only)", fused, scored), ("lips on the same trials", t["lips"], scored)]:
+    rows = [
+        ("lips: non-learned baseline (PCA, AVLetters)", t["baseline"], None), ("lips: the bundled model (AVLetters)", t["lips"], None), ("voice", t["voice"], None), ("face", t["face"], None),
+        ("mean of the three", mean, None), ("lips, on the fused rows' trials", t["lips"], scored), ("late fusion (LR), person-disjoint", fused, scored), ("late fusion, pairs across sessions weighted (the recipe's default)", weighted, scored), ("early fusion (joint embedding), person-disjoint", early, scored),
+    ]
+    for name, scores, mask in rows:
         line, curve = row(name, scores, t, mask)
         print(line)
         curves[name] = curve
-    for source in ("grid", "crema-d", "talking-faces"):
-        ts = trials(emb, [k for k in video if emb[k]["source"] == source], BRANCHES)
-        print(f"\n{source}:\n{header}")
-        for b in BRANCHES:
-            print(row(b, ts[b], ts)[0])
+    for source in ("grid", "talking-faces"):  # CREMA-D's sample is one person: no impostor pair
+        print(f"\n{source} (its pairs of clips; the fused rows on their held-out trials):\n{header}")
+        within = t["source"] == source
+        for name, scores, mask in rows:
+            print(row(name, scores, t, within if mask is None else within & mask)[0])
     tl = trials(emb, [k for k, v in emb.items() if v["source"] == "librispeech"], ("voice",))
     print(f"\nLibriSpeech test-other, voice only:\n{header}\n{row('voice', tl['voice'], tl)[0]}")
     from lipauth.eval.plots import det_plot
