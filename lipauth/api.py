@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from lipauth.artifacts import LIP_MODEL, artifact_id, bundled
+from lipauth.artifacts import LIP_FUSION, LIP_MODEL, artifact_id, bundled
 from lipauth.clip import LipClip
 from lipauth.errors import InvalidInputError
 from lipauth.models.embedder import LipEmbedder
@@ -29,10 +30,13 @@ def default_model_path() -> Path:
 class LipModel:
     """A trained embedder plus the video pipeline that makes its input."""
 
-    def __init__(self, embedder: LipEmbedder, model_id: str, pipeline: LipPipeline | None = None) -> None:
+    def __init__(self, embedder: LipEmbedder, model_id: str, pipeline: LipPipeline | None = None, fusion_on_request: dict | None = None) -> None:
         self.embedder = embedder
         self.id = model_id
         self._pipeline = pipeline
+        # fusion rules for this model that decide only when other modalities are asked for
+        # (the bundled model's); a model file's own rules (embedder.fusion) decide by default
+        self.fusion_on_request = fusion_on_request
 
     @property
     def pipeline(self) -> LipPipeline:
@@ -62,4 +66,6 @@ def load_model(path: str | os.PathLike | None = None) -> LipModel:
     """Load a model file made by `lipauth train`; None loads the model bundled with lipauth."""
     path = Path(path) if path is not None else default_model_path()
     embedder = LipEmbedder.load(path)
-    return LipModel(embedder, model_id=artifact_id(path))
+    rules = bundled(LIP_FUSION)
+    on_request = json.loads(rules.read_text()) if path == default_model_path() and rules.is_file() else None
+    return LipModel(embedder, model_id=artifact_id(path), fusion_on_request=on_request)

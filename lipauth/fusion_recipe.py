@@ -13,6 +13,7 @@ quote. `method: early` trains a joint embedding of the vectors instead
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -80,6 +81,8 @@ def save_fused(model, clips: list[ClipVectors], r: FusionRecipe, out: Path, wher
     model.embedder.info = {**model.embedder.info, "fusion": dict(report)}
     try:
         out.mkdir(parents=True, exist_ok=True)
+        # the rules alone too: lipauth/assets/default_fusion.json is this file, for the bundled model
+        (out / "fusion.json").write_text(json.dumps(model.embedder.fusion, indent=1) + "\n")
         return model.embedder.save(out / "model.pt"), report
     finally:
         model.embedder.fusion, model.embedder.info = before

@@ -145,14 +145,16 @@ def test_the_lips_and_face_of_the_person_with_another_voice_are_refused(fused_ve
     assert lips_alone and d.modality_scores["face"] > 0.9 and not d.accepted
 
 
-def test_a_model_without_fusion_refuses_other_modalities(fused_verifier):
+def test_a_model_without_fusion_refuses_other_modalities(fused_verifier, lip_model_file, tmp_path):
+    import shutil
+
     from lipauth.api import load_model
     from lipauth.auth.verifier import Verifier
 
-    bundled = Verifier(load_model(), fused_verifier.store)
-    assert bundled.modal.modalities == ("lips",)  # what a model without fusion rules uses
+    plain = load_model(shutil.copy(lip_model_file, tmp_path / "lips.pt"))  # a lip model file without fusion rules
+    assert Verifier(plain, fused_verifier.store).modal.modalities == ("lips",)
     with pytest.raises(InvalidInputError, match="no fusion rules for voice"):
-        Verifier(load_model(), fused_verifier.store, modalities=("lips", "voice"))
+        Verifier(plain, fused_verifier.store, modalities=("lips", "voice"))
     # a number is a threshold on the lips' cosine: it asks for the lips alone, and refuses others asked for
     assert Verifier(fused_verifier.model, fused_verifier.store, operating_point=0.7).modal.modalities == ("lips",)
     with pytest.raises(InvalidInputError, match="name an operating point"):
@@ -405,3 +407,88 @@ def test_an_encoder_whose_package_is_missing_is_left_out_and_says_why(fused_mode
     assert set(template.modalities) == {"face"}
     d = verifier.verify("s2", need("grid-s2/video/bbilzs.mpg"))
     assert d.accepted and d.fused == ["lips", "face"] and "resemblyzer" in d.left_out["voice"]
+
+
+# -- the bundled model's fusion rules, used when asked for ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundled_fused(tmp_path_factory):
+    """The bundled lip model asked for the voice and the face: its shipped rules
+    (lipauth/assets/default_fusion.json); grid-s2 enrolled from one clip."""
+    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    from lipauth.api import load_model
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+
+    verifier = Verifier(load_model(), TemplateStore(tmp_path_factory.mktemp("bundled") / "t.db", create=True), modalities=("lips", "voice", "face"))
+    verifier.enroll("s2", [need("grid-s2/video/bbaf2a.mpg")])
+    return verifier
+
+
+def test_the_bundled_model_decides_on_the_lips_unless_asked_for_more(bundled_fused):
+    from lipauth.api import load_model
+    from lipauth.auth.verifier import Verifier
+
+    model = load_model()
+    assert model.fusion_on_request and model.embedder.fusion is None
+    lips = Verifier(model, bundled_fused.store)
+    assert lips.modal.modalities == ("lips",) and lips.modal.fusion is None
+    d = lips.verify("s2", need("grid-s2/video/bbilzs.mpg"))
+    assert d.accepted and d.fused == [] and d.modality_scores == {}  # the template's voice and face are not used
+    assert bundled_fused.modal.fusion.to_dict() == model.fusion_on_request
+    assert set(bundled_fused.modal.fusion.rules) == {("lips", "voice"), ("lips", "face"), ("lips", "voice", "face")}
+
+
+def test_the_bundled_rules_accept_the_person_and_refuse_another_face_and_another_voice(bundled_fused, tmp_path):
+    """Issue #14: the person's own second clip is accepted; another person, and the person's
+    face and lips speaking with another man's voice (a dub, as a lip-synced fake driven by
+    someone else's voice would sound), are refused at the default operating point."""
+    from lipauth.video.decode import decode_video
+    from lipauth.video.encode import write_video
+
+    same = bundled_fused.verify("s2", need("grid-s2/video/bbilzs.mpg"))
+    assert same.accepted and same.fused == ["lips", "voice", "face"] and same.llr >= same.llr_threshold
+    assert not bundled_fused.verify("s2", need("talking-faces/hdtf_obama.mp4")).accepted
+    video, voice = decode_video(need("grid-s2/video/bbilzs.mpg")), decode_video(need("grid-s1/video/bbaf2n.mpg"))
+    n = min(len(video.audio), len(voice.audio))
+    dub = bundled_fused.verify("s2", write_video(tmp_path / "dub.mp4", video.frames, video.fps, voice.audio[:n]))
+    assert dub.score >= dub.threshold and dub.modality_scores["face"] > 0.9  # the lips and the face say yes
+    assert not dub.accepted and dub.fused == ["lips", "voice", "face"]
+
+
+def test_the_cli_asks_the_bundled_model_for_the_voice_and_face(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from lipauth.cli import app
+
+    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    runner, store = CliRunner(), str(tmp_path / "cli.db")
+    done = runner.invoke(app, ["enroll", "s2", str(need("grid-s2/video/bbaf2a.mpg")), "--store", store, "--modalities", "lips,voice,face"])
+    assert done.exit_code == 0 and "1 with voice, 1 with face" in done.output, done.output
+    done = runner.invoke(app, ["verify", "s2", str(need("grid-s2/video/bbilzs.mpg")), "--store", store, "--modalities", "lips,voice,face", "--json"])
+    d = json.loads(done.output.strip().splitlines()[-1])
+    assert done.exit_code == 0 and d["fused"] == ["lips", "voice", "face"] and d["accepted"]
+
+
+@pytest.mark.slow
+def test_the_bundled_rules_are_what_their_recipe_makes(tmp_path):
+    """configs/fusion.yaml on ../shared/data re-makes lipauth/assets/default_fusion.json."""
+    import json
+
+    import yaml
+
+    from lipauth.artifacts import LIP_FUSION, bundled
+    from lipauth.fusion_recipe import run_fusion
+
+    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    recipe = yaml.safe_load(open(__import__("pathlib").Path(__file__).parents[1] / "configs" / "fusion.yaml"))
+    made = run_fusion(recipe, need("grid-s1").parent, tmp_path, "configs/fusion.yaml")
+    ours, shipped = json.loads((tmp_path / "fusion.json").read_text()), json.loads(bundled(LIP_FUSION).read_text())
+    assert made["report"]["people"] == 26
+    for a, b in zip(ours["rules"], shipped["rules"]):
+        assert a["modalities"] == b["modalities"]
+        assert np.allclose(a["weights"], b["weights"], atol=1e-3) and abs(a["bias"] - b["bias"]) < 1e-3
+        assert all(abs(a["thresholds"][k] - b["thresholds"][k]) < 1e-3 for k in a["thresholds"])

@@ -35,10 +35,13 @@ class FusedVerdict:
 
 
 class ModalityScorer:
-    def __init__(self, requested: tuple[str, ...] | None, fusion: dict | None) -> None:
+    def __init__(self, requested: tuple[str, ...] | None, fusion: dict | None, on_request: dict | None = None) -> None:
         """requested: the modalities to use (None: all the model's fusion has, else the lips);
-        fusion: the model file's fusion rules (LipEmbedder.fusion)."""
-        self.fusion = load_fusion(fusion)
+        fusion: the model file's fusion rules (LipEmbedder.fusion); on_request: rules that
+        apply only when other modalities are requested (LipModel.fusion_on_request, the
+        bundled model's)."""
+        asked_for_more = requested is not None and len(requested) > 1
+        self.fusion = load_fusion(fusion) or (load_fusion(on_request) if asked_for_more else None)
         available = self.fusion.modalities if self.fusion else ("lips",)
         self.modalities = requested or available
         missing = [m for m in self.modalities if m not in available]

@@ -117,7 +117,7 @@ class Verifier:
         numeric = isinstance(parse_operating_point(operating_point), float)
         if numeric and modalities is None:  # a cosine threshold is the lips' alone: it asks for the lips alone
             modalities = ("lips",)
-        self.modal = ModalityScorer(modalities, getattr(model.embedder, "fusion", None))
+        self.modal = ModalityScorer(modalities, getattr(model.embedder, "fusion", None), getattr(model, "fusion_on_request", None))
         if self.modal.extra and numeric:
             raise InvalidInputError("a numeric operating point is a threshold on the lips' cosine; with other modalities, name an operating point (eer, fmr_1pct, fmr_0.1pct)")
 
