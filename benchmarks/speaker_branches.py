@@ -3,7 +3,7 @@ table on the same trials (issue #14, items 2, 3 and 5 in part).
 
     python benchmarks/speaker_branches.py [--out docs/img/speaker_branches_det.png]
 
-Clips: 30 of grid-s1, 30 of grid-s2, the CREMA-D sample (1 speaker, 6 clips) and the 29
+Clips: the first 30 of grid-s1, the 20 of grid-s2, the CREMA-D sample (1 speaker, 6 clips) and the 29
 talking faces (25 people), every pair of them a trial; LibriSpeech test-other (10 people x
 10 utterances) for the voice alone. Per clip: the bundled lip model, the GE2E voice
 encoder on the clip's own audio (lipauth.encoders.voice) and dlib's face encoder on 4
