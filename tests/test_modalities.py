@@ -276,8 +276,12 @@ def test_an_encoder_runs_only_for_what_the_template_holds(fused_model_file, tmp_
             raise AssertionError("the voice encoder ran for a template without voice")
 
     verifier.modal._encoders["voice"] = Refusing()
+    made = verifier.model.clip
+    asked = []
+    verifier.model.clip = lambda video, **kw: asked.append(kw) or made(video, **kw)
     d = verifier.verify("s2", need("grid-s2/video/bbilzs.mpg"))
     assert d.left_out == {"voice": "not enrolled for this user"} and d.fused == ["lips", "face"] and d.accepted
+    assert asked == [{"audio": False, "face_chips": 4}]  # no sound decoded for a voice nobody enrolled
 
 
 def test_the_recipe_weighs_pairs_of_two_recordings_and_reports_them():

@@ -254,8 +254,9 @@ class Verifier:
         self._check_model(template)
         if self.attempts is not None:
             self.attempts.check(user_id)  # TooManyAttemptsError, before any video work
-        # the sound only where the checks or the voice listen to it
-        clip = self.model.clip(video, audio=liveness or self.modal.needs_audio, face_chips=self.modal.face_chips)
+        # the sound only where the checks or the user's enrolled voice listen to it
+        audio, chips = self.modal.probe_needs(template)
+        clip = self.model.clip(video, audio=liveness or audio, face_chips=chips)
         probe = self.model.embedder.embed_clips([clip])[0]
         v = self.policy.decide(template.embeddings, probe)
         accepted = v.accepted
