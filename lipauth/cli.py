@@ -258,7 +258,7 @@ PointOpt = typer.Option("eer", "--operating-point", help="eer, fmr_1pct, fmr_0.1
 ScoringOpt = typer.Option(None, "--scoring", help="raw or normalised (default: what the model recommends).")
 MaxFailuresOpt = typer.Option(5, "--max-failures", help="Failed verifications of a user within --cooldown seconds that lock them for --cooldown seconds (counted in the store, shared by every process).")
 CooldownOpt = typer.Option(900.0, "--cooldown", help="Seconds: the window failures are counted in, and the lock after --max-failures.")
-ModalitiesOpt = typer.Option(None, "--modalities", help="lips, or lips with voice and/or face, comma-separated (default: all the model's fusion rules cover; the lips alone for a model without).")
+ModalitiesOpt = typer.Option(None, "--modalities", help="lips, or lips with voice and/or face, comma-separated (default: all a fused model file's rules cover; the lips alone for a model without, and for the bundled model, whose rules apply when asked for).")
 
 
 def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer", scoring: Optional[str] = None, videos=(), create: bool = False, attempts=None, modalities: Optional[str] = None):

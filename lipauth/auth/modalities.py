@@ -93,10 +93,11 @@ class ModalityScorer:
         out, left_out = {}, {}
         for name in self.extra if names is None else names:
             encoder = self._encoder(name)
-            v = None if encoder is None else encoder.embed(clip)
             if encoder is None:
                 left_out[name] = self._unavailable[name]
-            elif v is None:
+                continue
+            v = encoder.embed(clip)
+            if v is None:
                 left_out[name] = "no speech in the audio" if name == "voice" else "no face fitted"
             else:
                 out[name] = v
