@@ -127,7 +127,7 @@ def embed_sources(r: FusionRecipe, data: Path, model, where: str) -> tuple[list[
 def fit_rules(clips: list[ClipVectors], r: FusionRecipe, where: str):
     """(the rules fitted on every pair of `clips`, a report with the held-out estimate)."""
     from lipauth.measure.metrics import eer
-    from lipauth.scoring.fusion import ScoreFusion, cross_validated_llr, session_weights
+    from lipauth.scoring.fusion import ScoreFusion, cross_validated_llr, fit_normalised, session_weights
     from lipauth.scoring.joint import JointFusion, JointSettings, cross_validated_joint
 
     modalities = tuple(clips[0].vectors) if clips else ()
@@ -149,13 +149,17 @@ def fit_rules(clips: list[ClipVectors], r: FusionRecipe, where: str):
             raise InvalidInputError(f"{where}: joint: {exc}") from None
         people, rows = [c.person for c in clips], [c.vectors for c in clips]
         fusion = JointFusion.fit(people, rows, settings, source=f"{source} (early fusion: a joint embedding)")
+        template_people = 0  # a joint embedding has no per-user thresholds
         held_out, scored = cross_validated_joint(people, rows, folds=r.folds, settings=settings)  # the same pairs, in the same order
     else:
         fusion = ScoreFusion.fit(scores, genuine, source=source, weights=weights)
+        # per-user thresholds from templates of 3 clips of the people who have more
+        template_people = fit_normalised(fusion, [(c.person, c.vectors) for c in clips])
         held_out, scored = cross_validated_llr(scores, genuine, people_a, people_b, folds=r.folds, weights=weights)  # fitted as the rules are
     report = {
         "clips": len(clips), "people": n_people, "genuine": int(genuine.sum()), "genuine_across_sessions": int((genuine & across).sum()), "impostor": int((~genuine).sum()),
         "eer_on_fitting_trials": {m: eer(scores[m], genuine)[0] for m in modalities},
+        "per_user_thresholds_from": template_people,  # people whose 3-clip templates set them
     }
     lines = [f"| {m} alone, all trials | {100 * report['eer_on_fitting_trials'][m]:.2f} | {report['genuine']} / {report['impostor']} |" for m in modalities]
     g = genuine[scored]

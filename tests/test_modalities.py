@@ -496,3 +496,78 @@ def test_the_bundled_rules_are_what_their_recipe_makes(tmp_path):
         assert a["modalities"] == b["modalities"]
         assert np.allclose(a["weights"], b["weights"], atol=1e-3) and abs(a["bias"] - b["bias"]) < 1e-3
         assert all(abs(a["thresholds"][k] - b["thresholds"][k]) < 1e-3 for k in a["thresholds"])
+        assert a["normalised"].keys() == b["normalised"].keys() and all(abs(a["normalised"][k] - b["normalised"][k]) < 1e-3 for k in a["normalised"])
+
+
+# -- per-user thresholds on the fused LLR (scoring.fusion.fit_normalised) -------------------------
+
+
+def _studio_people(seed=3):
+    """Clips (person, modality -> unit vector): 'solo' people with one clip each, filmed
+    anywhere, and three people of one 'studio' with 8 clips each, whose clips lie close to
+    each other and whose studio makes every one of them a little alike."""
+    rng = np.random.default_rng(seed)
+    dims = {"lips": 16, "voice": 16, "face": 16}
+    unit = lambda v: (v / np.linalg.norm(v)).astype(np.float32)  # noqa: E731
+    studio = {m: rng.normal(size=d) for m, d in dims.items()}
+    clips = []
+    for p in range(3):
+        centre = {m: rng.normal(size=d) + 1.2 * studio[m] for m, d in dims.items()}
+        clips += [(f"studio{p}", {m: unit(centre[m] + rng.normal(scale=0.25, size=d)) for m, d in dims.items()}) for _ in range(8)]
+    for p in range(20):
+        centre = {m: rng.normal(size=d) for m, d in dims.items()}
+        clips += [(f"solo{p}", {m: unit(centre[m] + rng.normal(scale=0.8, size=d)) for m, d in dims.items()}) for _ in range(1 + p % 2)]
+    return clips
+
+
+def test_a_template_has_its_own_fused_level_and_the_rules_learn_an_offset_from_it():
+    import itertools
+
+    from lipauth.scoring.fusion import ScoreFusion, fit_normalised
+    from lipauth.scoring.templates import template_vector
+
+    clips = _studio_people()
+    pairs = list(itertools.combinations(clips, 2))
+    scores = {m: np.array([float(a[1][m] @ b[1][m]) for a, b in pairs]) for m in ("lips", "voice", "face")}
+    fusion = ScoreFusion.fit(scores, np.array([a[0] == b[0] for a, b in pairs]))
+    assert fit_normalised(fusion, clips) == 3  # the three studio people have more than 3 clips
+    rule = fusion.rules[("lips", "voice", "face")]
+    t = rule.normalised
+    assert set(t) == {"eer", "fmr_1pct", "fmr_0.1pct"} and t["eer"] <= t["fmr_1pct"] <= t["fmr_0.1pct"]
+    # the self LLR is the mean leave-one-out LLR of the template's clips
+    enrolled = {m: np.stack([v[m] for _, v in clips[:3]]) for m in rule.modalities}
+    by_hand = np.mean([rule.llr({m: float(template_vector(np.delete(enrolled[m], i, 0)) @ enrolled[m][i]) for m in rule.modalities}) for i in range(3)])
+    assert rule.self_llr(enrolled) == pytest.approx(by_hand)
+    assert rule.self_llr({m: v[:1] for m, v in enrolled.items()}) is None  # one clip: no level of its own
+    assert rule.self_llr({**enrolled, "face": enrolled["face"][:2]}) is None  # not the same clips
+    assert ScoreFusion.from_dict(fusion.to_dict()).rules == fusion.rules
+
+
+def test_the_per_user_threshold_refuses_a_studio_mate_the_rule_alone_accepts():
+    """A studio person enrolled from 3 clips: another person of the same studio clears the
+    rule's threshold, not this user's own; the user's other clips clear both."""
+    import itertools
+
+    from lipauth.auth.modalities import ModalityScorer
+    from lipauth.auth.templates import Template
+    from lipauth.scoring.fusion import ScoreFusion, fit_normalised
+
+    clips = _studio_people()
+    fitting = [c for c in clips if c[0] != "studio0"]  # the user is no one the rules saw
+    pairs = list(itertools.combinations(fitting, 2))
+    fusion = ScoreFusion.fit({m: np.array([float(a[1][m] @ b[1][m]) for a, b in pairs]) for m in ("lips", "voice", "face")}, np.array([a[0] == b[0] for a, b in pairs]))
+    fit_normalised(fusion, fitting)
+    scorer = ModalityScorer(None, fusion.to_dict())
+    user = [v for p, v in clips if p == "studio0"]
+    template = Template.from_embeddings("u", np.stack([v["lips"] for v in user[:3]]), "m", modalities={m: np.stack([v[m] for v in user[:3]]) for m in ("voice", "face")})
+
+    def verdict(v, per_user):
+        return scorer.fuse(float(template.mean @ v["lips"]), template, dict(v), {}, "eer", per_user)
+
+    for v in user[3:]:
+        assert verdict(v, True).accepted and verdict(v, False).accepted
+    mates = [v for p, v in clips if p in ("studio1", "studio2")]
+    rule_alone = sum(verdict(v, False).accepted for v in mates)
+    own = [verdict(v, True) for v in mates]
+    assert rule_alone > 0 and not any(d.accepted for d in own)
+    assert own[0].llr_threshold > verdict(mates[0], False).llr_threshold and "this user's" in own[0].how

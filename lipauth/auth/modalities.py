@@ -32,6 +32,7 @@ class FusedVerdict:
     llr_threshold: float | None
     accepted: bool | None  # None: the lips alone decide
     modalities: tuple[str, ...] = field(default_factory=tuple)  # those fused
+    how: str = ""  # how the threshold was set: the rule's, or this user's (scoring.fusion)
 
 
 class ModalityScorer:
@@ -111,16 +112,17 @@ class ModalityScorer:
                 found[name].append(v)
         return {m: np.stack(v) for m, v in found.items() if v}
 
-    def decide(self, lips_score: float, template, clip: LipClip, operating_point: str, probe_lips: np.ndarray) -> FusedVerdict:
+    def decide(self, lips_score: float, template, clip: LipClip, operating_point: str, probe_lips: np.ndarray, per_user: bool = True) -> FusedVerdict:
         """The fused decision of a probe clip against a template (lipauth.auth.templates),
         probe_lips its lip embedding. Only the encoders of modalities the template holds run
-        (the face costs ~300 ms)."""
+        (the face costs ~300 ms). per_user: the user's own threshold where the rule and the
+        template allow it (the verifier's normalised scoring)."""
         enrolled = self.enrolled(template)
         vectors, left_out = self.vectors(clip, enrolled)
         left_out.update({m: self._unavailable.get(m, "not enrolled for this user") for m in self.extra if m not in enrolled})
-        return self.fuse(lips_score, template, {"lips": probe_lips, **vectors}, left_out, operating_point)
+        return self.fuse(lips_score, template, {"lips": probe_lips, **vectors}, left_out, operating_point, per_user)
 
-    def fuse(self, lips_score: float, template, vectors: dict[str, np.ndarray], left_out: dict[str, str], operating_point: str) -> FusedVerdict:
+    def fuse(self, lips_score: float, template, vectors: dict[str, np.ndarray], left_out: dict[str, str], operating_point: str, per_user: bool = True) -> FusedVerdict:
         """The same, from the probe's vectors already computed, its lip embedding among them
         (identify scores one probe against many templates)."""
         scores, left_out = {"lips": lips_score}, dict(left_out)
@@ -138,14 +140,19 @@ class ModalityScorer:
         if isinstance(self.fusion, JointFusion):  # the joint embeddings of template and probe
             enrolled = {"lips": template.mean, **{m: template.modality_vector(m) for m in used[1:]}}
             llr, thresholds = self.fusion.llr(enrolled, {m: vectors[m] for m in used}), self.fusion.thresholds
+            how = "the model's threshold"
         else:
             rule = self.fusion.rule_for(used)
             if rule is None:
                 return FusedVerdict(scores, left_out, None, None, None)
-            llr, thresholds = rule.llr(scores), rule.thresholds
+            llr, thresholds, how = rule.llr(scores), rule.thresholds, "the rule's threshold"
+            own = rule.self_llr({"lips": template.embeddings, **{m: template.modalities[m] for m in used[1:]}}) if per_user and rule.normalised else None
+            if own is not None:  # this user's own level: their clips' LLR against each other
+                thresholds = {k: own + v for k, v in rule.normalised.items()}
+                how = f"this user's: own LLR {own:.2f} {rule.normalised.get(operating_point, float('nan')):+.2f}"
         if operating_point not in thresholds:
             raise InvalidInputError(f"fused decisions take a named operating point ({', '.join(thresholds)}), not {operating_point!r}")
-        return FusedVerdict(scores, left_out, llr, thresholds[operating_point], llr >= thresholds[operating_point], used)
+        return FusedVerdict(scores, left_out, llr, thresholds[operating_point], llr >= thresholds[operating_point], used, how)
 
 
 def load_fusion(d: dict | None) -> ScoreFusion | JointFusion | None:

@@ -261,14 +261,14 @@ class Verifier:
         v = self.policy.decide(template.embeddings, probe)
         accepted = v.accepted
         reasons = [f"{'lip ' if self.modal.extra else ''}score {v.score:.3f} {'>=' if accepted else '<'} threshold {v.threshold:.3f} ({v.how})"]
-        fused = self.modal.decide(v.score, template, clip, self.policy.operating_point, probe)
+        fused = self.modal.decide(v.score, template, clip, self.policy.operating_point, probe, per_user=self.policy.scoring == "normalised")
         for name, why in fused.left_out.items():
             reasons.append(f"{name} left out: {why}")
         llr, llr_threshold = v.llr, v.llr_threshold
         if fused.accepted is not None:  # the fused LLR decides; the lip score above stays for reading
             accepted, llr, llr_threshold = fused.accepted, fused.llr, fused.llr_threshold
             scores = ", ".join(f"{m} {s:.3f}" for m, s in fused.scores.items())
-            reasons.append(f"fused {'+'.join(fused.modalities)} ({scores}): LLR {fused.llr:.2f} {'>=' if accepted else '<'} {fused.llr_threshold:.2f} ({self.policy.operating_point})")
+            reasons.append(f"fused {'+'.join(fused.modalities)} ({scores}): LLR {fused.llr:.2f} {'>=' if accepted else '<'} {fused.llr_threshold:.2f} ({self.policy.operating_point}, {fused.how})")
         if template.passphrase is not None and passphrase is not None and passphrase != template.passphrase:
             accepted = False
             reasons.append("the claimed passphrase differs from the enrolled one")
@@ -355,7 +355,7 @@ class Verifier:
         vectors["lips"] = probe
         ranked = []
         for user, v in shortlist:
-            f = self.modal.fuse(v.score, templates[user], vectors, left_out, self.policy.operating_point)
+            f = self.modal.fuse(v.score, templates[user], vectors, left_out, self.policy.operating_point, per_user=self.policy.scoring == "normalised")
             if f.accepted is None:  # only the lips for this user: their margin ranks them, as an LLR where calibrated
                 margin = v.llr - v.llr_threshold if v.llr is not None and v.llr_threshold is not None else v.score - v.threshold
                 ranked.append((margin, Candidate(user, v.score, v.threshold, v.accepted)))

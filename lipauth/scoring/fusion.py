@@ -7,12 +7,19 @@ cosines, fitted on validation trials with balanced classes so that its log-odds 
 log-likelihood ratios, and the LLR thresholds of the operating points on those same
 trials. A modality that cannot run leaves its set: the decision uses the rule fitted
 without it, never a score filled in.
+
+Per user, like the lips' enrolment-normalised scoring (lipauth.scoring.policy): a template
+of several clips has its own fused LLR, leave-one-out over its clips (self_llr); a rule may
+carry thresholds on the probe's LLR minus that (`normalised`), fitted on templates drawn
+from validation people with enough clips (fit_normalised). Where a studio makes everyone's
+face and voice alike, a user's own clips score far above other people's, and the threshold
+moves up with them.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +27,7 @@ import numpy as np
 from lipauth.errors import InvalidInputError
 from lipauth.measure.metrics import eer, threshold_at_fmr
 from lipauth.scoring.points import MODALITIES, OPERATING_POINTS
+from lipauth.scoring.templates import template_vector
 
 
 @dataclass(frozen=True)
@@ -28,12 +36,26 @@ class FusionRule:
     weights: tuple[float, ...]  # one per modality, on its cosine
     bias: float
     thresholds: dict[str, float]  # operating point -> the LLR a probe must reach
+    # operating point -> the LLR minus the template's self_llr a probe must reach (empty: not fitted)
+    normalised: dict[str, float] = field(default_factory=dict)
 
     def llr(self, scores: dict[str, float]) -> float:
         return float(self.bias + sum(w * scores[m] for m, w in zip(self.modalities, self.weights)))
 
+    def self_llr(self, enrolled: dict[str, np.ndarray]) -> float | None:
+        """The mean leave-one-out LLR of a template's clips against the mean of its others:
+        enrolled is modality -> (n, D) vectors of the same n clips. None with fewer than 2
+        clips, or where the modalities do not hold the same clips."""
+        counts = {len(enrolled[m]) for m in self.modalities}
+        if len(counts) != 1 or counts.pop() < 2:
+            return None
+        n = len(enrolled["lips"])
+        loo = [self.llr({m: float(template_vector(np.delete(enrolled[m], i, axis=0)) @ enrolled[m][i]) for m in self.modalities}) for i in range(n)]
+        return float(np.mean(loo))
+
     def to_dict(self) -> dict[str, Any]:
-        return {"modalities": list(self.modalities), "weights": list(self.weights), "bias": self.bias, "thresholds": dict(self.thresholds)}
+        d = {"modalities": list(self.modalities), "weights": list(self.weights), "bias": self.bias, "thresholds": dict(self.thresholds)}
+        return {**d, "normalised": dict(self.normalised)} if self.normalised else d
 
 
 class ScoreFusion:
@@ -82,11 +104,42 @@ class ScoreFusion:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ScoreFusion":
-        rules = [FusionRule(tuple(r["modalities"]), tuple(r["weights"]), float(r["bias"]), {k: float(v) for k, v in r["thresholds"].items()}) for r in d["rules"]]
+        rules = [
+            FusionRule(tuple(r["modalities"]), tuple(r["weights"]), float(r["bias"]), {k: float(v) for k, v in r["thresholds"].items()}, {k: float(v) for k, v in r.get("normalised", {}).items()})
+            for r in d["rules"]
+        ]
         for r in rules:
-            if r.modalities[0] != "lips" or set(r.thresholds) != set(OPERATING_POINTS):
+            if r.modalities[0] != "lips" or set(r.thresholds) != set(OPERATING_POINTS) or (r.normalised and set(r.normalised) != set(OPERATING_POINTS)):
                 raise InvalidInputError(f"a fusion rule for {r.modalities} is not one lipauth makes")
         return cls(rules, d.get("source", ""))
+
+
+def fit_normalised(fusion: ScoreFusion, clips: list[tuple[str, dict[str, np.ndarray]]], template_size: int = 3, draws: int = 10, seed: int = 0) -> int:
+    """Give each rule of `fusion` thresholds on the LLR minus the template's self_llr, from
+    templates of `template_size` clips drawn `draws` times from every person with more clips
+    than that: their other clips are genuine probes, every other person's clips impostors.
+    clips: (person, modality -> vector) with every modality. Returns how many people gave
+    templates (0: none has enough clips, and the rules are left as they were)."""
+    rng = np.random.default_rng(seed)
+    people = sorted({p for p, _ in clips})
+    owners = [p for p in people if sum(q == p for q, _ in clips) > template_size]
+    if not owners:
+        return 0
+    for key, rule in list(fusion.rules.items()):
+        normalised, genuine = [], []
+        for person in owners:
+            own = [i for i, (q, _) in enumerate(clips) if q == person]
+            for _ in range(draws):
+                chosen = set(rng.choice(own, template_size, replace=False).tolist())
+                enrolled = {m: np.stack([clips[i][1][m] for i in sorted(chosen)]) for m in key}
+                own_llr = rule.self_llr(enrolled)
+                means = {m: template_vector(v) for m, v in enrolled.items()}
+                for i, (q, v) in enumerate(clips):
+                    if i not in chosen:
+                        normalised.append(rule.llr({m: float(means[m] @ v[m]) for m in key}) - own_llr)
+                        genuine.append(q == person)
+        fusion.rules[key] = FusionRule(rule.modalities, rule.weights, rule.bias, rule.thresholds, llr_thresholds(np.array(normalised), np.array(genuine)))
+    return len(owners)
 
 
 def llr_thresholds(llr: np.ndarray, genuine: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
