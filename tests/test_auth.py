@@ -3,7 +3,6 @@ Python API and the CLI."""
 
 import json
 import os
-import shutil
 import sqlite3
 
 import numpy as np
