@@ -430,6 +430,7 @@ def compare(
     model: Optional[Path] = ModelOpt,
     operating_point: str = PointOpt,
     liveness: bool = typer.Option(False, "--liveness", help="Also run the presentation-attack checks on both videos."),
+    modalities: Optional[str] = typer.Option(None, "--modalities", help="lips (the default), or lips with voice and/or face, comma-separated: the model's fusion rules decide."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Are the two videos the same person? No enrolment: clip-against-clip thresholds.
@@ -437,7 +438,12 @@ def compare(
     import json
 
     try:
+        from lipauth.scoring.points import parse_modalities
+
+        chosen = parse_modalities(modalities)
         point = _early_checks(model, operating_point, videos=[a, b])
+        if chosen and len(chosen) > 1 and isinstance(point, float):
+            raise InvalidInputError("a numeric operating point is a threshold on the lips' cosine; with other modalities, name an operating point (eer, fmr_1pct, fmr_0.1pct)")
         from lipauth.api import load_model
         from lipauth.auth.compare import compare as compare_videos
 
@@ -446,7 +452,7 @@ def compare(
             from lipauth.pad.checks import PresentationChecks
 
             checks = PresentationChecks.load()
-        c = compare_videos(load_model(model), a, b, operating_point=point, checks=checks)
+        c = compare_videos(load_model(model), a, b, operating_point=point, checks=checks, modalities=chosen)
     except LipauthError as exc:
         _fail(exc, as_json)
     if as_json:
@@ -454,7 +460,12 @@ def compare(
     else:
         verdict = "[green]SAME PERSON[/green]" if c.same_person else "[red]DIFFERENT[/red]"
         llr = f", LLR {c.llr:+.2f}" if c.llr is not None else ""
-        console.print(f"{verdict}: score {c.score:.3f}, threshold {c.threshold:.3f} ({c.operating_point}, clip against clip){llr}", highlight=False)
+        console.print(f"{verdict}: {'lip ' if c.fused else ''}score {c.score:.3f}, threshold {c.threshold:.3f} ({c.operating_point}, clip against clip){'' if c.fused else llr}", highlight=False)
+        if c.fused:
+            scores = ", ".join(f"{m} {s:.3f}" for m, s in c.modality_scores.items())
+            console.print(f"fused {'+'.join(c.fused)} ({scores}): LLR {c.llr:+.2f} {'>=' if c.llr >= c.llr_threshold else '<'} {c.llr_threshold:+.2f}", highlight=False)
+        for m, why in c.left_out.items():
+            console.print(f"{m} left out: {why}", highlight=False)
         _print_checks(c.checks)
     raise typer.Exit(0 if c.same_person else 1)
 

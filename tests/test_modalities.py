@@ -571,3 +571,37 @@ def test_the_per_user_threshold_refuses_a_studio_mate_the_rule_alone_accepts():
     own = [verdict(v, True) for v in mates]
     assert rule_alone > 0 and not any(d.accepted for d in own)
     assert own[0].llr_threshold > verdict(mates[0], False).llr_threshold and "this user's" in own[0].how
+
+
+def test_compare_asks_the_fusion_rules_about_two_videos(tmp_path):
+    """`compare` with the voice and the face: the bundled rules decide on the clip pair (the
+    trials they were fitted on): the same man in two clips is the same person; another
+    person, and the man's face with another man's voice, are not."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from lipauth.api import load_model
+    from lipauth.auth.compare import compare
+    from lipauth.cli import app
+    from lipauth.video.decode import decode_video
+    from lipauth.video.encode import write_video
+
+    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    model, every = load_model(), ("lips", "voice", "face")
+    a, b = need("grid-s2/video/bbaf2a.mpg"), need("grid-s2/video/bbilzs.mpg")
+    same = compare(model, a, b, modalities=every)
+    assert same.same_person and same.fused == list(every) and same.llr >= same.llr_threshold
+    assert same.modality_scores["lips"] == pytest.approx(same.score)
+    assert not compare(model, a, need("talking-faces/hdtf_obama.mp4"), modalities=every).same_person
+    video, voice = decode_video(b), decode_video(need("grid-s1/video/bbaf2n.mpg"))
+    n = min(len(video.audio), len(voice.audio))
+    dub = compare(model, a, write_video(tmp_path / "dub.mp4", video.frames, video.fps, voice.audio[:n]), modalities=every)
+    assert dub.score >= dub.threshold and not dub.same_person  # the lips alone would say yes
+    lips = compare(model, a, b)
+    assert lips.fused == [] and lips.modality_scores == {} and lips.same_person
+    done = CliRunner().invoke(app, ["compare", str(a), str(b), "--modalities", "lips,face", "--json"])
+    d = json.loads(done.output.strip().splitlines()[-1])
+    assert done.exit_code == 0 and d["fused"] == ["lips", "face"] and d["same_person"]
+    done = CliRunner().invoke(app, ["compare", str(a), str(b), "--modalities", "lips,face", "--operating-point", "0.7"])
+    assert done.exit_code == 2 and "name an operating point" in done.output

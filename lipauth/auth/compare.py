@@ -1,6 +1,8 @@
 """Two videos, one question: the same person? No enrolment, no store: the clip-against-clip
 thresholds the model file carries (fitted on clip pairs of its validation speakers, as
-`evaluate` scores them), not the template thresholds `verify` uses."""
+`evaluate` scores them), not the template thresholds `verify` uses. Asked for the voice and
+the face too, the fusion rules decide (lipauth.scoring.fusion: they are fitted on clip pairs
+as well), at their own threshold."""
 
 from __future__ import annotations
 
@@ -33,17 +35,32 @@ class Comparison:
     llr: float | None
     operating_point: str
     checks: list[Check] = field(default_factory=list)  # on each video; Check.extra["video"] says which
+    # asked for other modalities (lipauth.auth.modalities): each one's cosine, why any asked
+    # for did not run, and the fused LLR that decided, with its threshold
+    modality_scores: dict[str, float] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)
+    fused: list[str] = field(default_factory=list)
+    llr_threshold: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def compare(model, a: str | os.PathLike | LipClip, b: str | os.PathLike | LipClip, *, operating_point: str | float = "eer", checks: PresentationChecks | None = None) -> Comparison:
-    """checks: presentation-attack checks to run on both videos (None: none)."""
+def compare(
+    model, a: str | os.PathLike | LipClip, b: str | os.PathLike | LipClip, *, operating_point: str | float = "eer", checks: PresentationChecks | None = None, modalities: tuple[str, ...] | None = None
+) -> Comparison:
+    """checks: presentation-attack checks to run on both videos (None: none). modalities:
+    ("lips", "voice", "face") or a part (None: the lips alone)."""
+    from lipauth.auth.modalities import ModalityScorer
+
     policy = clip_pair_policy(model.embedder, operating_point)
-    clips = [model.clip(a), model.clip(b)]
+    modal = ModalityScorer(modalities or ("lips",), getattr(model.embedder, "fusion", None), getattr(model, "fusion_on_request", None))
+    if modal.extra and isinstance(operating_point, float):
+        raise InvalidInputError("a numeric operating point is a threshold on the lips' cosine; with other modalities, name an operating point (eer, fmr_1pct, fmr_0.1pct)")
+    clips = [model.clip(v, audio=checks is not None or modal.needs_audio, face_chips=modal.face_chips) for v in (a, b)]
     ea, eb = model.embedder.embed_clips(clips)
     v = policy.decide(ea[None, :], eb)
+    fused = _fused(modal, clips, ea, eb, v.score, policy.operating_point) if modal.extra else None
     ran: list[Check] = []
     if checks is not None:
         for name, clip in zip((_name(a), _name(b)), clips):
@@ -51,8 +68,24 @@ def compare(model, a: str | os.PathLike | LipClip, b: str | os.PathLike | LipCli
             for c in results:
                 c.extra = {**c.extra, "video": name}
             ran += results
-    same = v.accepted and all(c.passed for c in ran if c.status != "not_run")
-    return Comparison(_name(a), _name(b), v.score, v.threshold, same, v.llr, v.operating_point, ran)
+    matched, llr = (v.accepted, v.llr) if fused is None or fused.accepted is None else (fused.accepted, fused.llr)
+    same = matched and all(c.passed for c in ran if c.status != "not_run")
+    comparison = Comparison(_name(a), _name(b), v.score, v.threshold, same, llr, v.operating_point, ran)
+    if fused is not None:
+        comparison.modality_scores, comparison.left_out, comparison.fused, comparison.llr_threshold = fused.scores, fused.left_out, list(fused.modalities), fused.llr_threshold
+    return comparison
+
+
+def _fused(modal, clips: list[LipClip], ea, eb, lips_score: float, operating_point: str):
+    """The fused verdict of clip b against clip a, as a one-clip template (the rules' own
+    trials are such clip pairs)."""
+    from lipauth.auth.templates import Template
+
+    va, left_a = modal.vectors(clips[0])
+    vb, left_b = modal.vectors(clips[1])
+    first = Template.from_embeddings("a", ea[None, :], "", modalities={m: v[None, :] for m, v in va.items()})
+    left_out = {m: f"{why} (first video)" for m, why in left_a.items()} | {m: f"{why} (second video)" for m, why in left_b.items() if m not in left_a}
+    return modal.fuse(lips_score, first, {"lips": eb, **{m: v for m, v in vb.items() if m in va}}, left_out, operating_point, per_user=False)
 
 
 def _name(v) -> str:
