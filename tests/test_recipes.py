@@ -35,6 +35,12 @@ def test_the_shipped_recipes_parse(tmp_path):
     roles = {p: faces.by_speaker.get(p, faces.role) for p in (f"p{i:02d}" for i in range(1, 26))}
     assert sorted(r for r in roles.values()).count("test") == 7 and sorted(roles.values()).count("val") == 7
     assert candidate.network["tolerance"] == 2 and "talking-faces" in candidate.threshold_from
+    from lipauth.fusion_recipe import FusionRecipe
+    from lipauth.scoring.joint import JointSettings
+
+    late, early = (parse(FusionRecipe, read_recipe(f"configs/{n}.yaml"), n) for n in ("fusion", "fusion-early"))
+    assert late.method == "late" and late.balance_sessions and early.method == "early" and early.sources == late.sources
+    assert JointSettings(**early.joint) == JointSettings()  # the config states the defaults it was measured with
 
 
 @pytest.mark.parametrize(
