@@ -11,7 +11,9 @@ whitening) and score (template lookup, decryption, cosine). "total" is a separat
 `Verifier.verify` itself, lips only, with the network frozen as the service runs it
 (lipauth.models.frozen); "total --liveness" one of `Verifier.verify(liveness=True)`,
 the multimodal path (the lips, the audio against the mouth, the face), with the two checks
-also timed alone. Medians of --runs runs after one warm-up.
+also timed alone. Where the voice and face encoders are installed, their branches are timed
+alone on the same clip, and "total, lips+voice+face" is a verify with the bundled fusion
+rules (--modalities lips,voice,face) beside the lips-only "total". Medians of --runs runs after one warm-up.
 
 The baseline is the earlier revision's own copy of this script, run from `git archive` of
 --baseline in a subprocess on the same clip, model and machine just before the new path;
@@ -44,7 +46,7 @@ TARGET_S = 0.2  # issue #16: a warm lips-only verify of this clip within 200 ms 
 BASELINE = "e826171"  # the last revision before the verify path was made faster (issue #16)
 STAGES = ("decode", "landmarks", "decode + landmarks", "crop", "embed", "score", "total", "av_sync", "face_liveness", "total --liveness")
 # the other modalities' branches (issue #14), timed on the same clip: new, so no baseline
-BRANCHES = ("decode + landmarks + audio + 4 face chips", "voice (GE2E)", "face (dlib ResNet, 4 chips)")
+BRANCHES = ("decode + landmarks + audio + 4 face chips", "voice (GE2E)", "face (dlib ResNet, 4 chips)", "total, lips+voice+face")
 
 
 def main() -> None:
@@ -70,6 +72,10 @@ def main() -> None:
         checks["av_sync"].model.freeze_for_inference()  # as the service runs it
         template = verifier.store.get("user")
         full_clip = model.clip(args.video)
+        fused = None
+        if encoders:  # the bundled rules on request (--modalities lips,voice,face), the same enrolment
+            fused = Verifier(model, TemplateStore(Path(tmp) / "f.db", create=True), modalities=("lips", "voice", "face"))
+            fused.enroll("user", enrol)
         for i in range(args.runs + 1):
             t0 = time.perf_counter()
             video = decode_video(args.video, audio=False, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits())
@@ -107,7 +113,10 @@ def main() -> None:
                 t2 = time.perf_counter()
                 encoders["face"].embed(rich)
                 t3 = time.perf_counter()
-                for k, v in zip(BRANCHES, (t1 - t0, t2 - t1, t3 - t2)):
+                fused_decision = fused.verify("user", args.video)
+                t4 = time.perf_counter()
+                assert fused_decision.fused == ["lips", "voice", "face"]
+                for k, v in zip(BRANCHES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                     stages[k].append(v)
     n_frames = video.n_frames
     new = {k: 1000 * statistics.median(v) for k, v in stages.items()}
