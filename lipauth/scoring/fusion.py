@@ -123,21 +123,21 @@ def fit_normalised(fusion: ScoreFusion, clips: list[tuple[str, dict[str, np.ndar
     rng = np.random.default_rng(seed)
     people = sorted({p for p, _ in clips})
     owners = [p for p in people if sum(q == p for q, _ in clips) > template_size]
-    if not owners:
-        return 0
-    for key, rule in list(fusion.rules.items()):
+    # the same templates for every rule: (whose, the clips in it)
+    templates = []
+    for person in owners:
+        own = [i for i, (q, _) in enumerate(clips) if q == person]
+        templates += [(person, sorted(rng.choice(own, template_size, replace=False).tolist())) for _ in range(draws)]
+    for key, rule in list(fusion.rules.items()) if templates else ():
         normalised, genuine = [], []
-        for person in owners:
-            own = [i for i, (q, _) in enumerate(clips) if q == person]
-            for _ in range(draws):
-                chosen = set(rng.choice(own, template_size, replace=False).tolist())
-                enrolled = {m: np.stack([clips[i][1][m] for i in sorted(chosen)]) for m in key}
-                own_llr = rule.self_llr(enrolled)
-                means = {m: template_vector(v) for m, v in enrolled.items()}
-                for i, (q, v) in enumerate(clips):
-                    if i not in chosen:
-                        normalised.append(rule.llr({m: float(means[m] @ v[m]) for m in key}) - own_llr)
-                        genuine.append(q == person)
+        for person, chosen in templates:
+            enrolled = {m: np.stack([clips[i][1][m] for i in chosen]) for m in key}
+            own_llr = rule.self_llr(enrolled)
+            means = {m: template_vector(v) for m, v in enrolled.items()}
+            for i, (q, v) in enumerate(clips):
+                if i not in chosen:
+                    normalised.append(rule.llr({m: float(means[m] @ v[m]) for m in key}) - own_llr)
+                    genuine.append(q == person)
         fusion.rules[key] = FusionRule(rule.modalities, rule.weights, rule.bias, rule.thresholds, llr_thresholds(np.array(normalised), np.array(genuine)))
     return len(owners)
 

@@ -105,7 +105,10 @@ class JointFusion:
 
     def llr(self, a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
         """The LLR that `a` and `b` (modality -> vector; the lips always) are one person."""
-        za, zb = self.embed([a, b])
+        return self.llr_of(*self.embed([a, b]))
+
+    def llr_of(self, za: np.ndarray, zb: np.ndarray) -> float:
+        """The same, from two joint embeddings already made."""
         return self.slope * float(za @ zb) + self.bias
 
     @classmethod
@@ -198,5 +201,5 @@ def cross_validated_joint(people: list[str], rows: list[dict[str, np.ndarray]], 
         z = fusion.embed([rows[i] for i in test])
         for (a, za), (b, zb) in itertools.combinations(zip(test, z), 2):
             n = index[(a, b)]
-            llr[n], scored[n] = fusion.slope * float(za @ zb) + fusion.bias, True
+            llr[n], scored[n] = fusion.llr_of(za, zb), True
     return llr, scored
