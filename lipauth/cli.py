@@ -438,12 +438,11 @@ def compare(
     import json
 
     try:
-        from lipauth.scoring.points import parse_modalities
+        from lipauth.scoring.points import check_point_for_modalities, parse_modalities
 
         chosen = parse_modalities(modalities)
         point = _early_checks(model, operating_point, videos=[a, b])
-        if chosen and len(chosen) > 1 and isinstance(point, float):
-            raise InvalidInputError("a numeric operating point is a threshold on the lips' cosine; with other modalities, name an operating point (eer, fmr_1pct, fmr_0.1pct)")
+        check_point_for_modalities(point, chosen)
         from lipauth.api import load_model
         from lipauth.auth.compare import compare as compare_videos
 

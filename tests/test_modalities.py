@@ -605,3 +605,28 @@ def test_compare_asks_the_fusion_rules_about_two_videos(tmp_path):
     assert done.exit_code == 0 and d["fused"] == ["lips", "face"] and d["same_person"]
     done = CliRunner().invoke(app, ["compare", str(a), str(b), "--modalities", "lips,face", "--operating-point", "0.7"])
     assert done.exit_code == 2 and "name an operating point" in done.output
+
+
+def test_verify_takes_the_users_own_fused_threshold_under_normalised_scoring(tmp_path):
+    """The verifier hands its scoring to the fused decision: with a 3-clip template,
+    normalised scoring (the default) asks the template's own LLR plus the rule's offset,
+    raw scoring the rule's one threshold."""
+    from lipauth.api import load_model
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+
+    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    every, model = ("lips", "voice", "face"), load_model()
+    store = TemplateStore(tmp_path / "t.db", create=True)
+    own = Verifier(model, store, modalities=every)
+    assert own.fused_per_user
+    own.enroll("s2", sorted(need("grid-s2/video").glob("*.mpg"))[:3])
+    rule = own.modal.fusion.rule_for(every)
+    template = store.get("s2")
+    expected = rule.self_llr({"lips": template.embeddings, **template.modalities}) + rule.normalised["eer"]
+    probe = need("grid-s2/video/bbilzs.mpg")
+    d = own.verify("s2", probe)
+    assert d.llr_threshold == pytest.approx(expected) and any("this user's" in r for r in d.reasons)
+    raw = Verifier(model, store, modalities=every, scoring="raw").verify("s2", probe)
+    assert raw.llr_threshold == pytest.approx(rule.thresholds["eer"]) and raw.llr == pytest.approx(d.llr)
+    assert any("the rule's threshold" in r for r in raw.reasons)

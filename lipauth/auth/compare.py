@@ -13,6 +13,7 @@ from typing import Any
 from lipauth.clip import LipClip
 from lipauth.errors import InvalidInputError
 from lipauth.pad.checks import Check, PresentationChecks
+from lipauth.scoring.points import check_point_for_modalities
 from lipauth.scoring.policy import DecisionPolicy
 
 
@@ -54,9 +55,8 @@ def compare(
     from lipauth.auth.modalities import ModalityScorer
 
     policy = clip_pair_policy(model.embedder, operating_point)
+    check_point_for_modalities(operating_point, modalities)
     modal = ModalityScorer(modalities or ("lips",), getattr(model.embedder, "fusion", None), getattr(model, "fusion_on_request", None))
-    if modal.extra and isinstance(operating_point, float):
-        raise InvalidInputError("a numeric operating point is a threshold on the lips' cosine; with other modalities, name an operating point (eer, fmr_1pct, fmr_0.1pct)")
     clips = [model.clip(v, audio=checks is not None or modal.needs_audio, face_chips=modal.face_chips) for v in (a, b)]
     ea, eb = model.embedder.embed_clips(clips)
     v = policy.decide(ea[None, :], eb)

@@ -15,7 +15,7 @@ from lipauth.auth.templates import Template
 from lipauth.clip import LipClip
 from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError
 from lipauth.pad.checks import Check, PresentationChecks
-from lipauth.scoring.points import parse_operating_point
+from lipauth.scoring.points import check_point_for_modalities, parse_operating_point
 from lipauth.scoring.policy import DecisionPolicy
 from lipauth.scoring.templates import template_vector
 from lipauth.pad import challenge_phrases as phrases
@@ -118,8 +118,7 @@ class Verifier:
         if numeric and modalities is None:  # a cosine threshold is the lips' alone: it asks for the lips alone
             modalities = ("lips",)
         self.modal = ModalityScorer(modalities, getattr(model.embedder, "fusion", None), getattr(model, "fusion_on_request", None))
-        if self.modal.extra and numeric:
-            raise InvalidInputError("a numeric operating point is a threshold on the lips' cosine; with other modalities, name an operating point (eer, fmr_1pct, fmr_0.1pct)")
+        check_point_for_modalities(parse_operating_point(operating_point), self.modal.modalities)
 
     @property
     def threshold(self) -> float:
@@ -134,6 +133,11 @@ class Verifier:
     @property
     def scoring(self) -> str:
         return self.policy.scoring
+
+    @property
+    def fused_per_user(self) -> bool:
+        """Fused decisions take the user's own threshold where the lips' do (normalised scoring)."""
+        return self.policy.scoring == "normalised"
 
     # -- enrolment ------------------------------------------------------------------------
     def enroll(self, user_id: str, videos: Sequence[str | os.PathLike | LipClip], *, passphrase: str | None = None, mode: str = "new", origin: Origin | None = None) -> Template:
@@ -261,7 +265,7 @@ class Verifier:
         v = self.policy.decide(template.embeddings, probe)
         accepted = v.accepted
         reasons = [f"{'lip ' if self.modal.extra else ''}score {v.score:.3f} {'>=' if accepted else '<'} threshold {v.threshold:.3f} ({v.how})"]
-        fused = self.modal.decide(v.score, template, clip, self.policy.operating_point, probe, per_user=self.policy.scoring == "normalised")
+        fused = self.modal.decide(v.score, template, clip, self.policy.operating_point, probe, per_user=self.fused_per_user)
         for name, why in fused.left_out.items():
             reasons.append(f"{name} left out: {why}")
         llr, llr_threshold = v.llr, v.llr_threshold
@@ -355,7 +359,7 @@ class Verifier:
         vectors["lips"] = probe
         ranked = []
         for user, v in shortlist:
-            f = self.modal.fuse(v.score, templates[user], vectors, left_out, self.policy.operating_point, per_user=self.policy.scoring == "normalised")
+            f = self.modal.fuse(v.score, templates[user], vectors, left_out, self.policy.operating_point, per_user=self.fused_per_user)
             if f.accepted is None:  # only the lips for this user: their margin ranks them, as an LLR where calibrated
                 margin = v.llr - v.llr_threshold if v.llr is not None and v.llr_threshold is not None else v.score - v.threshold
                 ranked.append((margin, Candidate(user, v.score, v.threshold, v.accepted)))

@@ -43,8 +43,8 @@ def _network(dims: dict[str, int], s: JointSettings):
         """The modality vectors side by side, each scaled by a learned gain, plus a learned
         correction from all of them together (an MLP whose last layer starts at zero). It
         starts as the concatenation, whose cosine is a mean of the modalities' cosines: a
-        network that had to find people in a blank space learns the few training people by
-        heart and nobody else (tests/test_modalities.py shows it on synthetic people)."""
+        network that had to find people in a blank space learned the few training people by
+        heart and nobody else (docs/results.md, early fusion)."""
 
         def __init__(self) -> None:
             super().__init__()

@@ -23,6 +23,12 @@ def parse_operating_point(point: str | float) -> str | float:
         return point
 
 
+def check_point_for_modalities(point: str | float, modalities: tuple[str, ...] | None) -> None:
+    """A number is a threshold on the lips' cosine: it cannot decide with other modalities."""
+    if isinstance(point, float) and modalities is not None and len(modalities) > 1:
+        raise InvalidInputError("a numeric operating point is a threshold on the lips' cosine; with other modalities, name an operating point (eer, fmr_1pct, fmr_0.1pct)")
+
+
 def check_scoring(scoring: str | None) -> None:
     if scoring is not None and scoring not in SCORINGS:
         raise InvalidInputError(f"scoring must be raw or normalised, got {scoring!r}")
