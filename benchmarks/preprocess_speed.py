@@ -27,7 +27,7 @@ import numpy as np
 from lipauth.corpora import get_corpus
 from lipauth.corpora.shared import default_data_root
 from lipauth.video.decode import decode_video
-from lipauth.video.landmarks import LandmarkTrack, create_backend
+from lipauth.video.landmarks import LandmarkTrack
 from lipauth.video.landmarks.dlib_backend import LIP_INDICES, model_path
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
 
@@ -124,7 +124,7 @@ def main() -> None:
     )
     # Decode cost depends on resolution (GRID-sample 360x288 is cheap to decode, grid-s2
     # 720x576 is not), so the ratio to decoding differs by corpus: show it per corpus too.
-    print(f"\nper corpus (median ms/frame; ratio to decode)")
+    print("\nper corpus (median ms/frame; ratio to decode)")
     for folder in dict.fromkeys(p.parent.name if p.parent.name != "video" else p.parent.parent.name for p in paths):
         idx = [i for i, p in enumerate(paths) if folder in p.parts]
         row = {name: statistics.median(per_clip[name][i] for i in idx) for name in runs}

@@ -30,13 +30,10 @@ def default_model_path() -> Path:
 class LipModel:
     """A trained embedder plus the video pipeline that makes its input."""
 
-    def __init__(self, embedder: LipEmbedder, model_id: str, pipeline: LipPipeline | None = None, fusion_on_request: dict | None = None) -> None:
+    def __init__(self, embedder: LipEmbedder, model_id: str, pipeline: LipPipeline | None = None) -> None:
         self.embedder = embedder
         self.id = model_id
         self._pipeline = pipeline
-        # fusion rules for this model that decide only when other modalities are asked for
-        # (the bundled model's); a model file's own rules (embedder.fusion) decide by default
-        self.fusion_on_request = fusion_on_request
 
     @property
     def pipeline(self) -> LipPipeline:
@@ -63,9 +60,12 @@ class LipModel:
 
 
 def load_model(path: str | os.PathLike | None = None) -> LipModel:
-    """Load a model file made by `lipauth train`; None loads the model bundled with lipauth."""
+    """Load a model file made by `lipauth train`; None loads the model bundled with lipauth,
+    which decides on the lips, the voice and the face together (its fusion rules,
+    lipauth/assets/default_fusion.json, made by configs/fusion.yaml)."""
     path = Path(path) if path is not None else default_model_path()
     embedder = LipEmbedder.load(path)
     rules = bundled(LIP_FUSION)
-    on_request = json.loads(rules.read_text()) if path == default_model_path() and rules.is_file() else None
-    return LipModel(embedder, model_id=artifact_id(path), fusion_on_request=on_request)
+    if path == default_model_path() and embedder.fusion is None and rules.is_file():
+        embedder.fusion = json.loads(rules.read_text())
+    return LipModel(embedder, model_id=artifact_id(path))

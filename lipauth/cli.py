@@ -320,7 +320,7 @@ def enroll(
     videos: list[Path] = typer.Argument(..., help="Enrolment clips of the user speaking."),
     store: Optional[str] = StoreOpt,
     model: Optional[Path] = ModelOpt,
-    passphrase: Optional[str] = typer.Option(None, "--passphrase", help="For text-dependent use."),
+    passphrase: Optional[str] = typer.Option(None, "--passphrase", help="A typed second factor every verify of this user must then give (kept only as a salted scrypt hash)."),
     replace: bool = typer.Option(False, "--replace", help="Replace an enrolled user's clips with these."),
     add: bool = typer.Option(False, "--add", help="Add these clips to an enrolled user (the template is recomputed from all)."),
     modalities: Optional[str] = ModalitiesOpt,
@@ -335,6 +335,8 @@ def enroll(
     done = {"new": "enrolled", "replace": "re-enrolled", "add": "added clips to"}[mode]
     others = "".join(f", {len(v)} with {m}" for m, v in template.modalities.items())
     console.print(f"{done} {user!r}: {len(template.embeddings)} clips in the template{others}", highlight=False)
+    if template.weak:
+        err_console.print(f"[yellow]weak enrolment[/yellow]: {template.weak}", highlight=False)
 
 
 @app.command()
@@ -349,6 +351,7 @@ def verify(
     require_audio: bool = typer.Option(False, "--require-audio", help="With --liveness: reject a video without an audio track instead of skipping AV synchrony."),
     phrase: Optional[str] = typer.Option(None, "--phrase", help="A spoken challenge the video must answer (six words of the GRID grammar, e.g. from `lipauth challenge`); implies --liveness --require-audio."),
     challenge: Optional[str] = typer.Option(None, "--challenge", help="The id of a challenge from `lipauth challenge`: its phrase must be spoken; it is used up by this attempt."),
+    passphrase: Optional[str] = typer.Option(None, "--passphrase", help="The passphrase the user enrolled, if they did (required then)."),
     max_failures: int = MaxFailuresOpt,
     cooldown: float = CooldownOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
@@ -375,7 +378,7 @@ def verify(
                 verifier.attempts.check(user)  # before the challenge is used up
 
             phrase = ChallengeBook(verifier.store).redeem(challenge, user).phrase
-        decision = verifier.verify(user, video, liveness=liveness, require_audio=require_audio, phrase=phrase)
+        decision = verifier.verify(user, video, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase)
     except LipauthError as exc:
         _fail(exc, as_json, user=user)
     if as_json:

@@ -98,6 +98,12 @@ class StoreKeyError(StoreError):
     code = "wrong_store_key"
 
 
+class PassphraseRequiredError(InvalidInputError):
+    """The user enrolled a passphrase and the attempt gave none."""
+
+    code = "passphrase_required"
+
+
 class FailureToEnrol(LipauthError):
     """Enrolment was refused: a clip failed to acquire, or too few clips were given.
     Nothing was written to the store."""

@@ -45,9 +45,11 @@ class FusionRecipe(BaseModel):
     sources: dict[str, FusionSource]
     folds: int = 4  # people folds of the held-out estimate
     balance_sessions: bool = True  # weigh genuine pairs across sessions as much as those within (scoring.fusion.session_weights)
-    # "late": score fusion, a logistic regression on the cosines (the default); "early": a
-    # joint embedding of the vectors, trained with a contrastive loss (scoring.joint)
-    method: Literal["late", "early"] = "late"
+    # "calibrated": each modality's cosine calibrated to an LLR on its own, the LLRs summed, a
+    # modality that fails across recordings weighing 0 (scoring.fusion.ScoreFusion.fit_per_modality,
+    # the default); "late": one logistic regression on every cosine; "early": a joint embedding
+    # of the vectors, trained with a contrastive loss (scoring.joint)
+    method: Literal["calibrated", "late", "early"] = "calibrated"
     joint: dict = Field(default_factory=dict)  # scoring.joint.JointSettings fields, for method: early
 
 
@@ -138,7 +140,7 @@ def fit_rules(clips: list[ClipVectors], r: FusionRecipe, where: str):
     genuine = np.array([a.person == b.person for a, b in pairs])
     across = np.array([a.session != b.session for a, b in pairs])
     # score fusion weighs the pairs; the joint embedding's loss counts every pair alike
-    weights = session_weights(genuine, across) if r.balance_sessions and r.method == "late" else None
+    weights = session_weights(genuine, across) if r.balance_sessions and r.method != "early" else None
     people_a, people_b = np.array([a.person for a, _ in pairs]), np.array([b.person for _, b in pairs])
     n_people = len({c.person for c in clips})
     source = f"{where}: {len(clips)} clips of {n_people} people, {int(genuine.sum())} genuine ({int((genuine & across).sum())} across sessions) / {int((~genuine).sum())} impostor pairs"
@@ -152,10 +154,11 @@ def fit_rules(clips: list[ClipVectors], r: FusionRecipe, where: str):
         template_people = 0  # a joint embedding has no per-user thresholds
         held_out, scored = cross_validated_joint(people, rows, folds=r.folds, settings=settings)  # the same pairs, in the same order
     else:
-        fusion = ScoreFusion.fit(scores, genuine, source=source, weights=weights)
+        per_modality = r.method == "calibrated"
+        fusion = ScoreFusion.fit_per_modality(scores, genuine, across, source, weights) if per_modality else ScoreFusion.fit(scores, genuine, source=source, weights=weights)
         # per-user thresholds from templates of 3 clips of the people who have more
         template_people = fit_normalised(fusion, [(c.person, c.vectors) for c in clips])
-        held_out, scored = cross_validated_llr(scores, genuine, people_a, people_b, folds=r.folds, weights=weights)  # fitted as the rules are
+        held_out, scored = cross_validated_llr(scores, genuine, people_a, people_b, folds=r.folds, weights=weights, across=across if per_modality else None)  # fitted as the rules are
     report = {
         "clips": len(clips), "people": n_people, "genuine": int(genuine.sum()), "genuine_across_sessions": int((genuine & across).sum()), "impostor": int((~genuine).sum()),
         "eer_on_fitting_trials": {m: eer(scores[m], genuine)[0] for m in modalities},

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
 from lipauth.api import LipModel, load_model
+from lipauth.auth.passphrase import hash_passphrase, passphrase_matches
 from lipauth.auth.store import TemplateStore
 from lipauth.auth.templates import Template
 from lipauth.auth.verifier import Verifier
@@ -47,18 +48,19 @@ def store(tmp_path, monkeypatch):
 
 # -- store ------------------------------------------------------------------------------
 def test_store_roundtrip_and_key_file_permissions(tmp_path, store):
-    t = Template.from_embeddings("alice", np.random.default_rng(0).normal(size=(3, 8)), "m1", passphrase="open sesame")
+    t = Template.from_embeddings("alice", np.random.default_rng(0).normal(size=(3, 8)), "m1", passphrase_hash=hash_passphrase("open sesame"))
     store.put(t)
     back = store.get("alice")
     np.testing.assert_array_equal(back.embeddings, t.embeddings)
-    assert back.passphrase == "open sesame" and back.model_id == "m1"
+    assert back.passphrase_hash == t.passphrase_hash and back.model_id == "m1"
+    assert passphrase_matches("open sesame", back.passphrase_hash) and not passphrase_matches("open sesame!", back.passphrase_hash)
     assert oct(os.stat(tmp_path / "templates.db.key").st_mode & 0o777) == "0o600"
     assert [u["user_id"] for u in store.users()] == ["alice"] and "alice" in store
 
 
 def test_templates_are_encrypted_at_rest(tmp_path, store):
     emb = np.full((2, 4), 0.123456789, np.float32)
-    store.put(Template.from_embeddings("bob", emb, "m1", passphrase="hunter2"))
+    store.put(Template.from_embeddings("bob", emb, "m1", passphrase_hash=hash_passphrase("hunter2")))
     raw = (tmp_path / "templates.db").read_bytes() + (tmp_path / "templates.db-wal").read_bytes()
     assert b"hunter2" not in raw and b"0.1234" not in raw
 
@@ -83,7 +85,7 @@ def test_key_from_environment(tmp_path, monkeypatch):
 
 
 def test_delete_really_deletes(tmp_path, store):
-    store.put(Template.from_embeddings("erin", np.full((2, 4), 7.0), "m1", passphrase="x"))
+    store.put(Template.from_embeddings("erin", np.full((2, 4), 7.0), "m1", passphrase_hash=hash_passphrase("x")))
     payload_before = store.engine.connect().exec_driver_sql("select payload from users").scalar()
     store.delete("erin")
     store.close()
@@ -114,7 +116,7 @@ def test_sqlalchemy_url(tmp_path, monkeypatch):
 
 # -- verifier ---------------------------------------------------------------------------
 def test_enrol_verify_identify_delete(model, store, clips):
-    v = Verifier(model, store)
+    v = Verifier(model, store, attempts=False)  # 20 impostor probes in a row: scoring, not a login
     v.enroll("john", clips["John"][:6])
     v.enroll("nicola", clips["Nicola"][:6])
     genuine = [v.verify("john", c).score for c in clips["John"][40:60]]
@@ -316,3 +318,51 @@ def test_bad_arguments_fail_before_any_model_loads(tmp_path, monkeypatch, args, 
     args = [video if a == "VIDEO" else str(tmp_path / "missing.mp4") if a == "MISSING" else a for a in args]
     res = runner.invoke(app, [*args, "--store", str(tmp_path / "t.db")])
     assert res.exit_code == 2 and message in res.output, res.output
+
+
+def test_a_verifier_from_python_limits_attempts_and_audits_by_default(model, store, clips):
+    from lipauth.auth.audit import AuditLog
+    from lipauth.errors import TooManyAttemptsError
+
+    v = Verifier(model, store)
+    v.enroll("john", clips["John"][:6])
+    impostor = clips["Nicola"][40:60]
+    outcomes = []
+    with pytest.raises(TooManyAttemptsError):
+        for c in impostor:
+            outcomes.append(v.verify("john", c).accepted)
+    assert outcomes.count(False) == 5  # the default policy locks after 5 failures
+    rows = AuditLog(store).entries()
+    assert [r.event for r in rows].count("verify") == len(outcomes) + 1  # the refused attempt has its row too
+    assert rows[0].outcome == "too_many_attempts"  # newest first
+    off = Verifier(model, store, attempts=False, audit=False)
+    assert off.attempts is None and off.audit is None
+
+
+def test_an_enrolled_passphrase_is_required_and_checked(model, store, clips):
+    from lipauth.errors import PassphraseRequiredError
+
+    v = Verifier(model, store, attempts=False)
+    v.enroll("john", clips["John"][:6], passphrase="correct horse")
+    assert b"correct horse" not in store.get("john").to_bytes()
+    probe = clips["John"][50]
+    with pytest.raises(PassphraseRequiredError):
+        v.verify("john", probe)
+    right, wrong = v.verify("john", probe, passphrase="correct horse"), v.verify("john", probe, passphrase="correct horse ")
+    assert right.score == wrong.score and not wrong.accepted
+    assert right.accepted == (right.score >= right.threshold)
+    v.enroll("john", clips["John"][6:8], mode="add")  # adding clips keeps the passphrase
+    with pytest.raises(PassphraseRequiredError):
+        v.verify("john", probe)
+
+
+def test_a_template_from_before_hashing_keeps_working(store):
+    legacy = json.dumps({"embeddings": [[1.0, 0.0]], "model_id": "m", "passphrase": "hunter2", "created_at": "2026-01-01T00:00:00+00:00"}).encode()
+    t = Template.from_bytes("old", legacy)
+    assert passphrase_matches("hunter2", t.passphrase_hash) and b"hunter2" not in t.to_bytes()
+
+
+def test_one_clip_enrolment_says_it_is_weak(model, store, clips):
+    one = Verifier(model, store).enroll("kate", clips["Kate"][:1])
+    assert one.weak and "one clip" in one.weak
+    assert Verifier(model, store).enroll("bill", clips["Bill"][:3]).weak is None

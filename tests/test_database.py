@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
+from lipauth.auth.passphrase import hash_passphrase
 from lipauth.auth.challenges import ChallengeBook
 from lipauth.auth.store import TemplateStore
 from lipauth.auth.templates import Template
@@ -44,7 +45,7 @@ def test_the_store_behaves_the_same_on_each_database(location, store_key, monkey
         TemplateStore(location)  # an empty database is not a store until enrolment makes it one
     s = TemplateStore(location, create=True)
     secret = np.full((2, 8), 0.123456789, np.float32)
-    s.put(Template.from_embeddings("ann", secret, "m", passphrase="hunter2"))
+    s.put(Template.from_embeddings("ann", secret, "m", passphrase_hash=hash_passphrase("hunter2")))
     with pytest.raises(StoreExistsError):
         s.put(Template.from_embeddings("ann", np.ones((1, 8)), "m"))
     np.testing.assert_array_equal(TemplateStore(location).get("ann").embeddings, secret)

@@ -298,11 +298,45 @@ def test_the_recipe_weighs_pairs_of_two_recordings_and_reports_them():
             for take in range(4):
                 noise = lambda: rng.normal(scale=0.3, size=16)  # noqa: E731
                 clips.append(ClipVectors(f"p{p}", f"p{p}/rec{rec}", {"lips": unit(lips[rec] + noise()), "face": unit(face + noise())}))
-    recipe = lambda balance: FusionRecipe(kind="fusion", sources={}, balance_sessions=balance)  # noqa: E731
+    recipe = lambda balance: FusionRecipe(kind="fusion", sources={}, balance_sessions=balance, method="late")  # noqa: E731
     (alike, report), (balanced, _) = (fit_rules(clips, recipe(b), "test") for b in (False, True))
     assert report["genuine_across_sessions"] == 2 * 16 and "genuine pairs across sessions" in report["table"]
     lips_share = lambda f: f.rules[("lips", "face")].weights[0] / f.rules[("lips", "face")].weights[1]  # noqa: E731
     assert lips_share(balanced) < lips_share(alike) and "held_out" in report
+
+
+def _two_recordings(lips_follow_the_person: bool, seed=2):
+    """Clips of 12 people, 2 of them filmed twice; the face is the person's in every
+    recording, the lips the person's or each recording's own."""
+    from lipauth.fusion_recipe import ClipVectors
+
+    rng = np.random.default_rng(seed)
+    unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    clips = []
+    for p in range(12):
+        face, lips = rng.normal(size=16), [rng.normal(size=16) for _ in range(2)]
+        for rec in range(2 if p < 2 else 1):
+            look = lips[0] if lips_follow_the_person else lips[rec]
+            for _ in range(4):
+                clips.append(ClipVectors(f"p{p}", f"p{p}/rec{rec}", {"lips": unit(look + rng.normal(scale=0.3, size=16)), "face": unit(face + rng.normal(scale=0.3, size=16))}))
+    return clips
+
+
+def test_per_modality_calibration_weighs_out_what_fails_across_recordings():
+    """The recipe's default (ScoreFusion.fit_per_modality): each modality calibrated on its
+    own; lips that change with the recording get weight 0 (reported, not deciding), lips
+    that follow the person weigh in; the LLR of a set is the sum of its modalities'."""
+    from lipauth.fusion_recipe import FusionRecipe, fit_rules
+
+    recipe = FusionRecipe(kind="fusion", sources={})
+    assert recipe.method == "calibrated"
+    fails, report = fit_rules(_two_recordings(False), recipe, "test")
+    holds, _ = fit_rules(_two_recordings(True), recipe, "test")
+    assert fails.rules[("lips", "face")].weights[0] == 0.0 and "lips: weight 0" in fails.source
+    assert holds.rules[("lips", "face")].weights[0] > 1.0 and "weight 0" not in holds.source
+    rule = holds.rules[("lips", "face")]
+    assert rule.weights[1] > 1.0 and rule.llr({"lips": 0.9, "face": 0.8}) > rule.llr({"lips": 0.1, "face": 0.8})
+    assert "held_out" in report and report["held_out"]["eer"] < 0.05  # the face alone separates these people
 
 
 # -- early fusion: a joint embedding (lipauth.scoring.joint) -------------------------------------
@@ -418,30 +452,52 @@ def test_an_encoder_whose_package_is_missing_is_left_out_and_says_why(fused_mode
 
 @pytest.fixture(scope="module")
 def bundled_fused(tmp_path_factory):
-    """The bundled lip model asked for the voice and the face: its shipped rules
-    (lipauth/assets/default_fusion.json); grid-s2 enrolled from one clip."""
+    """The bundled lip model with its default settings: its shipped rules fuse the voice and
+    the face (lipauth/assets/default_fusion.json); grid-s2 enrolled from one clip."""
     pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
     from lipauth.api import load_model
     from lipauth.auth.store import TemplateStore
     from lipauth.auth.verifier import Verifier
 
-    verifier = Verifier(load_model(), TemplateStore(tmp_path_factory.mktemp("bundled") / "t.db", create=True), modalities=("lips", "voice", "face"))
+    verifier = Verifier(load_model(), TemplateStore(tmp_path_factory.mktemp("bundled") / "t.db", create=True), attempts=False)
     verifier.enroll("s2", [need("grid-s2/video/bbaf2a.mpg")])
     return verifier
 
 
-def test_the_bundled_model_decides_on_the_lips_unless_asked_for_more(bundled_fused):
+def test_the_bundled_model_fuses_by_default_and_the_lips_alone_on_request(bundled_fused):
+    import json
+
     from lipauth.api import load_model
+    from lipauth.artifacts import LIP_FUSION, bundled
     from lipauth.auth.verifier import Verifier
 
     model = load_model()
-    assert model.fusion_on_request and model.embedder.fusion is None
-    lips = Verifier(model, bundled_fused.store)
-    assert lips.modal.modalities == ("lips",) and lips.modal.fusion is None
+    assert model.embedder.fusion == json.loads(bundled(LIP_FUSION).read_text())
+    assert bundled_fused.modal.modalities == ("lips", "voice", "face")
+    assert set(bundled_fused.modal.fusion.rules) == {("lips", "voice"), ("lips", "face"), ("lips", "voice", "face")}
+    lips = Verifier(model, bundled_fused.store, modalities=("lips",))
+    assert lips.modal.modalities == ("lips",) and lips.modal.extra == ()
     d = lips.verify("s2", need("grid-s2/video/bbilzs.mpg"))
     assert d.accepted and d.fused == [] and d.modality_scores == {}  # the template's voice and face are not used
-    assert bundled_fused.modal.fusion.to_dict() == model.fusion_on_request
-    assert set(bundled_fused.modal.fusion.rules) == {("lips", "voice"), ("lips", "face"), ("lips", "voice", "face")}
+
+
+def test_an_enrolment_of_different_people_is_refused_with_their_scores(bundled_fused):
+    """Issue #24: three people enrolled as one were accepted by the lips' agreement bar. With
+    the voice and face, each clip is judged against the others by the fused LLR, for any
+    number of clips, and clips added later against the template."""
+    from lipauth.errors import FailureToEnrol, UnknownUserError
+
+    s2, s1, crema = need("grid-s2/video/bbaf2a.mpg"), need("grid-s1/video/bbaf2n.mpg"), sorted(need("crema-d-sample").glob("*.flv"))[0]
+    for clips in ([s2, s1, crema], [s2, crema]):
+        with pytest.raises(FailureToEnrol, match=r"do not agree.*voice [0-9.]+, face [0-9.]+.*fused LLR") as refused:
+            bundled_fused.enroll("mix", clips)
+        assert "bbaf2a" in str(refused.value) or len(clips) == 2
+        with pytest.raises(UnknownUserError):
+            bundled_fused.store.get("mix")  # nothing stored
+    before = bundled_fused.store.get("s2")
+    with pytest.raises(FailureToEnrol, match="crema|1001"):
+        bundled_fused.enroll("s2", [crema], mode="add")
+    assert len(bundled_fused.store.get("s2").embeddings) == len(before.embeddings)  # the template is as it was
 
 
 def test_the_bundled_rules_accept_the_person_and_refuse_another_face_and_another_voice(bundled_fused, tmp_path):
@@ -461,7 +517,7 @@ def test_the_bundled_rules_accept_the_person_and_refuse_another_face_and_another
     assert not dub.accepted and dub.fused == ["lips", "voice", "face"]
 
 
-def test_the_cli_asks_the_bundled_model_for_the_voice_and_face(tmp_path):
+def test_the_cli_fuses_the_voice_and_face_by_default(tmp_path):
     import json
 
     from typer.testing import CliRunner
@@ -470,11 +526,14 @@ def test_the_cli_asks_the_bundled_model_for_the_voice_and_face(tmp_path):
 
     pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
     runner, store = CliRunner(), str(tmp_path / "cli.db")
-    done = runner.invoke(app, ["enroll", "s2", str(need("grid-s2/video/bbaf2a.mpg")), "--store", store, "--modalities", "lips,voice,face"])
+    done = runner.invoke(app, ["enroll", "s2", str(need("grid-s2/video/bbaf2a.mpg")), "--store", store])
     assert done.exit_code == 0 and "1 with voice, 1 with face" in done.output, done.output
-    done = runner.invoke(app, ["verify", "s2", str(need("grid-s2/video/bbilzs.mpg")), "--store", store, "--modalities", "lips,voice,face", "--json"])
+    assert "weak enrolment" in done.output and "one clip" in done.output
+    done = runner.invoke(app, ["verify", "s2", str(need("grid-s2/video/bbilzs.mpg")), "--store", store, "--json"])
     d = json.loads(done.output.strip().splitlines()[-1])
     assert done.exit_code == 0 and d["fused"] == ["lips", "voice", "face"] and d["accepted"]
+    done = runner.invoke(app, ["verify", "s2", str(need("grid-s2/video/bbilzs.mpg")), "--store", store, "--modalities", "lips", "--json"])
+    assert done.exit_code == 0 and json.loads(done.output.strip().splitlines()[-1])["fused"] == []
 
 
 @pytest.mark.slow
@@ -598,7 +657,8 @@ def test_compare_asks_the_fusion_rules_about_two_videos(tmp_path):
     n = min(len(video.audio), len(voice.audio))
     dub = compare(model, a, write_video(tmp_path / "dub.mp4", video.frames, video.fps, voice.audio[:n]), modalities=every)
     assert dub.score >= dub.threshold and not dub.same_person  # the lips alone would say yes
-    lips = compare(model, a, b)
+    assert compare(model, a, b).fused == list(every)  # the default: every modality the rules cover
+    lips = compare(model, a, b, modalities=("lips",))
     assert lips.fused == [] and lips.modality_scores == {} and lips.same_person
     done = CliRunner().invoke(app, ["compare", str(a), str(b), "--modalities", "lips,face", "--json"])
     d = json.loads(done.output.strip().splitlines()[-1])

@@ -39,7 +39,7 @@ def test_the_shipped_recipes_parse(tmp_path):
     from lipauth.scoring.joint import JointSettings
 
     late, early = (parse(FusionRecipe, read_recipe(f"configs/{n}.yaml"), n) for n in ("fusion", "fusion-early"))
-    assert late.method == "late" and late.balance_sessions and early.method == "early" and early.sources == late.sources
+    assert late.method == "calibrated" and late.balance_sessions and early.method == "early" and early.sources == late.sources
     assert JointSettings(**early.joint) == JointSettings()  # the config states the defaults it was measured with
 
 

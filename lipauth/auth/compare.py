@@ -1,8 +1,8 @@
-"""Two videos, one question: the same person? No enrolment, no store: the clip-against-clip
-thresholds the model file carries (fitted on clip pairs of its validation speakers, as
-`evaluate` scores them), not the template thresholds `verify` uses. Asked for the voice and
-the face too, the fusion rules decide (lipauth.scoring.fusion: they are fitted on clip pairs
-as well), at their own threshold."""
+"""Two videos, one question: the same person? No enrolment, no store. With a model that carries
+fusion rules (the bundled one), the rules decide on the lips, voice and face together
+(lipauth.scoring.fusion: they are fitted on clip pairs), at their own threshold; the lips
+alone use the clip-against-clip thresholds the model file carries (fitted on clip pairs of
+its validation speakers, as `evaluate` scores them), not the template thresholds `verify` uses."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from lipauth.clip import LipClip
 from lipauth.errors import InvalidInputError
 from lipauth.pad.checks import Check, PresentationChecks
-from lipauth.scoring.points import check_point_for_modalities
+from lipauth.scoring.points import check_point_for_modalities, parse_operating_point
 from lipauth.scoring.policy import DecisionPolicy
 
 
@@ -51,12 +51,15 @@ def compare(
     model, a: str | os.PathLike | LipClip, b: str | os.PathLike | LipClip, *, operating_point: str | float = "eer", checks: PresentationChecks | None = None, modalities: tuple[str, ...] | None = None
 ) -> Comparison:
     """checks: presentation-attack checks to run on both videos (None: none). modalities:
-    ("lips", "voice", "face") or a part (None: the lips alone)."""
+    ("lips", "voice", "face") or a part (None: every modality the model's fusion rules cover,
+    the lips alone with a numeric operating point, which is a threshold on their cosine)."""
     from lipauth.auth.modalities import ModalityScorer
 
     policy = clip_pair_policy(model.embedder, operating_point)
-    check_point_for_modalities(operating_point, modalities)
-    modal = ModalityScorer(modalities or ("lips",), getattr(model.embedder, "fusion", None), getattr(model, "fusion_on_request", None))
+    if isinstance(parse_operating_point(operating_point), float) and modalities is None:
+        modalities = ("lips",)
+    check_point_for_modalities(parse_operating_point(operating_point), modalities)
+    modal = ModalityScorer(modalities, getattr(model.embedder, "fusion", None))
     clips = [model.clip(v, audio=checks is not None or modal.needs_audio, face_chips=modal.face_chips) for v in (a, b)]
     ea, eb = model.embedder.embed_clips(clips)
     v = policy.decide(ea[None, :], eb)

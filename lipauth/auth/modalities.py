@@ -1,8 +1,8 @@
 """The voice and the face beside the lips in enrol and verify: which encoders run, what
 they give a template, and how their scores join the lips' (lipauth.scoring.fusion).
 
-The lips decide alone unless the model file carries fusion rules; then every modality the
-verifier was asked for runs where it can, and the decision says which could not and why
+The lips decide alone unless the model carries fusion rules (the bundled one does); then every
+modality the verifier was asked for (default: all the rules cover) runs where it can, and the decision says which could not and why
 (no speech in the audio, no face chips), using the rule fitted for what is left. The rules
 are score fusion (lipauth.scoring.fusion, the default) or a joint embedding of the
 modalities' vectors (lipauth.scoring.joint, early fusion), whichever the model file holds.
@@ -20,6 +20,7 @@ from lipauth.errors import BackendUnavailableError, InvalidInputError
 from lipauth.scoring.points import MODALITIES
 from lipauth.scoring.fusion import ScoreFusion
 from lipauth.scoring.joint import JointFusion
+from lipauth.scoring.templates import template_vector
 
 FACE_CHIPS = 4  # aligned chips per clip for the face encoder: spread over the clip
 
@@ -36,13 +37,10 @@ class FusedVerdict:
 
 
 class ModalityScorer:
-    def __init__(self, requested: tuple[str, ...] | None, fusion: dict | None, on_request: dict | None = None) -> None:
+    def __init__(self, requested: tuple[str, ...] | None, fusion: dict | None) -> None:
         """requested: the modalities to use (None: all the model's fusion has, else the lips);
-        fusion: the model file's fusion rules (LipEmbedder.fusion); on_request: rules that
-        apply only when other modalities are requested (LipModel.fusion_on_request, the
-        bundled model's)."""
-        asked_for_more = requested is not None and len(requested) > 1
-        self.fusion = load_fusion(fusion) or (load_fusion(on_request) if asked_for_more else None)
+        fusion: the model file's fusion rules (LipEmbedder.fusion)."""
+        self.fusion = load_fusion(fusion)
         available = self.fusion.modalities if self.fusion else ("lips",)
         self.modalities = requested or available
         missing = [m for m in self.modalities if m not in available]
@@ -105,13 +103,24 @@ class ModalityScorer:
                 out[name] = v
         return out, left_out
 
-    def enrol(self, clips: list[LipClip]) -> dict[str, np.ndarray]:
-        """modality -> (n, D) vectors of the clips where it ran."""
-        found: dict[str, list[np.ndarray]] = {m: [] for m in self.extra}
-        for clip in clips:
-            for name, v in self.vectors(clip)[0].items():
-                found[name].append(v)
-        return {m: np.stack(v) for m, v in found.items() if v}
+    def enrol(self, clips: list[LipClip]) -> list[dict[str, np.ndarray]]:
+        """Per clip, modality -> vector of those that ran (the lips are the caller's)."""
+        return [self.vectors(clip)[0] for clip in clips]
+
+    def agreement(self, new: list[dict[str, np.ndarray]], enrolled: dict[str, np.ndarray]) -> list[tuple[dict[str, float], float | None]]:
+        """Each new clip (modality -> vector, lips included) against the mean of every other
+        clip, new and `enrolled` (modality -> (n, D)): (its cosines, their fused LLR, or None
+        where no rule covers the modalities scored)."""
+        out = []
+        for i, clip in enumerate(new):
+            scores = {}
+            for m, v in clip.items():
+                others = [o[m] for j, o in enumerate(new) if j != i and m in o] + list(enrolled.get(m, ()))
+                if others:
+                    scores[m] = float(template_vector(np.stack(others)) @ v)
+            rule = self.fusion.rule_for(tuple(scores)) if isinstance(self.fusion, ScoreFusion) and "lips" in scores else None
+            out.append((scores, rule.llr(scores) if rule is not None else None))
+        return out
 
     def decide(self, lips_score: float, template, clip: LipClip, operating_point: str, probe_lips: np.ndarray, per_user: bool = True) -> FusedVerdict:
         """The fused decision of a probe clip against a template (lipauth.auth.templates),

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from lipauth.auth.passphrase import hash_passphrase, is_hashed
 from lipauth.errors import InvalidInputError
 from lipauth.scoring.templates import self_similarity, template_vector
 
@@ -19,7 +20,7 @@ class Template:
     user_id: str
     embeddings: np.ndarray  # (n, D) L2-normalised, one per enrolment clip
     model_id: str  # which model made them: templates only compare with that model's probes
-    passphrase: str | None = None  # for text-dependent use
+    passphrase_hash: str | None = None  # a typed second factor, scrypt-hashed (lipauth.auth.passphrase)
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     check_state: dict[str, Any] = field(default_factory=dict)  # check name -> its enrolment state (JSON-able)
     # other modalities' enrolment vectors (lipauth.encoders): "voice" -> (n, 256), "face" -> (n, 128),
@@ -30,6 +31,15 @@ class Template:
         """The template vector of another modality; None where enrolment had none of it."""
         v = self.modalities.get(name)
         return None if v is None or not len(v) else template_vector(v)
+
+    @property
+    def weak(self) -> str | None:
+        """Why this template is weaker than it should be, or None: one clip has no
+        self-similarity, so its probes meet the model's one threshold for everyone rather than
+        one set by this user's own clips."""
+        if len(self.embeddings) < 2:
+            return "enrolled from one clip: probes meet the model's one threshold for everyone, not one set by this user's own clips; add clips with --add"
+        return None
 
     @property
     def mean(self) -> np.ndarray:
@@ -43,16 +53,18 @@ class Template:
 
     @classmethod
     def from_embeddings(
-        cls, user_id: str, embeddings: np.ndarray, model_id: str, passphrase: str | None = None, check_state: dict[str, Any] | None = None, modalities: dict[str, np.ndarray] | None = None
+        cls, user_id: str, embeddings: np.ndarray, model_id: str, passphrase_hash: str | None = None, check_state: dict[str, Any] | None = None, modalities: dict[str, np.ndarray] | None = None
     ) -> "Template":
         emb = np.asarray(embeddings, np.float32)
         if emb.ndim != 2 or len(emb) == 0:
             raise InvalidInputError(f"enrolment needs at least one embedding, got shape {emb.shape}")
         extra = {k: np.asarray(v, np.float32) for k, v in (modalities or {}).items() if len(v)}
-        return cls(user_id=user_id, embeddings=emb, model_id=model_id, passphrase=passphrase, check_state=dict(check_state or {}), modalities=extra)
+        if passphrase_hash is not None and not is_hashed(passphrase_hash):
+            raise InvalidInputError("a template keeps a passphrase only hashed (lipauth.auth.passphrase.hash_passphrase)")
+        return cls(user_id=user_id, embeddings=emb, model_id=model_id, passphrase_hash=passphrase_hash, check_state=dict(check_state or {}), modalities=extra)
 
     def to_bytes(self) -> bytes:
-        d = {"embeddings": self.embeddings.tolist(), "model_id": self.model_id, "passphrase": self.passphrase, "created_at": self.created_at}
+        d = {"embeddings": self.embeddings.tolist(), "model_id": self.model_id, "passphrase_hash": self.passphrase_hash, "created_at": self.created_at}
         if self.check_state:
             d["check_state"] = self.check_state
         if self.modalities:
@@ -65,7 +77,10 @@ class Template:
         state = dict(d.get("check_state") or {})
         if d.get("face_refs") is not None:  # templates enrolled before checks kept their own state
             state.setdefault("face_liveness", {"model_id": d.get("face_refs_model"), "refs": d["face_refs"]})
+        secret = d.get("passphrase_hash")
+        if secret is None and d.get("passphrase") is not None:  # templates from before hashing kept it in the clear
+            secret = hash_passphrase(d["passphrase"])
         return cls(
-            user_id=user_id, embeddings=np.asarray(d["embeddings"], np.float32), model_id=d["model_id"], passphrase=d.get("passphrase"), created_at=d["created_at"], check_state=state,
+            user_id=user_id, embeddings=np.asarray(d["embeddings"], np.float32), model_id=d["model_id"], passphrase_hash=secret, created_at=d["created_at"], check_state=state,
             modalities={k: np.asarray(v, np.float32) for k, v in (d.get("modalities") or {}).items()},
         )

@@ -13,17 +13,20 @@ from lipauth.auth.modalities import ModalityScorer
 from lipauth.auth.store import TemplateStore
 from lipauth.auth.templates import Template
 from lipauth.clip import LipClip
-from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError
+from lipauth.auth.attempts import AttemptLimiter
+from lipauth.auth.passphrase import hash_passphrase, passphrase_matches
+from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError, PassphraseRequiredError
 from lipauth.pad.checks import Check, PresentationChecks
 from lipauth.scoring.points import check_point_for_modalities, parse_operating_point
 from lipauth.scoring.policy import DecisionPolicy
-from lipauth.scoring.templates import template_vector
 from lipauth.pad import challenge_phrases as phrases
 
 
 ENROL_MODES = ("new", "replace", "add")
-# An enrolment clip whose cosine to the mean of the others is below this is refused.
+# An enrolment clip whose lip cosine to the mean of the others is below this is refused where
+# the lips decide alone; with fusion rules, one whose fused LLR is below AGREEMENT_LLR.
 AGREEMENT_COSINE = 0.0
+AGREEMENT_LLR = 0.0
 # identify with an index: this many nearest templates are ranked by their margins
 CANDIDATE_POOL = 50
 
@@ -80,8 +83,8 @@ class Verifier:
         scoring: str | None = None,
         min_enrol_clips: int = 1,
         checks: PresentationChecks | None = None,
-        attempts=None,
-        audit: AuditLog | None = None,
+        attempts: AttemptLimiter | None | bool = True,
+        audit: AuditLog | None | bool = True,
         client: str = "library",
         modalities: tuple[str, ...] | None = None,
     ) -> None:
@@ -95,11 +98,12 @@ class Verifier:
         ones bundled with lipauth when first needed.
 
         attempts: an AttemptLimiter (lipauth.auth.attempts) that refuses verification of a
-        user after too many failures; None counts nothing.
+        user after too many failures; True (the default): one with the default policy (5
+        failures in 15 min lock for 15 min) in `store`'s database; False or None: no limit.
 
         audit: an AuditLog (lipauth.auth.audit) that gets a row for every enrol, verify,
         identify and delete, with the `origin` each call names (else `client` and a new
-        request id); None writes none.
+        request id); True (the default): the trail in `store`'s database; False or None: none.
 
         modalities: ("lips", "voice", "face") or a part of it, lips included; None: every
         modality the model file's fusion rules cover (the lips alone for a model without, or
@@ -107,8 +111,8 @@ class Verifier:
         self.model = model
         self._checks = checks
         self._phrase_check = None
-        self.attempts = attempts
-        self.audit = audit
+        self.attempts = AttemptLimiter(store) if attempts is True else attempts or None
+        self.audit = AuditLog(store) if audit is True else audit or None
         self.client = client
         self.index = None  # an IndexedTemplates, once build_index() made one
         self.store = store
@@ -117,7 +121,7 @@ class Verifier:
         numeric = isinstance(parse_operating_point(operating_point), float)
         if numeric and modalities is None:  # a cosine threshold is the lips' alone: it asks for the lips alone
             modalities = ("lips",)
-        self.modal = ModalityScorer(modalities, getattr(model.embedder, "fusion", None), getattr(model, "fusion_on_request", None))
+        self.modal = ModalityScorer(modalities, getattr(model.embedder, "fusion", None))
         check_point_for_modalities(parse_operating_point(operating_point), self.modal.modalities)
 
     @property
@@ -171,31 +175,32 @@ class Verifier:
                 problems.append(f"{_name(v)}: {exc}")
         if problems:
             raise FailureToEnrol(f"failure to enrol {user_id!r}: " + "; ".join(problems))
-        embeddings = self.model.embedder.embed_clips(clips)
-        names = [_name(v) for v in videos]
-        if old is not None:
-            embeddings = np.concatenate([old.embeddings, embeddings])
-            names = [f"enrolled clip {i + 1}" for i in range(len(old.embeddings))] + names
-        self._check_agreement(user_id, embeddings, names)
+        new = self.model.embedder.embed_clips(clips)
+        per_clip = [{"lips": e, **others} for e, others in zip(new, self.modal.enrol(clips))]
+        enrolled = {"lips": old.embeddings, **old.modalities} if old is not None else {}
+        self._check_agreement(user_id, per_clip, enrolled, [_name(v) for v in videos])
         state = old.check_state if old is not None and old.check_state else self._check_state(clips)
-        modalities = self.modal.enrol(clips)
-        if old is not None:  # adding clips: each modality keeps the enrolled vectors too
-            for name, enrolled in old.modalities.items():
-                modalities[name] = np.concatenate([enrolled, modalities[name]]) if name in modalities else enrolled
-        template = Template.from_embeddings(user_id, embeddings, self.model.id, passphrase if old is None else old.passphrase, state, modalities)
+        stacked = {m: [*enrolled.get(m, ()), *(c[m] for c in per_clip if m in c)] for m in ("lips", *self.modal.extra, *enrolled)}
+        modalities = {m: np.stack(v) for m, v in stacked.items() if v and m != "lips"}
+        embeddings = np.stack(stacked["lips"])
+        secret = hash_passphrase(passphrase) if passphrase is not None else old.passphrase_hash if old is not None else None
+        template = Template.from_embeddings(user_id, embeddings, self.model.id, secret, state, modalities)
         self.store.put(template, replace=mode != "new")  # one transaction: all or nothing
         return template
 
-    def _check_agreement(self, user_id: str, embeddings: np.ndarray, names: list[str]) -> None:
-        """Each clip against the mean of the others: clips of two people, or a clip the
-        pipeline got wrong, make a template that serves nobody. The bar is deliberately low
-        (a clip no more like the others than a random direction), because genuine clips
-        miss the verification threshold often enough that refusing them would refuse people;
-        docs/store.md gives the rates measured with the bundled model."""
-        if len(embeddings) < 2:
-            return
-        scores = [float(template_vector(np.delete(embeddings, i, axis=0)) @ embeddings[i]) for i in range(len(embeddings))]
-        bad = [f"{names[i]} scores {s:.3f} against the other clips (< {AGREEMENT_COSINE:.2f})" for i, s in enumerate(scores) if s < AGREEMENT_COSINE]
+    def _check_agreement(self, user_id: str, new: list[dict[str, np.ndarray]], enrolled: dict[str, np.ndarray], names: list[str]) -> None:
+        """Each new clip against the mean of every other clip (new and, when adding, enrolled),
+        in every modality it has: clips of two people, or a clip the pipeline got wrong, make a
+        template that serves nobody. With fusion rules the clip's fused LLR must reach
+        AGREEMENT_LLR (as likely the same person as not); on the lips alone the bar is a cosine
+        no better than a random direction, since the lips' genuine clips miss their
+        verification threshold too often to ask more."""
+        bad = []
+        for name, (scores, llr) in zip(names, self.modal.agreement(new, enrolled)):
+            if (llr is not None and llr < AGREEMENT_LLR) or (llr is None and scores.get("lips", 1.0) < AGREEMENT_COSINE):
+                shown = ", ".join(f"{m} {v:.3f}" for m, v in scores.items())
+                bar = f"fused LLR {llr:+.2f} < {AGREEMENT_LLR:+.2f}" if llr is not None else f"< {AGREEMENT_COSINE:.2f}"
+                bad.append(f"{name} scores {shown} against the other clips ({bar})")
         if bad:
             raise FailureToEnrol(f"the enrolment clips of {user_id!r} do not agree (are they all the same person?): " + "; ".join(bad))
 
@@ -256,6 +261,8 @@ class Verifier:
             liveness = require_audio = True
         template = self.store.get(user_id)  # UnknownUserError before any video work
         self._check_model(template)
+        if template.passphrase_hash is not None and passphrase is None:
+            raise PassphraseRequiredError(f"user {user_id!r} enrolled a passphrase: give it with the attempt")
         if self.attempts is not None:
             self.attempts.check(user_id)  # TooManyAttemptsError, before any video work
         # the sound only where the checks or the user's enrolled voice listen to it
@@ -273,9 +280,9 @@ class Verifier:
             accepted, llr, llr_threshold = fused.accepted, fused.llr, fused.llr_threshold
             scores = ", ".join(f"{m} {s:.3f}" for m, s in fused.scores.items())
             reasons.append(f"fused {'+'.join(fused.modalities)} ({scores}): LLR {fused.llr:.2f} {'>=' if accepted else '<'} {fused.llr_threshold:.2f} ({self.policy.operating_point}, {fused.how})")
-        if template.passphrase is not None and passphrase is not None and passphrase != template.passphrase:
+        if template.passphrase_hash is not None and not passphrase_matches(passphrase, template.passphrase_hash):
             accepted = False
-            reasons.append("the claimed passphrase differs from the enrolled one")
+            reasons.append("the passphrase given is not the enrolled one")
         checks: list[Check] = []
         if liveness:
             checks, notes = self.checks.run(clip, template.check_state, require_audio=require_audio)

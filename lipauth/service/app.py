@@ -215,7 +215,7 @@ def create_app(
                     return verifier.enroll(user_id, paths, passphrase=passphrase, mode=mode, origin=who)
 
             template = gate.run(work)
-        return {"user": user_id, "n_clips": len(template.embeddings), "mode": mode}
+        return {"user": user_id, "n_clips": len(template.embeddings), "mode": mode, "weak": template.weak}
 
     @app.post("/v1/challenges", status_code=201, dependencies=[Depends(require_key)], response_model=ChallengeOut, responses=errors(400, 401, 422))
     def challenge(user: str | None = Form(default=None), ttl_s: float = Form(default=120.0)) -> dict:

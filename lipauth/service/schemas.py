@@ -42,6 +42,7 @@ class EnrolOut(BaseModel):
     user: str
     n_clips: int = Field(description="clips in the template after this enrolment")
     mode: str
+    weak: str | None = Field(default=None, description="why the template is weaker than it should be (one clip), else null")
 
 
 class ChallengeOut(BaseModel):
