@@ -14,7 +14,7 @@ crops' mean and std frames, fitted on AVLetters: configs/baseline_pca_avletters.
 the bundled lip model (AVLetters only: the model the issue found); the plain mean of the
 three cosines; late fusion, a logistic regression on the three scores (lipauth.scoring.fusion);
 each modality calibrated on its own and the LLRs summed, a modality that fails across
-recordings weighing 0 (the recipe's default since issue #24); early fusion, a joint embedding of the three vectors trained with a
+recordings weighing 0 (the lips: the recipe's default since issue #24); early fusion, a joint embedding of the three vectors trained with a
 contrastive loss (lipauth.scoring.joint). Both fusions are fitted person-disjoint: people
 are split into 4 folds (the same folds for both); a fold's trials (both clips of people in
 that fold) are scored by rules fitted on the other folds' people. EER with a 95 % interval
@@ -185,7 +185,7 @@ def main() -> None:
     t = trials(emb, video, (*BRANCHES, "baseline"))
     fused, scored = cross_validated_llr({b: t[b] for b in BRANCHES}, t["genuine"], t["a"], t["b"])
     weighted, _ = cross_validated_llr({b: t[b] for b in BRANCHES}, t["genuine"], t["a"], t["b"], weights=session_weights(t["genuine"], t["across"]))
-    calibrated, _ = cross_validated_llr({b: t[b] for b in BRANCHES}, t["genuine"], t["a"], t["b"], weights=session_weights(t["genuine"], t["across"]), across=t["across"])
+    calibrated, _ = cross_validated_llr({b: t[b] for b in BRANCHES}, t["genuine"], t["a"], t["b"], weights=session_weights(t["genuine"], t["across"]), weigh=("voice", "face"))
     early, early_scored = early_fusion(emb, video)
     assert (early_scored == scored).all()  # the same folds, so the same held-out trials
     mean = sum(t[b] for b in BRANCHES) / len(BRANCHES)

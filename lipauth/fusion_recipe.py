@@ -45,11 +45,15 @@ class FusionRecipe(BaseModel):
     sources: dict[str, FusionSource]
     folds: int = 4  # people folds of the held-out estimate
     balance_sessions: bool = True  # weigh genuine pairs across sessions as much as those within (scoring.fusion.session_weights)
-    # "calibrated": each modality's cosine calibrated to an LLR on its own, the LLRs summed, a
-    # modality that fails across recordings weighing 0 (scoring.fusion.ScoreFusion.fit_per_modality,
-    # the default); "late": one logistic regression on every cosine; "early": a joint embedding
-    # of the vectors, trained with a contrastive loss (scoring.joint)
+    # "calibrated": each modality's cosine calibrated to an LLR on its own, the LLRs summed
+    # (scoring.fusion.ScoreFusion.fit_per_modality, the default); "late": one logistic
+    # regression on every cosine; "early": a joint embedding of the vectors, trained with a
+    # contrastive loss (scoring.joint)
     method: Literal["calibrated", "late", "early"] = "calibrated"
+    # with method calibrated: the modalities whose LLR counts (None: all); the others are
+    # reported in every decision and weigh 0. The report gives each modality's AUC on the
+    # genuine pairs across recordings, the evidence for this choice.
+    weigh: list[str] | None = None
     joint: dict = Field(default_factory=dict)  # scoring.joint.JointSettings fields, for method: early
 
 
@@ -129,7 +133,7 @@ def embed_sources(r: FusionRecipe, data: Path, model, where: str) -> tuple[list[
 def fit_rules(clips: list[ClipVectors], r: FusionRecipe, where: str):
     """(the rules fitted on every pair of `clips`, a report with the held-out estimate)."""
     from lipauth.measure.metrics import eer
-    from lipauth.scoring.fusion import ScoreFusion, cross_validated_llr, fit_normalised, session_weights
+    from lipauth.scoring.fusion import ScoreFusion, across_auc, cross_validated_llr, fit_normalised, session_weights
     from lipauth.scoring.joint import JointFusion, JointSettings, cross_validated_joint
 
     modalities = tuple(clips[0].vectors) if clips else ()
@@ -155,16 +159,28 @@ def fit_rules(clips: list[ClipVectors], r: FusionRecipe, where: str):
         held_out, scored = cross_validated_joint(people, rows, folds=r.folds, settings=settings)  # the same pairs, in the same order
     else:
         per_modality = r.method == "calibrated"
-        fusion = ScoreFusion.fit_per_modality(scores, genuine, across, source, weights) if per_modality else ScoreFusion.fit(scores, genuine, source=source, weights=weights)
+        weigh = tuple(r.weigh) if r.weigh is not None else modalities
+        if set(weigh) - set(modalities):
+            raise InvalidInputError(f"{where}: weigh: {', '.join(sorted(set(weigh) - set(modalities)))} is not among the modalities ({', '.join(modalities)})")
+        if per_modality:
+            source += f"; weighing {', '.join(weigh)}" + (f" ({', '.join(m for m in modalities if m not in weigh)}: reported, weight 0)" if set(weigh) != set(modalities) else "")
+            fusion = ScoreFusion.fit_per_modality(scores, genuine, source, weights, weigh)
+        else:
+            fusion = ScoreFusion.fit(scores, genuine, source=source, weights=weights)
         # per-user thresholds from templates of 3 clips of the people who have more
         template_people = fit_normalised(fusion, [(c.person, c.vectors) for c in clips])
-        held_out, scored = cross_validated_llr(scores, genuine, people_a, people_b, folds=r.folds, weights=weights, across=across if per_modality else None)  # fitted as the rules are
+        held_out, scored = cross_validated_llr(scores, genuine, people_a, people_b, folds=r.folds, weights=weights, weigh=weigh if per_modality else None)  # fitted as the rules are
     report = {
         "clips": len(clips), "people": n_people, "genuine": int(genuine.sum()), "genuine_across_sessions": int((genuine & across).sum()), "impostor": int((~genuine).sum()),
         "eer_on_fitting_trials": {m: eer(scores[m], genuine)[0] for m in modalities},
+        # the evidence for what a calibrated fusion weighs: does the modality hold across recordings?
+        "auc_across_recordings": {m: across_auc(scores[m], genuine, across) for m in modalities},
         "per_user_thresholds_from": template_people,  # people whose 3-clip templates set them
     }
     lines = [f"| {m} alone, all trials | {100 * report['eer_on_fitting_trials'][m]:.2f} | {report['genuine']} / {report['impostor']} |" for m in modalities]
+    auc = report["auc_across_recordings"]
+    if any(v is not None for v in auc.values()):
+        lines.append(f"| AUC, the {int((genuine & across).sum())} genuine pairs across recordings against every impostor pair | {', '.join(f'{m} {v:.2f}' for m, v in auc.items() if v is not None)} | |")
     g = genuine[scored]
     if g.any() and not g.all():
         report["held_out"] = {"eer": eer(held_out[scored], g)[0], "lips_eer": eer(scores["lips"][scored], g)[0], "genuine": int(g.sum()), "impostor": int((~g).sum())}

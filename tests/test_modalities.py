@@ -322,21 +322,27 @@ def _two_recordings(lips_follow_the_person: bool, seed=2):
     return clips
 
 
-def test_per_modality_calibration_weighs_out_what_fails_across_recordings():
+def test_per_modality_calibration_sums_what_it_weighs():
     """The recipe's default (ScoreFusion.fit_per_modality): each modality calibrated on its
-    own; lips that change with the recording get weight 0 (reported, not deciding), lips
-    that follow the person weigh in; the LLR of a set is the sum of its modalities'."""
+    own, the LLR of a set the sum of its modalities'; a modality left out of `weigh` is
+    reported with weight 0; the report gives each modality's AUC across recordings, the
+    evidence for that choice (lips that change with the recording score low there)."""
+    from lipauth.errors import InvalidInputError
     from lipauth.fusion_recipe import FusionRecipe, fit_rules
 
-    recipe = FusionRecipe(kind="fusion", sources={})
-    assert recipe.method == "calibrated"
-    fails, report = fit_rules(_two_recordings(False), recipe, "test")
-    holds, _ = fit_rules(_two_recordings(True), recipe, "test")
-    assert fails.rules[("lips", "face")].weights[0] == 0.0 and "lips: weight 0" in fails.source
-    assert holds.rules[("lips", "face")].weights[0] > 1.0 and "weight 0" not in holds.source
-    rule = holds.rules[("lips", "face")]
-    assert rule.weights[1] > 1.0 and rule.llr({"lips": 0.9, "face": 0.8}) > rule.llr({"lips": 0.1, "face": 0.8})
-    assert "held_out" in report and report["held_out"]["eer"] < 0.05  # the face alone separates these people
+    assert FusionRecipe(kind="fusion", sources={}).method == "calibrated"
+    every, report = fit_rules(_two_recordings(False), FusionRecipe(kind="fusion", sources={}), "test")
+    face_only, held = fit_rules(_two_recordings(False), FusionRecipe(kind="fusion", sources={}, weigh=["face"]), "test")
+    auc = report["auc_across_recordings"]
+    assert auc["face"] > 0.95 and auc["lips"] < 0.75 and "AUC" in report["table"]
+    rule = every.rules[("lips", "face")]
+    assert rule.weights[0] > 0 and rule.weights[1] > 0
+    only = face_only.rules[("lips", "face")]
+    assert only.weights[0] == 0.0 and only.weights[1] == pytest.approx(rule.weights[1]) and "lips: reported, weight 0" in face_only.source
+    assert only.llr({"lips": 0.9, "face": 0.8}) == only.llr({"lips": -0.5, "face": 0.8})
+    assert held["held_out"]["eer"] <= report["held_out"]["eer"] and held["held_out"]["eer"] < 0.05
+    with pytest.raises(InvalidInputError, match="weigh"):
+        fit_rules(_two_recordings(False), FusionRecipe(kind="fusion", sources={}, weigh=["voice"]), "test")
 
 
 # -- early fusion: a joint embedding (lipauth.scoring.joint) -------------------------------------

@@ -98,37 +98,37 @@ class ScoreFusion:
 
     @classmethod
     def fit_per_modality(
-        cls, scores: dict[str, np.ndarray], genuine: np.ndarray, across: np.ndarray, source: str = "", weights: np.ndarray | None = None
+        cls, scores: dict[str, np.ndarray], genuine: np.ndarray, source: str = "", weights: np.ndarray | None = None, weigh: tuple[str, ...] | None = None
     ) -> "ScoreFusion":
         """Each modality calibrated on its own (a balanced logistic regression on its cosine:
         two numbers), the LLRs summed: a modality left out adds nothing, and adding one adds
-        one calibration. A modality whose genuine pairs across recordings (`across`) are
-        not told from impostor pairs (AUC below MIN_ACROSS_AUC) gets weight 0: its score is
-        reported and does not decide, since a login is always a new recording. Thresholds
-        per operating point on the summed LLR, per set of modalities, from the same trials."""
-        genuine, across = np.asarray(genuine, bool), np.asarray(across, bool)
+        one calibration. `weigh`: the modalities whose LLR counts (None: all); the others
+        weigh 0, their scores reported and not deciding (the bundled lips, which do not hold
+        across recordings: configs/fusion.yaml). Thresholds per operating point on the summed
+        LLR, per set of modalities, from the same trials."""
+        genuine = np.asarray(genuine, bool)
         w = np.ones(len(genuine)) if weights is None else np.asarray(weights, np.float64)
         _check_trials(scores, genuine)
         present = [m for m in MODALITIES if m in scores]
-        calibration, notes = {}, []
+        weigh = tuple(present) if weigh is None else weigh
+        if not any(m in weigh for m in present):
+            raise InvalidInputError(f"fusion must weigh at least one of {', '.join(present)}")
+        calibration = {m: (0.0, 0.0) for m in present}
         for m in present:
-            x = np.asarray(scores[m], np.float64)
-            auc = across_auc(x, genuine, across)
-            if auc is not None and auc < MIN_ACROSS_AUC:
-                calibration[m] = (0.0, 0.0)
-                notes.append(f"{m}: weight 0 (AUC {auc:.2f} across recordings, {int((genuine & across).sum())} genuine pairs)")
-                continue
-            lr = balanced_logistic(x[:, None], genuine, w)
-            calibration[m] = (float(lr.coef_[0][0]), float(lr.intercept_[0]))
+            if m in weigh:
+                lr = balanced_logistic(np.asarray(scores[m], np.float64)[:, None], genuine, w)
+                calibration[m] = (float(lr.coef_[0][0]), float(lr.intercept_[0]))
         rules = []
         for size in range(1, len(present)):
             for extra in itertools.combinations(present[1:], size):
                 mods = ("lips", *extra)
                 weights_m = tuple(calibration[m][0] for m in mods)
+                if not any(weights_m):
+                    continue  # nothing here weighs: the lips' own policy decides
                 bias = float(sum(calibration[m][1] for m in mods))
                 llr = bias + sum(wm * np.asarray(scores[m], np.float64) for m, wm in zip(mods, weights_m))
                 rules.append(FusionRule(mods, weights_m, bias, llr_thresholds(llr, genuine, w)))
-        return cls(rules, source + (f"; {'; '.join(notes)}" if notes else ""))
+        return cls(rules, source)
 
     def to_dict(self) -> dict[str, Any]:
         return {"rules": [r.to_dict() for r in self.rules.values()], "source": self.source}
@@ -143,12 +143,6 @@ class ScoreFusion:
             if r.modalities[0] != "lips" or set(r.thresholds) != set(OPERATING_POINTS) or (r.normalised and set(r.normalised) != set(OPERATING_POINTS)):
                 raise InvalidInputError(f"a fusion rule for {r.modalities} is not one lipauth makes")
         return cls(rules, d.get("source", ""))
-
-
-# a modality must tell genuine pairs across recordings from impostors at least this well to
-# weigh in a per-modality fusion (scoring.fusion.ScoreFusion.fit_per_modality); the bundled lip
-# model scores 0.5-0.6 there (docs/results.md, "Filmed elsewhere")
-MIN_ACROSS_AUC = 0.75
 
 
 def across_auc(x: np.ndarray, genuine: np.ndarray, across: np.ndarray) -> float | None:
@@ -222,13 +216,13 @@ def balanced_logistic(x: np.ndarray, genuine: np.ndarray, weights: np.ndarray | 
 
 def cross_validated_llr(
     scores: dict[str, np.ndarray], genuine: np.ndarray, people_a: np.ndarray, people_b: np.ndarray, folds: int = 4, seed: int = 0, weights: np.ndarray | None = None,
-    across: np.ndarray | None = None,
+    weigh: tuple[str, ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """How fusion does on people it was not fitted on: people are dealt into `folds`; each
     fold's trials (both clips of its people) get the LLR of the rule for every modality in
     `scores`, fitted (with the trial `weights`, as ScoreFusion.fit) on the trials among the
-    other folds' people; with `across` (pairs across recordings), by ScoreFusion.fit_per_modality
-    instead of one regression on every cosine. Returns (llr, scored): the trials across folds
+    other folds' people; with `weigh` (the modalities that count), by
+    ScoreFusion.fit_per_modality instead of one regression on every cosine. Returns (llr, scored): the trials across folds
     are scored by no fold."""
     genuine = np.asarray(genuine, bool)
     fold = people_folds(set(people_a) | set(people_b), folds, seed)
@@ -240,9 +234,9 @@ def cross_validated_llr(
         if not test.any() or genuine[train].all() or not genuine[train].any():
             continue
         w = None if weights is None else np.asarray(weights, np.float64)[train]
-        if across is not None:
+        if weigh is not None:
             names = [m for m in MODALITIES if m in scores]
-            rule = ScoreFusion.fit_per_modality({m: x[train, i] for i, m in enumerate(names)}, genuine[train], np.asarray(across, bool)[train], weights=w).rule_for(tuple(names))
+            rule = ScoreFusion.fit_per_modality({m: x[train, i] for i, m in enumerate(names)}, genuine[train], weights=w, weigh=weigh).rule_for(tuple(names))
             llr[test] = rule.bias + x[test] @ np.asarray(rule.weights)
         else:
             llr[test] = balanced_logistic(x[train], genuine[train], w).decision_function(x[test])
