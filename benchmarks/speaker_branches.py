@@ -6,8 +6,8 @@ table on the same trials (issue #14, items 2, 3 and 5 in part).
 Clips: the first 30 of grid-s1, the 20 of grid-s2, the CREMA-D sample (1 speaker, 6 clips) and the 29
 talking faces (25 people), every pair of them a trial; LibriSpeech test-other (10 people x
 10 utterances) for the voice alone. Per clip: the bundled lip model, the GE2E voice
-encoder on the clip's own audio (lipauth.encoders.voice) and dlib's face encoder on 4
-aligned chips (lipauth.encoders.face), all from one pipeline pass.
+encoder on the clip's own audio (lipauth.encoders.voice) and dlib's face encoder on the
+aligned chips a verify uses (lipauth.encoders.face.CHIPS_PER_CLIP), all from one pipeline pass.
 
 Rows: each branch alone (cosine); the lips of the non-learned baseline (PCA on the lip
 crops' mean and std frames, fitted on AVLetters: configs/baseline_pca_avletters.yaml) beside
@@ -38,11 +38,12 @@ from pathlib import Path
 import numpy as np
 
 from lipauth.corpora.shared import default_data_root
+from lipauth.encoders.face import CHIPS_PER_CLIP
 from lipauth.measure.metrics import bootstrap_eer_ci, eer, fnmr_at_fmr
 from lipauth.scoring.fusion import cross_validated_llr, session_weights
 
 BRANCHES = ("lips", "voice", "face")
-CACHE = Path("runs/speaker-branches/embeddings-v2.json")
+CACHE = Path(f"runs/speaker-branches/embeddings-v3-{CHIPS_PER_CLIP}chip.json")
 
 
 def video_clips(data: Path) -> list[tuple[Path, str, str]]:
@@ -66,7 +67,7 @@ def embed_everything(data: Path) -> dict[str, dict]:
     model = load_model()
     baseline = pca_baseline(data, model.pipeline.config.crop)
     cfg = model.pipeline.config
-    pipeline = LipPipeline(PipelineConfig(backend=cfg.backend, crop=cfg.crop, face_chips=4), backend=model.pipeline.backend)
+    pipeline = LipPipeline(PipelineConfig(backend=cfg.backend, crop=cfg.crop, face_chips=CHIPS_PER_CLIP), backend=model.pipeline.backend)
     face, voice = FaceEncoder(), VoiceEncoder()
     out: dict[str, dict] = {}
     for path, person, source in track(video_clips(data), description="lips, voice and face of each video clip"):

@@ -37,6 +37,7 @@ from lipauth.auth.store import TemplateStore
 from lipauth.auth.verifier import Verifier
 from lipauth.clip import ClipMeta, LipClip
 from lipauth.corpora.shared import default_data_root
+from lipauth.encoders.face import CHIPS_PER_CLIP
 from lipauth.video.decode import InputLimits, decode_video
 from lipauth.video.pipeline import MODEL_FPS
 from lipauth.video.gaps import interpolate_gaps
@@ -46,7 +47,7 @@ TARGET_S = 0.2  # issue #16: a warm lips-only verify of this clip within 200 ms 
 BASELINE = "e826171"  # the last revision before the verify path was made faster (issue #16)
 STAGES = ("decode", "landmarks", "decode + landmarks", "crop", "embed", "score", "total", "av_sync", "face_liveness", "total --liveness")
 # the other modalities' branches (issue #14), timed on the same clip: new, so no baseline
-BRANCHES = ("decode + landmarks + audio + 4 face chips", "voice (GE2E)", "face (dlib ResNet, 4 chips)", "total, lips+voice+face")
+BRANCHES = ("decode + landmarks + audio + face chips", "voice (GE2E)", f"face (dlib ResNet, {CHIPS_PER_CLIP} chip{'s' if CHIPS_PER_CLIP > 1 else ''})", "total, lips+voice+face")
 
 
 def main() -> None:
@@ -107,7 +108,7 @@ def main() -> None:
                 stages[k].append(v)
             if encoders:
                 t0 = time.perf_counter()
-                rich = model.clip(args.video, audio=True, face_chips=4)
+                rich = model.clip(args.video, audio=True, face_chips=CHIPS_PER_CLIP)
                 t1 = time.perf_counter()
                 encoders["voice"].embed(rich)
                 t2 = time.perf_counter()

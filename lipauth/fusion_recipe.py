@@ -101,6 +101,7 @@ def embed_sources(r: FusionRecipe, data: Path, model, where: str) -> tuple[list[
 
     from lipauth.corpora.base import get_corpus
     from lipauth.encoders import create_encoder
+    from lipauth.encoders.face import CHIPS_PER_CLIP
     from lipauth.scoring.points import parse_modalities
 
     modalities = parse_modalities(",".join(r.modalities))
@@ -117,7 +118,7 @@ def embed_sources(r: FusionRecipe, data: Path, model, where: str) -> tuple[list[
     clips, failed = [], {}
     for path, person, session in track(items, description="lips, voice and face of each clip"):
         try:
-            clip = model.clip(path, audio=True, face_chips=4 if "face" in encoders else 0)
+            clip = model.clip(path, audio=True, face_chips=CHIPS_PER_CLIP if "face" in encoders else 0)
         except LipauthError as exc:  # a clip the pipeline refuses is no trial, and is reported
             failed[str(path)] = str(exc)
             continue

@@ -281,7 +281,9 @@ def test_an_encoder_runs_only_for_what_the_template_holds(fused_model_file, tmp_
     verifier.model.clip = lambda video, **kw: asked.append(kw) or made(video, **kw)
     d = verifier.verify("s2", need("grid-s2/video/bbilzs.mpg"))
     assert d.left_out == {"voice": "not enrolled for this user"} and d.fused == ["lips", "face"] and d.accepted
-    assert asked == [{"audio": False, "face_chips": 4}]  # no sound decoded for a voice nobody enrolled
+    from lipauth.encoders.face import CHIPS_PER_CLIP
+
+    assert asked == [{"audio": False, "face_chips": CHIPS_PER_CLIP}]  # no sound decoded for a voice nobody enrolled
 
 
 def test_the_recipe_weighs_pairs_of_two_recordings_and_reports_them():

@@ -16,13 +16,13 @@ import numpy as np
 
 from lipauth.clip import LipClip
 from lipauth.encoders import create_encoder
+from lipauth.encoders.face import CHIPS_PER_CLIP
 from lipauth.errors import BackendUnavailableError, InvalidInputError
 from lipauth.scoring.points import MODALITIES
 from lipauth.scoring.fusion import ScoreFusion
 from lipauth.scoring.joint import JointFusion
 from lipauth.scoring.templates import template_vector
 
-FACE_CHIPS = 4  # aligned chips per clip for the face encoder: spread over the clip
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class ModalityScorer:
 
     @property
     def face_chips(self) -> int:
-        return FACE_CHIPS if "face" in self.extra else 0
+        return CHIPS_PER_CLIP if "face" in self.extra else 0
 
     def enrolled(self, template) -> tuple[str, ...]:
         """The modalities asked for, besides the lips, that `template` holds."""
@@ -64,10 +64,10 @@ class ModalityScorer:
 
     def probe_needs(self, template) -> tuple[bool, int]:
         """(decode the audio, face chips to keep) for a probe against `template`: only what
-        its enrolled modalities use (the sound and the chips together add ~58 ms to a 3 s
-        clip's pipeline, benchmarks/verify_latency.py)."""
+        its enrolled modalities use (the sound and the chips add to a 3 s clip's pipeline:
+        benchmarks/verify_latency.py)."""
         held = self.enrolled(template)
-        return "voice" in held, FACE_CHIPS if "face" in held else 0
+        return "voice" in held, CHIPS_PER_CLIP if "face" in held else 0
 
     def _encoder(self, name: str):
         """The modality's encoder, made on first use (dlib's ResNet and GE2E take ~1 s to

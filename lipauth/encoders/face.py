@@ -16,6 +16,10 @@ from lipauth.video.face import CHIP_SIZE
 from lipauth.video.landmarks.dlib_backend import model_path
 
 DIM = 128
+# aligned chips a clip gives the encoder (the pipeline spreads them over the clip; one is its
+# middle frame). One chip costs ~80 ms on this CPU; the mean of 4 separated the shared people
+# no better (docs/results.md, "Fewer face chips"), so a verify pays for one.
+CHIPS_PER_CLIP = 1
 
 
 class FaceEncoder:

@@ -107,11 +107,6 @@ class LipEmbedder:
         if self.uses_audio and not has_audio(clip):
             raise InvalidInputError(f"clip {clip.meta.clip_id} has no audio; this model's voice branch needs it")
 
-    def llr(self, scores: np.ndarray) -> np.ndarray:
-        if not self.calibration:
-            raise InvalidInputError("this model carries no score calibration")
-        return self.calibration["a"] * np.asarray(scores) + self.calibration["b"]
-
     # -- file ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         payload = {

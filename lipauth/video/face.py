@@ -28,7 +28,10 @@ def face_boxes(points: np.ndarray) -> np.ndarray:
 
 
 def spread_frames(n_frames: int, n: int) -> np.ndarray:
-    """Indices of up to n frames spread evenly over a clip of n_frames, first and last included."""
+    """Indices of up to n frames spread evenly over a clip of n_frames, first and last
+    included; one frame is the middle one."""
+    if n == 1 and n_frames:
+        return np.array([(n_frames - 1) // 2])
     return np.unique(np.linspace(0, n_frames - 1, min(n, n_frames)).round().astype(int))
 
 
