@@ -258,7 +258,7 @@ PointOpt = typer.Option("eer", "--operating-point", help="eer, fmr_1pct, fmr_0.1
 ScoringOpt = typer.Option(None, "--scoring", help="raw or normalised (default: what the model recommends).")
 MaxFailuresOpt = typer.Option(5, "--max-failures", help="Failed verifications of a user within --cooldown seconds that lock them for --cooldown seconds (counted in the store, shared by every process).")
 CooldownOpt = typer.Option(900.0, "--cooldown", help="Seconds: the window failures are counted in, and the lock after --max-failures.")
-ModalitiesOpt = typer.Option(None, "--modalities", help="lips, or lips with voice and/or face, comma-separated (default: all a fused model file's rules cover; the lips alone for a model without, and for the bundled model, whose rules apply when asked for).")
+ModalitiesOpt = typer.Option(None, "--modalities", help="lips, or lips with voice and/or face, comma-separated (default: all the model's fusion rules cover, lips+voice+face for the bundled model; the lips alone for a model without rules).")
 
 
 def _verifier(store: Optional[str], model: Optional[Path], operating_point: str = "eer", scoring: Optional[str] = None, videos=(), create: bool = False, attempts=None, modalities: Optional[str] = None):
@@ -366,19 +366,12 @@ def verify(
             raise InvalidInputError("--require-audio is a liveness setting: add --liveness")
         if phrase is not None and challenge is not None:
             raise InvalidInputError("give --phrase or --challenge, not both")
-        if phrase is not None:
+        if phrase is not None:  # a phrase outside the grammar fails here, before the models load
             from lipauth.pad.challenge_phrases import normalise
 
-            phrase = normalise(phrase)
+            normalise(phrase)
         verifier = _verifier(store, model, operating_point, scoring, videos=[video], attempts=(max_failures, cooldown), modalities=modalities)
-        if challenge is not None:
-            from lipauth.auth.challenges import ChallengeBook
-
-            if verifier.attempts is not None:
-                verifier.attempts.check(user)  # before the challenge is used up
-
-            phrase = ChallengeBook(verifier.store).redeem(challenge, user).phrase
-        decision = verifier.verify(user, video, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase)
+        decision = verifier.verify(user, video, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase, challenge=challenge)
     except LipauthError as exc:
         _fail(exc, as_json, user=user)
     if as_json:
@@ -433,11 +426,11 @@ def compare(
     model: Optional[Path] = ModelOpt,
     operating_point: str = PointOpt,
     liveness: bool = typer.Option(False, "--liveness", help="Also run the presentation-attack checks on both videos."),
-    modalities: Optional[str] = typer.Option(None, "--modalities", help="lips (the default), or lips with voice and/or face, comma-separated: the model's fusion rules decide."),
-    as_json: bool = typer.Option(False, "--json"),
+    modalities: Optional[str] = ModalitiesOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> None:
-    """Are the two videos the same person? No enrolment: clip-against-clip thresholds.
-    Exit 0 same, 1 different, 2 error."""
+    """Are the two videos the same person? No enrolment: the fusion rules' clip-pair
+    thresholds (the lips' alone with --modalities lips). Exit 0 same, 1 different, 2 error."""
     import json
 
     try:
@@ -461,11 +454,12 @@ def compare(
         print(json.dumps(c.to_dict()))
     else:
         verdict = "[green]SAME PERSON[/green]" if c.same_person else "[red]DIFFERENT[/red]"
-        llr = f", LLR {c.llr:+.2f}" if c.llr is not None else ""
-        console.print(f"{verdict}: {'lip ' if c.fused else ''}score {c.score:.3f}, threshold {c.threshold:.3f} ({c.operating_point}, clip against clip){'' if c.fused else llr}", highlight=False)
         if c.fused:
             scores = ", ".join(f"{m} {s:.3f}" for m, s in c.modality_scores.items())
-            console.print(f"fused {'+'.join(c.fused)} ({scores}): LLR {c.llr:+.2f} {'>=' if c.llr >= c.llr_threshold else '<'} {c.llr_threshold:+.2f}", highlight=False)
+            console.print(f"{verdict}: {'+'.join(c.fused)} LLR {c.llr:+.2f} {'>=' if c.llr >= c.llr_threshold else '<'} {c.llr_threshold:+.2f} ({c.operating_point}, clip against clip; {scores})", highlight=False)
+        else:
+            llr = f", LLR {c.llr:+.2f}" if c.llr is not None else ""
+            console.print(f"{verdict}: lip score {c.score:.3f}, threshold {c.threshold:.3f} ({c.operating_point}, clip against clip){llr}", highlight=False)
         for m, why in c.left_out.items():
             console.print(f"{m} left out: {why}", highlight=False)
         _print_checks(c.checks)

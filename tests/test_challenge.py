@@ -162,3 +162,32 @@ def test_bad_phrase_arguments_fail_before_any_model_loads(tmp_path, monkeypatch,
     monkeypatch.setattr(lipauth.api, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
     res = runner.invoke(app, ["verify", "s2", str(need("grid-s2/video/bbaf2a.mpg")), *args, "--store", str(tmp_path / "t.db")])
     assert res.exit_code == 2 and message in res.output, res.output
+
+
+def test_the_verifier_redeems_the_challenge_only_for_an_unlocked_user(enrolled, lip_model_file):
+    """The library, the CLI and the service share one order: a locked user's attempt is
+    refused before the challenge is used up; then the challenge is used once."""
+    from lipauth.api import load_model
+    from lipauth.auth.attempts import AttemptLimiter, AttemptPolicy
+    from lipauth.auth.challenges import ChallengeBook
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+    from lipauth.errors import TooManyAttemptsError
+
+    db, videos = enrolled
+    store = TemplateStore(db)
+    limiter = AttemptLimiter(store, AttemptPolicy(max_failures=1))
+    v = Verifier(load_model(lip_model_file), store, attempts=limiter, audit=False)
+    book = ChallengeBook(store)
+    c = book.issue("s2")
+    limiter.record("s2", False)  # one failure locks under this policy
+    with pytest.raises(TooManyAttemptsError):
+        v.verify("s2", videos[5], challenge=c.challenge_id)
+    limiter.clear("s2")
+    d = v.verify("s2", videos[5], challenge=c.challenge_id)  # the challenge was still unused
+    assert not d.accepted and {ch.name for ch in d.checks} >= {"spoken_phrase", "av_sync"}
+    limiter.clear("s2")
+    with pytest.raises(ChallengeError, match="already used"):
+        v.verify("s2", videos[5], challenge=c.challenge_id)
+    with pytest.raises(InvalidInputError, match="not both"):
+        v.verify("s2", videos[5], challenge=book.issue("s2").challenge_id, phrase=phrases.phrase_of_grid_file(videos[5]))

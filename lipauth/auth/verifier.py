@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from lipauth.auth.audit import AuditLog, Origin, audited
+from lipauth.auth.challenges import ChallengeBook
 from lipauth.auth.modalities import ModalityScorer
 from lipauth.auth.store import TemplateStore
 from lipauth.auth.templates import Template
@@ -237,6 +238,7 @@ class Verifier:
         liveness: bool = False,
         require_audio: bool = False,
         phrase: str | None = None,
+        challenge: str | None = None,
         origin: Origin | None = None,
     ) -> Decision:
         """1:1 verification. liveness=True also runs the presentation-attack checks (AV
@@ -245,26 +247,45 @@ class Verifier:
         liveness) fails a video that has no audio track rather than skipping AV synchrony.
 
         phrase: a spoken challenge the video must answer. It implies liveness with audio
-        required: the recogniser checks the words, AV synchrony that the voice is the lips'."""
+        required: the recogniser checks the words, AV synchrony that the voice is the lips'.
+        challenge: the id of a challenge issued for this user (lipauth.auth.challenges): it is
+        used up by this attempt, once the user is known and not locked, and its phrase must
+        be spoken.
+
+        The order, the same for every caller: the user is enrolled with this model; a
+        passphrase is given where one was enrolled; the user is not locked; the challenge
+        is redeemed; then the video is read. One audit row per attempt."""
         with audited(self.audit, "verify", user_id, origin or Origin(self.client), self.model.id) as rec:
-            d = self._verify(user_id, video, passphrase, liveness, require_audio, phrase)
+            d = self._verify(user_id, video, passphrase, liveness, require_audio, phrase, challenge)
             checks = [{"name": c.name, "score": c.score, "threshold": c.threshold, "passed": c.passed} for c in d.checks]
             fused = {"fused": d.fused, "modality_scores": d.modality_scores, "left_out": d.left_out, "llr": d.llr} if d.modality_scores else {}
             rec.done("accepted" if d.accepted else "rejected", score=d.score, threshold=d.threshold, operating_point=d.operating_point, checks=checks, challenge=phrase is not None, **fused)
             return d
 
-    def _verify(self, user_id: str, video, passphrase: str | None, liveness: bool, require_audio: bool, phrase: str | None) -> Decision:
-        if require_audio and not liveness:
-            raise InvalidInputError("require_audio is a liveness setting: ask for liveness too")
-        if phrase is not None:
-            phrase = phrases.normalise(phrase)
-            liveness = require_audio = True
-        template = self.store.get(user_id)  # UnknownUserError before any video work
+    def admit(self, user_id: str, passphrase: str | None = None) -> Template:
+        """The checks an attempt passes before any video work, in verify's order: the user is
+        enrolled with this model, gives a passphrase where one was enrolled, and is not
+        locked. A service calls it before it reads an upload; verify calls it too."""
+        template = self.store.get(user_id)  # UnknownUserError
         self._check_model(template)
         if template.passphrase_hash is not None and passphrase is None:
             raise PassphraseRequiredError(f"user {user_id!r} enrolled a passphrase: give it with the attempt")
         if self.attempts is not None:
-            self.attempts.check(user_id)  # TooManyAttemptsError, before any video work
+            self.attempts.check(user_id)  # TooManyAttemptsError, before the challenge is used up
+        return template
+
+    def _verify(self, user_id: str, video, passphrase: str | None, liveness: bool, require_audio: bool, phrase: str | None, challenge: str | None) -> Decision:
+        if require_audio and not liveness:
+            raise InvalidInputError("require_audio is a liveness setting: ask for liveness too")
+        if phrase is not None and challenge is not None:
+            raise InvalidInputError("give a phrase or a challenge, not both")
+        if phrase is not None:
+            phrase = phrases.normalise(phrase)
+        template = self.admit(user_id, passphrase)
+        if challenge is not None:
+            phrase = ChallengeBook(self.store).redeem(challenge, user_id).phrase
+        if phrase is not None:
+            liveness = require_audio = True
         # the sound only where the checks or the user's enrolled voice listen to it
         audio, chips = self.modal.probe_needs(template)
         clip = self.model.clip(video, audio=liveness or audio, face_chips=chips)

@@ -240,17 +240,13 @@ def create_app(
         and the identity check, each in `checks`); the challenge is used up either way."""
         who = origin(request)
         with audited(audit, "verify", user_id, who, model_id):  # refusals before the verifier's own record
-            if user_id not in verifier.store:
-                raise UnknownUserError(f"no user {user_id!r} is enrolled")
             if challenge is None and require_challenge:
                 raise ApiError(400, "challenge_required", "this service verifies only answers to a challenge: POST /v1/challenges first")
-            if verifier.attempts is not None:
-                verifier.attempts.check(user_id)  # 429 before the challenge is used up or the upload read
-            phrase = challenges.redeem(challenge, user_id).phrase if challenge is not None else None
+            verifier.admit(user_id, passphrase)  # 404, 400 or 429 before the upload is read or the gate waited for
 
-            def work():
+            def work():  # verify repeats admit, redeems the challenge, then reads the video
                 with saved(video) as path, gate.turn():
-                    return verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio, phrase=phrase, origin=who)
+                    return verifier.verify(user_id, path, passphrase=passphrase, liveness=liveness, require_audio=require_audio, challenge=challenge, origin=who)
 
             decision = gate.run(work)
         return decision.to_dict()
