@@ -38,8 +38,8 @@ class LipModel:
     @property
     def pipeline(self) -> LipPipeline:
         if self._pipeline is None:  # made on first use: loading dlib costs ~0.5 s
-            # face crops ride along (8 resizes, ~1 ms) so that face liveness can run on the clip
-            self._pipeline = LipPipeline(PipelineConfig(backend=self.embedder.backend, crop=self.embedder.crop, face_crops=8))
+            # face crops and frame thumbnails ride along (~1 and ~3 ms) for the liveness checks
+            self._pipeline = LipPipeline(PipelineConfig(backend=self.embedder.backend, crop=self.embedder.crop, face_crops=8, thumbnails=True))
         return self._pipeline
 
     def clip(self, video: str | os.PathLike | LipClip, *, audio: bool | None = None, face_chips: int = 0) -> LipClip:

@@ -48,7 +48,7 @@ def test_compare_with_liveness_runs_the_checks_on_both_videos(s2, lip_model_file
     res = runner.invoke(app, ["compare", str(s2[0]), str(s2[1]), "--model", str(lip_model_file), "--liveness", "--json"])
     d = json.loads(res.output)
     on = {(c["name"], c["extra"]["video"]) for c in d["checks"]}
-    assert on == {(n, str(v)) for n in ("av_sync", "face_liveness") for v in s2[:2]}
+    assert on == {(n, str(v)) for n in ("av_sync", "face_liveness", "motion") for v in s2[:2]}
 
 
 def test_embed_writes_every_embedding_and_records_failures(model, s2, tmp_path, lip_model_file):

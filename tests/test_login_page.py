@@ -76,7 +76,7 @@ def test_enrol_then_log_in_by_saying_the_phrase(browser, service, monkeypatch, t
     d.save_screenshot(str(tmp_path / "answered.png"))
     checks = _checks(d)
     assert checks["identity"] == "passed" and checks["spoken_phrase"] == "passed", (_status(d), checks)
-    assert set(checks) == {"identity", "av_sync", "face_liveness", "spoken_phrase"}
+    assert set(checks) == {"identity", "av_sync", "face_liveness", "motion", "spoken_phrase"}
     assert set(checks.values()) <= {"passed", "failed"}
     # The page says what the service decided. (Chromium's fake devices deliver the audio
     # about 80 ms behind the video, which the bundled AV-synchrony model treats as a shifted

@@ -385,7 +385,7 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
     genuine, shifted, dubbed = [], [], []
     for i, p in enumerate(probes):
         d = verifier.verify("s2", p, liveness=True)
-        assert [c.name for c in d.checks] == ["av_sync", "face_liveness"] and d.checks[1].passed
+        assert [c.name for c in d.checks] == ["av_sync", "face_liveness", "motion"] and d.checks[1].passed and d.checks[2].passed
         genuine.append(d.accepted)
         late = np.concatenate([np.zeros(AUDIO_RATE // 2, np.int16), audio[p]])
         shifted.append(verifier.verify("s2", _dub(p, tmp_path / f"late_{p.stem}.mpg", late), liveness=True))
@@ -488,7 +488,7 @@ def test_enrolled_face_crops_of_another_liveness_model_are_not_used(checks):
     assert same.score == pytest.approx(check.model.score(crops, np.asarray(state["refs"], np.float32))) and "enrolled face crops" in same.detail
     assert other.score == pytest.approx(check.model.score(crops)) and "another liveness model" in other.detail
     # no audio: AV synchrony could not run and says why; required, it fails
-    assert notes == ["av_sync not run: the video has no audio track"]
+    assert notes == ["av_sync not run: the video has no audio track", "motion not run: the clip carries no tracked lips and thumbnails (only videos processed by lipauth do)"]
     (sync, _), _ = checks.run(clip, {}, require_audio=True)
     assert sync.name == "av_sync" and sync.status == "failed" and "no audio track" in sync.detail
 
@@ -535,7 +535,7 @@ def test_cli_verify_liveness_and_check_sync(tmp_path, monkeypatch):
     res = runner.invoke(app, ["verify", "s2", str(s2[8]), *db, "--liveness", "--json"])
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
-    assert [c["name"] for c in d["checks"]] == ["av_sync", "face_liveness"] and all(c["passed"] for c in d["checks"])
+    assert [c["name"] for c in d["checks"]] == ["av_sync", "face_liveness", "motion"] and all(c["passed"] for c in d["checks"])
     shifted = _dub(s2[8], tmp_path / "late.mpg", np.concatenate([np.zeros(AUDIO_RATE // 2, np.int16), decode_video(s2[8]).audio]))
     res = runner.invoke(app, ["verify", "s2", str(shifted), *db, "--liveness"])
     assert res.exit_code == 1 and "FAIL av_sync" in res.output, res.output
@@ -650,3 +650,70 @@ def test_texture_liveness_tells_nuaa_photos_from_live_faces_of_unseen_people(tmp
     assert roc_auc_score(live, scores) > 0.8
     back = TextureLiveness.load(model.save(tmp_path / "texture.pt"))
     assert np.allclose(back.score(faces), scores, atol=1e-4) and back.id and back.info == model.info
+
+
+# -- video that does not live (lipauth.pad.motion_check) ----------------------------------------------
+
+
+def test_the_motion_measures_on_made_up_mouths():
+    """Articulation ignores where a rigid mouth is, how big and how turned; frozen_share is the
+    longest still run, not the number of still frames."""
+    from lipauth.pad.motion_check import articulation, frozen_share
+
+    rng = np.random.default_rng(0)
+    mouth = np.stack([np.cos(np.linspace(0, 2 * np.pi, 24, endpoint=False)), 0.4 * np.sin(np.linspace(0, 2 * np.pi, 24, endpoint=False))], axis=1)
+    t = np.arange(75)
+    rigid = []
+    for i in t:  # a photo moved: turned, zoomed, shifted, with tracker jitter
+        a, s = 0.1 * np.sin(i / 6), 40 * (1 + 0.1 * np.sin(i / 9))
+        r = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        rigid.append(s * mouth @ r.T + [200 + 10 * np.sin(i / 5), 300] + rng.normal(scale=0.2, size=(24, 2)))
+    # the mouth opening 4 times a second (sin squared), a syllable rate
+    speaking = [40 * mouth * [1, 1 + 0.8 * np.sin(2 * np.pi * 2 * i / 25) ** 2] + [200, 300] + rng.normal(scale=0.2, size=(24, 2)) for i in t]
+    assert articulation(np.array(rigid)) < 0.03 < articulation(np.array(speaking))
+    thumbs = rng.integers(0, 255, (40, 32, 32), dtype=np.uint8)
+    thumbs[5:15] = thumbs[5]  # 9 still steps of 39
+    thumbs[20:24] = thumbs[20]
+    assert frozen_share(thumbs) == pytest.approx(9 / 39)
+
+
+@pytest.fixture(scope="module")
+def lifeless(tmp_path_factory):
+    """A real grid-s2 clip, and the four lifeless copies of it, as videos."""
+    from lipauth.pad.attacks import LIFELESS, lifeless_frames
+    from lipauth.video.decode import decode_video
+    from lipauth.video.encode import write_video
+
+    tmp = tmp_path_factory.mktemp("lifeless")
+    path = need("grid-s2/video/bbilzs.mpg")
+    live = decode_video(path, audio=False)
+    frames = live.rgb()
+    made = {kind: write_video(tmp / f"{kind}.mp4", lifeless_frames(frames, kind), live.fps, codec_options={"preset": "ultrafast"}) for kind in LIFELESS}
+    return {"genuine": path, **made}
+
+
+def test_a_still_frozen_or_moved_photo_video_fails_the_motion_check(lifeless, lip_model):
+    from lipauth.pad.checks import PresentationChecks
+
+    checks = PresentationChecks.load(("motion",))
+    results = {kind: checks.run(lip_model.clip(p), None)[0][0] for kind, p in lifeless.items()}
+    assert results["genuine"].passed, results["genuine"].detail
+    for kind in ("still", "photo_moved", "frozen_half"):
+        assert results[kind].status == "failed", (kind, results[kind].detail)
+    assert results["still"].extra["frozen_share"] == pytest.approx(1.0) and results["still"].score < 0.03
+    assert results["photo_moved"].extra["frozen_share"] < 0.2 and results["photo_moved"].score < 0.03  # it moves; its mouth does not
+    assert 0.3 < results["frozen_half"].extra["frozen_share"] < 0.7 and results["frozen_half"].score >= 0.03  # it spoke, then froze
+
+
+def test_verify_with_liveness_refuses_a_still_frame_of_the_user(lifeless, lip_model, tmp_path, monkeypatch):
+    """Issue #25: a still-frame video of the enrolled user scored 1.000 on face liveness and
+    was accepted; the motion check now fails it."""
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+
+    monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
+    v = Verifier(lip_model, TemplateStore(tmp_path / "t.db", create=True), modalities=("lips",), attempts=False)
+    v.enroll("s2", sorted(need("grid-s2/video").glob("*.mpg"))[:3])
+    still = v.verify("s2", lifeless["still"], liveness=True)
+    motion = {c.name: c for c in still.checks}["motion"]
+    assert not still.accepted and motion.status == "failed"

@@ -58,7 +58,7 @@ def test_enrol_verify_identify_delete_over_http(server, tmp_path):
     r = httpx.post(f"{url}/v1/users/s2/verify", files=_files([videos[4]], "video"), data={"liveness": "true"}, headers=h, timeout=60)
     assert r.status_code == 200, r.text
     live, expected = r.json(), verifier.verify("s2", videos[4], liveness=True)
-    assert [c["name"] for c in live["checks"]] == ["av_sync", "face_liveness"]
+    assert [c["name"] for c in live["checks"]] == ["av_sync", "face_liveness", "motion"]
     for got, want in zip(live["checks"], expected.checks):
         assert got["score"] == pytest.approx(want.score, abs=1e-4) and got["threshold"] == pytest.approx(want.threshold) and got["passed"] == want.passed
     # without an audio track: skipped by default, a failed check when audio is required

@@ -144,3 +144,35 @@ def swap_audio(clip: LipClip, other: LipClip) -> LipClip:
     return replace(clip, audio=other.audio, audio_features=other.audio_features, audio_features_rate=other.audio_features_rate).with_meta(
         clip_id=f"{clip.meta.clip_id}+audio_of_{other.meta.clip_id}"
     )
+
+
+# -- videos that do not live (the motion check, lipauth.pad.motion_check) -------------------------
+LIFELESS = ("still", "photo_moved", "frozen_half", "looped")
+
+
+def lifeless_frames(frames: np.ndarray, kind: str) -> np.ndarray:
+    """(T, H, W, 3) RGB frames of a live clip made into one that does not live, as long:
+    still: its middle frame held (a photo held still, or a frozen stream);
+    photo_moved: its middle frame turned, zoomed and moved smoothly (a print waved in front
+      of the camera; up to 2.3 degrees, 5 % zoom, 3 % of the width);
+    frozen_half: live for the first half, then its last live frame held;
+    looped: its first 12 frames played forward and back over and over."""
+    frames = np.asarray(frames)
+    t, h, w = frames.shape[:3]
+    mid = frames[t // 2]
+    if kind == "still":
+        return np.repeat(mid[None], t, axis=0)
+    if kind == "photo_moved":
+        out = []
+        for i in range(t):
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), np.degrees(0.04 * np.sin(2 * np.pi * i / 37)), 1 + 0.05 * np.sin(2 * np.pi * i / 53))
+            m[0, 2] += 0.03 * w * np.sin(2 * np.pi * i / 29)
+            m[1, 2] += 0.02 * h * np.cos(2 * np.pi * i / 31)
+            out.append(cv2.warpAffine(mid, m, (w, h), borderMode=cv2.BORDER_REPLICATE))
+        return np.stack(out)
+    if kind == "frozen_half":
+        return np.concatenate([frames[: t // 2], np.repeat(frames[t // 2][None], t - t // 2, axis=0)])
+    if kind == "looped":
+        seg = frames[:12]
+        return np.concatenate([seg, seg[::-1]] * (t // 24 + 1))[:t]
+    raise InvalidInputError(f"a lifeless video is one of {', '.join(LIFELESS)}, got {kind!r}")

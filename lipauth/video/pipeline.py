@@ -11,6 +11,7 @@ import threading
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterator
 
+import cv2
 import numpy as np
 
 from lipauth.clip import ClipMeta, LipClip
@@ -27,6 +28,7 @@ from lipauth.video.roi import crop_frames, lip_boxes, normalise_to_boxes
 # twice the rate their windows span half the time: a 50 fps copy of a genuine clip lost up
 # to 1 point of sync score. High-rate video is brought back into that range (decode_video).
 MODEL_FPS = 27.5
+THUMBNAIL = 32  # side of the frame thumbnails the motion check compares (PipelineConfig.thumbnails)
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,11 @@ class PipelineConfig:
     audio: bool = True
     face_crops: int = 0  # face crops (64x64 RGB) for face liveness kept in clip.extra; 0: none
     face_chips: int = 0  # aligned 150x150 face chips for the face encoder in clip.extra (dlib backend); 0: none
+    thumbnails: bool = False  # 32x32 grey thumbnails of every frame in clip.extra, for the motion check
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for name in ("face_crops", "face_chips"):
+        for name in ("face_crops", "face_chips", "thumbnails"):
             if not d[name]:  # so that folders preprocessed before the field existed still match
                 del d[name]
         return d
@@ -99,6 +102,8 @@ class LipPipeline:
         if cfg.face_crops:
             picked = spread_frames(video.n_frames, cfg.face_crops)
             extra["face_crops"] = face_crops(video.rgb(picked), points[picked], n=len(picked))
+        if cfg.thumbnails:  # the whole frame, small: what a still or looped video repeats
+            extra["thumbnails"] = np.stack([cv2.resize(g, (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA) for g in video.grey])
         if cfg.face_chips and track.face is not None:
             picked = face_chip_frames(track.face, cfg.face_chips)
             extra["face_chips"] = aligned_face_chips(video.rgb(picked), track.face[picked])
