@@ -385,9 +385,8 @@ def verify(
         else:
             console.print(f"{verdict} {user}: score {decision.score:.3f}, threshold {decision.threshold:.3f} ({decision.operating_point}){llr}", highlight=False)
         _print_checks(decision.checks)
-        for r in decision.reasons:
-            if " not run: " in r or " left out: " in r:
-                console.print(f"  [yellow]note[/yellow] {r}", highlight=False)
+        for what, why in [*((f"{m} left out", w) for m, w in decision.left_out.items()), *((f"{c} not run", w) for c, w in decision.not_run.items())]:
+            console.print(f"  [yellow]note[/yellow] {what}: {why}", highlight=False)
     raise typer.Exit(0 if decision.accepted else 1)
 
 

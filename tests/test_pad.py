@@ -483,12 +483,12 @@ def test_enrolled_face_crops_of_another_liveness_model_are_not_used(checks):
     check = checks["face_liveness"]
     state = check.enrol([clip])
     assert state["model_id"] == check.model_id and np.allclose(state["refs"], check.model.embed(crops), atol=1e-6)
-    (same,), notes = checks.run(clip, {"face_liveness": state})
+    (same,), skipped = checks.run(clip, {"face_liveness": state})
     (other,), _ = checks.run(clip, {"face_liveness": {**state, "model_id": "another-model"}})
     assert same.score == pytest.approx(check.model.score(crops, np.asarray(state["refs"], np.float32))) and "enrolled face crops" in same.detail
     assert other.score == pytest.approx(check.model.score(crops)) and "another liveness model" in other.detail
     # no audio: AV synchrony could not run and says why; required, it fails
-    assert notes == ["av_sync not run: the video has no audio track", "motion not run: the clip carries no tracked lips and thumbnails (only videos processed by lipauth do)"]
+    assert [(c.name, c.status) for c in skipped] == [("av_sync", "not_run"), ("motion", "not_run")] and skipped[0].detail == "the video has no audio track"
     (sync, _), _ = checks.run(clip, {}, require_audio=True)
     assert sync.name == "av_sync" and sync.status == "failed" and "no audio track" in sync.detail
 
@@ -554,7 +554,9 @@ def test_cli_verify_liveness_and_check_sync(tmp_path, monkeypatch):
     silent = write_video(tmp_path / "silent.mpg", v.frames, v.fps, None)
     res = runner.invoke(app, ["verify", "s2", str(silent), *db, "--liveness", "--json"])
     d = json.loads(res.output)
-    assert res.exit_code == 0 and [c["name"] for c in d["checks"]] == ["face_liveness"] and any("no audio track" in r for r in d["reasons"])
+    assert res.exit_code == 0 and [c["name"] for c in d["checks"]] == ["face_liveness", "motion"] and d["not_run"] == {"av_sync": "the video has no audio track"}
+    res = runner.invoke(app, ["verify", "s2", str(silent), *db, "--liveness"])
+    assert "note av_sync not run: the video has no audio track" in res.output and "note voice left out" in res.output, res.output
     res = runner.invoke(app, ["verify", "s2", str(silent), *db, "--liveness", "--require-audio"])
     assert res.exit_code == 1 and "FAIL av_sync" in res.output and "no audio" in res.output, res.output
     res = runner.invoke(app, ["verify", "s2", str(s2[8]), *db, "--liveness", "--require-audio"])

@@ -48,6 +48,7 @@ class Decision:
     modality_scores: dict[str, float] = field(default_factory=dict)
     left_out: dict[str, str] = field(default_factory=dict)
     fused: list[str] = field(default_factory=list)
+    not_run: dict[str, str] = field(default_factory=dict)  # check name -> why it could not run
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -305,9 +306,11 @@ class Verifier:
             accepted = False
             reasons.append("the passphrase given is not the enrolled one")
         checks: list[Check] = []
+        not_run: dict[str, str] = {}
         if liveness:
-            checks, notes = self.checks.run(clip, template.check_state, require_audio=require_audio)
-            reasons += notes
+            checks, skipped = self.checks.run(clip, template.check_state, require_audio=require_audio)
+            not_run = {c.name: c.detail for c in skipped}
+            reasons += [f"{name} not run: {why}" for name, why in not_run.items()]
             for c in checks:
                 reasons.append(f"{c.name}: {c.score:.3f} {'>=' if c.passed else '<'} {c.threshold:.3f}, {'passed' if c.passed else 'FAILED'} ({c.detail})")
         if phrase is not None:
@@ -319,7 +322,7 @@ class Verifier:
             self.attempts.record(user_id, accepted)
         return Decision(
             user=user_id, score=v.score, threshold=v.threshold, accepted=accepted, llr=llr, operating_point=v.operating_point, reasons=reasons, checks=checks, llr_threshold=llr_threshold,
-            modality_scores=fused.scores if self.modal.extra else {}, left_out=fused.left_out, fused=list(fused.modalities),
+            modality_scores=fused.scores if self.modal.extra else {}, left_out=fused.left_out, fused=list(fused.modalities), not_run=not_run,
         )
 
     def decide_embedding(self, user_id: str, probe: np.ndarray):

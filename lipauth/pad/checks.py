@@ -7,7 +7,7 @@ module that registers itself, plus its name in CHECKS' built-in list.
 
     checks = PresentationChecks.load()                 # every registered check, bundled models
     state = checks.enrol(enrolment_clips)              # {"face_liveness": {...}, ...}
-    results, notes = checks.run(probe_clip, state)     # what ran, and why the others did not
+    results, skipped = checks.run(probe_clip, state)   # what ran, and those that could not (with why)
 """
 
 from __future__ import annotations
@@ -91,14 +91,12 @@ class PresentationChecks:
         """Every check's enrolment state; a check with nothing to keep is left out."""
         return {c.name: s for c in self.checks if (s := c.enrol(clips)) is not None}
 
-    def run(self, clip: LipClip, state: dict[str, dict] | None = None, *, require_audio: bool = False) -> tuple[list[Check], list[str]]:
-        """The checks that ran (passed or failed), and a note for each one that could not."""
+    def run(self, clip: LipClip, state: dict[str, dict] | None = None, *, require_audio: bool = False) -> tuple[list[Check], list[Check]]:
+        """The checks that ran (passed or failed), and those that could not (status not_run,
+        the reason in `detail`)."""
         state = state or {}
-        ran, notes = [], []
+        ran, skipped = [], []
         for c in self.checks:
             r = c.run(clip, state.get(c.name), require_audio=require_audio)
-            if r.status == NOT_RUN:
-                notes.append(f"{r.name} not run: {r.detail}")
-            else:
-                ran.append(r)
-        return ran, notes
+            (skipped if r.status == NOT_RUN else ran).append(r)
+        return ran, skipped

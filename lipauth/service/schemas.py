@@ -36,6 +36,7 @@ class DecisionOut(BaseModel):
     modality_scores: dict[str, float] = Field({}, description="cosine per modality that ran, lips included; empty for lips-only decisions")
     left_out: dict[str, str] = Field({}, description="modalities asked for that could not run, and why")
     fused: list[str] = Field([], description="the modalities whose fused LLR decided; empty when the lips decided alone")
+    not_run: dict[str, str] = Field({}, description="presentation-attack checks asked for that could not run, and why")
 
 
 class EnrolOut(BaseModel):
