@@ -414,7 +414,7 @@ def identify(
         table.add_column(col)
     for i, c in enumerate(found, 1):
         llr = (f"{c.llr:+.2f}", f"{c.llr_threshold:+.2f}") if c.fused else ("–", "–") if fused else ()
-        table.add_row(str(i), c.user, f"{c.score:.3f}", f"{c.threshold:.3f}", *llr, "yes" if c.matched else "")
+        table.add_row(str(i), c.user, f"{c.score:.3f}", f"{c.threshold:.3f}", *llr, "yes" if c.accepted else "")
     console.print(table)
 
 
@@ -452,7 +452,7 @@ def compare(
     if as_json:
         print(json.dumps(c.to_dict()))
     else:
-        verdict = "[green]SAME PERSON[/green]" if c.same_person else "[red]DIFFERENT[/red]"
+        verdict = "[green]SAME PERSON[/green]" if c.accepted else "[red]DIFFERENT[/red]"
         if c.fused:
             scores = ", ".join(f"{m} {s:.3f}" for m, s in c.modality_scores.items())
             console.print(f"{verdict}: {'+'.join(c.fused)} LLR {c.llr:+.2f} {'>=' if c.llr >= c.llr_threshold else '<'} {c.llr_threshold:+.2f} ({c.operating_point}, clip against clip; {scores})", highlight=False)
@@ -462,7 +462,7 @@ def compare(
         for m, why in c.left_out.items():
             console.print(f"{m} left out: {why}", highlight=False)
         _print_checks(c.checks)
-    raise typer.Exit(0 if c.same_person else 1)
+    raise typer.Exit(0 if c.accepted else 1)
 
 
 @app.command()

@@ -39,7 +39,10 @@ def test_compare_scores_the_two_clips(model, s2, lip_model_file):
     want = float(model.embed(s2[0]) @ model.embed(s2[1]))
     assert d["score"] == pytest.approx(want, abs=1e-5)
     assert d["threshold"] == pytest.approx(model.embedder.thresholds["eer"])
-    assert d["same_person"] == (want >= d["threshold"]) and res.exit_code == (0 if d["same_person"] else 1)
+    assert d["accepted"] and res.exit_code == 0 and d["fused"] == ["lips", "voice", "face"]  # the bundled model fuses by default
+    from lipauth.auth.decision import Decision
+
+    assert d.keys() == Decision("u", 0.0, 0.0, False).to_dict().keys() and d["user"] == str(s2[0]) and d["probe"] == str(s2[1])
     res = runner.invoke(app, ["compare", str(s2[0]), str(s2[1]), "--model", str(lip_model_file), "--operating-point", "1.01"])
     assert res.exit_code == 1 and "DIFFERENT" in res.output
 

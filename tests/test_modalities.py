@@ -188,10 +188,10 @@ def test_identify_fuses_each_candidate_and_keeps_the_open_set(fused_verifier):
         fused_verifier.enroll("p01", [need("talking-faces/hdtf_obama.mp4")])
     found = fused_verifier.identify(need("grid-s2/video/bbilzs.mpg"), k=2)
     assert [c.user for c in found] == ["s2", "p01"]
-    assert found[0].matched and found[0].fused == ("lips", "voice", "face") and found[0].llr >= found[0].llr_threshold
-    assert not found[1].matched and found[0].to_dict()["fused"] == ["lips", "voice", "face"]
+    assert found[0].accepted and found[0].fused == ["lips", "voice", "face"] and found[0].llr >= found[0].llr_threshold
+    assert not found[1].accepted and found[0].to_dict()["fused"] == ["lips", "voice", "face"]
     stranger = fused_verifier.identify(need("crema-d-sample/1001_DFA_ANG_XX.flv"), k=2)
-    assert not any(c.matched for c in stranger)
+    assert not any(c.accepted for c in stranger)
 
 
 def test_the_service_answers_with_every_modality(fused_verifier):
@@ -658,19 +658,19 @@ def test_compare_asks_the_fusion_rules_about_two_videos(tmp_path):
     model, every = load_model(), ("lips", "voice", "face")
     a, b = need("grid-s2/video/bbaf2a.mpg"), need("grid-s2/video/bbilzs.mpg")
     same = compare(model, a, b, modalities=every)
-    assert same.same_person and same.fused == list(every) and same.llr >= same.llr_threshold
+    assert same.accepted and same.fused == list(every) and same.llr >= same.llr_threshold
     assert same.modality_scores["lips"] == pytest.approx(same.score)
-    assert not compare(model, a, need("talking-faces/hdtf_obama.mp4"), modalities=every).same_person
+    assert not compare(model, a, need("talking-faces/hdtf_obama.mp4"), modalities=every).accepted
     video, voice = decode_video(b), decode_video(need("grid-s1/video/bbaf2n.mpg"))
     n = min(len(video.audio), len(voice.audio))
     dub = compare(model, a, write_video(tmp_path / "dub.mp4", video.frames, video.fps, voice.audio[:n]), modalities=every)
-    assert dub.score >= dub.threshold and not dub.same_person  # the lips alone would say yes
+    assert dub.score >= dub.threshold and not dub.accepted  # the lips alone would say yes
     assert compare(model, a, b).fused == list(every)  # the default: every modality the rules cover
     lips = compare(model, a, b, modalities=("lips",))
-    assert lips.fused == [] and lips.modality_scores == {} and lips.same_person
+    assert lips.fused == [] and lips.modality_scores == {} and lips.accepted
     done = CliRunner().invoke(app, ["compare", str(a), str(b), "--modalities", "lips,face", "--json"])
     d = json.loads(done.output.strip().splitlines()[-1])
-    assert done.exit_code == 0 and d["fused"] == ["lips", "face"] and d["same_person"]
+    assert done.exit_code == 0 and d["fused"] == ["lips", "face"] and d["accepted"]
     done = CliRunner().invoke(app, ["compare", str(a), str(b), "--modalities", "lips,face", "--operating-point", "0.7"])
     assert done.exit_code == 2 and "name an operating point" in done.output
 

@@ -96,7 +96,7 @@ def test_one_threshold_in_verify_identify_and_evaluate(lip_model_file, tmp_path,
     found = {c["user"]: c for c in json.loads(res.output)["candidates"]}
     eer_verify = json.loads(runner.invoke(app, ["verify", "s2-eer", str(s2[4]), *common, "--json"]).output)
     assert found["s2-eer"]["threshold"] == pytest.approx(eer_verify["threshold"], abs=1e-9)
-    assert found["s2-eer"]["above_threshold"] == eer_verify["accepted"]
+    assert found["s2-eer"]["accepted"] == eer_verify["accepted"]
 
     drawn = {}
     monkeypatch.setattr(evaluate_module, "histogram_plot", lambda scores, genuine, out, title, threshold=None, **kw: drawn.update(threshold=threshold))

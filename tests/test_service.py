@@ -55,6 +55,7 @@ def test_enrol_verify_identify_delete_over_http(server, tmp_path):
     assert d["score"] == pytest.approx(expected.score, abs=1e-5) and d["accepted"] == expected.accepted
     assert d["threshold"] == pytest.approx(verifier.threshold_for(verifier.store.get("s2"))[0])
     assert d["checks"] == []
+    assert d.keys() == expected.to_dict().keys()  # one Decision, the same field names in Python and over HTTP
     r = httpx.post(f"{url}/v1/users/s2/verify", files=_files([videos[4]], "video"), data={"liveness": "true"}, headers=h, timeout=60)
     assert r.status_code == 200, r.text
     live, expected = r.json(), verifier.verify("s2", videos[4], liveness=True)

@@ -7,9 +7,7 @@ its validation speakers, as `evaluate` scores them), not the template thresholds
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
+from lipauth.auth.decision import Decision
 from lipauth.clip import LipClip
 from lipauth.errors import InvalidInputError
 from lipauth.pad.checks import Check, PresentationChecks
@@ -26,30 +24,9 @@ def clip_pair_policy(embedder, operating_point: str | float = "eer") -> Decision
     return DecisionPolicy(raw, operating_point=operating_point, scoring="raw", source="clip pairs of the model's validation speakers")
 
 
-@dataclass
-class Comparison:
-    a: str
-    b: str
-    score: float  # cosine of the two clips' embeddings
-    threshold: float
-    same_person: bool  # score reached the threshold and every check that ran passed
-    llr: float | None
-    operating_point: str
-    checks: list[Check] = field(default_factory=list)  # on each video; Check.extra["video"] says which
-    # asked for other modalities (lipauth.auth.modalities): each one's cosine, why any asked
-    # for did not run, and the fused LLR that decided, with its threshold
-    modality_scores: dict[str, float] = field(default_factory=dict)
-    left_out: dict[str, str] = field(default_factory=dict)
-    fused: list[str] = field(default_factory=list)
-    llr_threshold: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def compare(
     model, a: str | os.PathLike | LipClip, b: str | os.PathLike | LipClip, *, operating_point: str | float = "eer", checks: PresentationChecks | None = None, modalities: tuple[str, ...] | None = None
-) -> Comparison:
+) -> Decision:
     """checks: presentation-attack checks to run on both videos (None: none). modalities:
     ("lips", "voice", "face") or a part (None: every modality the model's fusion rules cover,
     the lips alone with a numeric operating point, which is a threshold on their cosine)."""
@@ -71,12 +48,13 @@ def compare(
             for c in results:
                 c.extra = {**c.extra, "video": name}
             ran += results
-    matched, llr = (v.accepted, v.llr) if fused is None or fused.accepted is None else (fused.accepted, fused.llr)
-    same = matched and all(c.passed for c in ran if c.status != "not_run")
-    comparison = Comparison(_name(a), _name(b), v.score, v.threshold, same, llr, v.operating_point, ran)
+    lips_only = fused is None or fused.accepted is None
+    matched, llr, llr_threshold = (v.accepted, v.llr, v.llr_threshold) if lips_only else (fused.accepted, fused.llr, fused.llr_threshold)
+    same = matched and all(c.passed for c in ran)
+    d = Decision(_name(a), v.score, v.threshold, same, llr, v.operating_point, checks=ran, llr_threshold=llr_threshold, probe=_name(b))
     if fused is not None:
-        comparison.modality_scores, comparison.left_out, comparison.fused, comparison.llr_threshold = fused.scores, fused.left_out, list(fused.modalities), fused.llr_threshold
-    return comparison
+        d.modality_scores, d.left_out, d.fused = fused.scores, fused.left_out, list(fused.modalities)
+    return d
 
 
 def _fused(modal, clips: list[LipClip], ea, eb, lips_score: float, operating_point: str):

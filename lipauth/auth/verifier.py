@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from lipauth.auth.audit import AuditLog, Origin, audited
 from lipauth.auth.challenges import ChallengeBook
+from lipauth.auth.decision import Decision
 from lipauth.auth.modalities import ModalityScorer
 from lipauth.auth.store import TemplateStore
 from lipauth.auth.templates import Template
@@ -30,49 +30,6 @@ AGREEMENT_COSINE = 0.0
 AGREEMENT_LLR = 0.0
 # identify with an index: this many nearest templates are ranked by their margins
 CANDIDATE_POOL = 50
-
-
-@dataclass
-class Decision:
-    user: str
-    score: float  # cosine similarity of the probe to the user's template
-    threshold: float  # the cosine this user's probe had to reach (lipauth.scoring.policy)
-    accepted: bool
-    llr: float | None = None  # calibrated log-likelihood ratio, if the model carries a calibration
-    operating_point: str = ""
-    reasons: list[str] = field(default_factory=list)
-    checks: list[Check] = field(default_factory=list)
-    llr_threshold: float | None = None  # the LLR the threshold stands for (0 at the EER point)
-    # with other modalities (lipauth.auth.modalities): each one's cosine, lips included, and
-    # why any asked for did not run; `fused` names those whose fused LLR decided (llr, llr_threshold)
-    modality_scores: dict[str, float] = field(default_factory=dict)
-    left_out: dict[str, str] = field(default_factory=dict)
-    fused: list[str] = field(default_factory=list)
-    not_run: dict[str, str] = field(default_factory=dict)  # check name -> why it could not run
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One user an identification found, with the threshold the policy sets for them."""
-
-    user: str
-    score: float  # the lips' cosine to the user's template
-    threshold: float
-    matched: bool
-    # where other modalities were fused (lipauth.auth.modalities): the fused LLR decided `matched`
-    llr: float | None = None
-    llr_threshold: float | None = None
-    fused: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """As the CLI's `identify --json` and the service print it."""
-        d = {"user": self.user, "score": self.score, "threshold": self.threshold, "above_threshold": self.matched}
-        if self.fused:
-            d.update(llr=self.llr, llr_threshold=self.llr_threshold, fused=list(self.fused))
-        return d
 
 
 class Verifier:
@@ -336,13 +293,13 @@ class Verifier:
         """The cosine threshold this user's probes must reach, and how it was set."""
         return self.policy.threshold_for(template.embeddings)
 
-    def identify(self, video: str | os.PathLike | LipClip, k: int = 5, *, origin: Origin | None = None) -> list[Candidate]:
+    def identify(self, video: str | os.PathLike | LipClip, k: int = 5, *, origin: Origin | None = None) -> list[Decision]:
         """The k enrolled users most like the probe, best first: ranked by the margin of the
         score over each user's own threshold, matched where it reaches it (open set: no match
         means the speaker is unknown)."""
         with audited(self.audit, "identify", None, origin or Origin(self.client), self.model.id) as rec:
             found = self._identify(video, k)
-            matched = [c.user for c in found if c.matched]
+            matched = [c.user for c in found if c.accepted]
             rec.done("matched" if matched else "no_match", matched=matched, candidates=[{"user": c.user, "score": c.score, "threshold": c.threshold} for c in found])
             return found
 
@@ -355,7 +312,7 @@ class Verifier:
         self.index = IndexedTemplates(self.store, self.model.id, **index_options)
         return self.index
 
-    def _identify(self, video, k: int) -> list[Candidate]:
+    def _identify(self, video, k: int) -> list[Decision]:
         if self.modal.extra:
             return self._identify_fused(video, k)
         if self.index is not None:
@@ -365,16 +322,16 @@ class Verifier:
             near = self.index.nearest(probe, max(k, CANDIDATE_POOL))
             verdicts = [(u, self.policy.decide_score(c, own)) for u, c, own in near]
             verdicts.sort(key=lambda uv: -(uv[1].score - uv[1].threshold))
-            return [Candidate(u, v.score, v.threshold, v.accepted) for u, v in verdicts[:k]]
+            return [_candidate(u, v) for u, v in verdicts[:k]]
         templates = [t for t in self.store.templates() if t.model_id == self.model.id]
         if not templates:
             return []
         probe = self.model.embed(video)
         verdicts = [self.policy.decide(t.embeddings, probe) for t in templates]
         order = np.argsort([-(v.score - v.threshold) for v in verdicts], kind="stable")[:k]
-        return [Candidate(templates[i].user_id, verdicts[i].score, verdicts[i].threshold, verdicts[i].accepted) for i in order]
+        return [_candidate(templates[i].user_id, verdicts[i]) for i in order]
 
-    def _identify_fused(self, video, k: int) -> list[Candidate]:
+    def _identify_fused(self, video, k: int) -> list[Decision]:
         """The lips shortlist (the index's CANDIDATE_POOL nearest, or every template), then each
         candidate's fused decision with the voice and face, ranked by its margin over its
         threshold: the probe's other modalities are computed once."""
@@ -393,9 +350,9 @@ class Verifier:
             f = self.modal.fuse(v.score, templates[user], vectors, left_out, self.policy.operating_point, per_user=self.fused_per_user)
             if f.accepted is None:  # only the lips for this user: their margin ranks them, as an LLR where calibrated
                 margin = v.llr - v.llr_threshold if v.llr is not None and v.llr_threshold is not None else v.score - v.threshold
-                ranked.append((margin, Candidate(user, v.score, v.threshold, v.accepted)))
+                ranked.append((margin, _candidate(user, v)))
             else:  # the fused margin, in LLR units
-                ranked.append((f.llr - f.llr_threshold, Candidate(user, v.score, v.threshold, f.accepted, f.llr, f.llr_threshold, f.modalities)))
+                ranked.append((f.llr - f.llr_threshold, Decision(user, v.score, v.threshold, f.accepted, f.llr, v.operating_point, llr_threshold=f.llr_threshold, modality_scores=f.scores, left_out=f.left_out, fused=list(f.modalities))))
         ranked.sort(key=lambda mc: -mc[0])
         return [c for _, c in ranked[:k]]
 
@@ -407,6 +364,11 @@ class Verifier:
     def _check_model(self, template: Template) -> None:
         if template.model_id != self.model.id:
             raise InvalidInputError(f"user {template.user_id!r} was enrolled with another model ({template.model_id}); enrol again with this one ({self.model.id})")
+
+
+def _candidate(user: str, v) -> Decision:
+    """identify's answer for one user, decided on the lips (a scoring.policy Verdict)."""
+    return Decision(user, v.score, v.threshold, v.accepted, v.llr, v.operating_point, llr_threshold=v.llr_threshold)
 
 
 def _check_user_id(user_id: str) -> None:

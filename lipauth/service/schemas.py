@@ -37,6 +37,7 @@ class DecisionOut(BaseModel):
     left_out: dict[str, str] = Field({}, description="modalities asked for that could not run, and why")
     fused: list[str] = Field([], description="the modalities whose fused LLR decided; empty when the lips decided alone")
     not_run: dict[str, str] = Field({}, description="presentation-attack checks asked for that could not run, and why")
+    probe: str = Field("", description="the video judged, where it was named")
 
 
 class EnrolOut(BaseModel):
@@ -64,19 +65,9 @@ class UsersOut(BaseModel):
     users: list[UserOut]
 
 
-class CandidateOut(BaseModel):
-    user: str
-    score: float = Field(description="cosine of the probe's lips to the user's template")
-    threshold: float
-    above_threshold: bool = Field(description="matched: the lips' score, or the fused LLR where other modalities ran, reached its threshold")
-    llr: float | None = Field(None, description="the fused LLR, where other modalities ran")
-    llr_threshold: float | None = None
-    fused: list[str] = Field([], description="the modalities fused for this candidate")
-
-
 class IdentifyOut(BaseModel):
     policy: dict[str, Any]
-    candidates: list[CandidateOut]
+    candidates: list[DecisionOut] = Field(description="the closest users, best first: each a decision for that user (accepted: a match)")
 
 
 class HealthOut(BaseModel):
