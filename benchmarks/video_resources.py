@@ -187,12 +187,16 @@ def normal_clips(tree: Path, data: Path, tmp: Path, env: dict, repeat: int) -> d
     for i in range(repeat):
         out = tmp / f"scores-{tree.name}-{i}.csv"
         runs.append(run(tree, ["score", "--trials", str(trials), "--out", str(out)], env, 8 * 2**30))
-    rows = list(csv.DictReader(out.open()))
-    scored = [r for r in rows if r["score"]]
-    scores = np.array([float(r["score"]) for r in scored])
-    labels = np.array([r["label"] == "target" for r in scored])
+    if out.read_text().startswith("enrol,"):  # the CSV `score` wrote before it wrote Bob's 4 columns
+        rows = [r for r in csv.DictReader(out.open()) if r["score"]]
+        probes, scores, labels = [r["probe"] for r in rows], np.array([float(r["score"]) for r in rows]), np.array([r["label"] == "target" for r in rows])
+    else:
+        from lipauth.eval.scores import ScoreList
+
+        read = ScoreList.read(out)
+        probes, scores, labels = list(read.probe), read.scores, read.genuine
     return {
-        "scores": {r["probe"]: float(r["score"]) for r in scored},
+        "scores": dict(zip(probes, map(float, scores))),
         "eer": eer(scores, labels)[0],
         "n_target": int(labels.sum()),
         "n_nontarget": int((~labels).sum()),

@@ -1,6 +1,6 @@
 """Work over many videos in one process: embed them, or score a trial list. A video that
-fails to acquire is recorded with its reason and the rest go on (each video is decoded and
-embedded once, however many trials name it)."""
+fails to acquire is recorded with its reason and the rest go on (each video goes through the
+pipeline once, however many trials name it)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,27 @@ def embed_videos(model, videos: list[str | os.PathLike], on_progress: Callable[[
             on_progress(i, len(unique))
     dim = rows[0].shape[0] if rows else 0
     return EmbeddedSet(paths, np.stack(rows) if rows else np.zeros((0, dim), np.float32), failures)
+
+
+@dataclass
+class ClipSet:
+    clips: dict[str, object]  # video -> its LipClip
+    failures: dict[str, str] = field(default_factory=dict)  # video -> "code: reason"
+
+
+def clip_videos(model, videos: list[str | os.PathLike], *, audio: bool, face_chips: int, on_progress: Callable[[int, int], None] | None = None) -> ClipSet:
+    """Each distinct video through the model's pipeline once, with its audio and face chips
+    when the decisions will use them."""
+    clips, failures = {}, {}
+    unique = list(dict.fromkeys(os.fspath(v) for v in videos))
+    for i, v in enumerate(unique, 1):
+        try:
+            clips[v] = model.clip(v, audio=audio, face_chips=face_chips)
+        except LipauthError as exc:
+            failures[v] = f"{exc.code}: {exc}"
+        if on_progress:
+            on_progress(i, len(unique))
+    return ClipSet(clips, failures)
 
 
 def write_embeddings(out: str | os.PathLike, embedded: EmbeddedSet, model_id: str) -> Path:
@@ -94,24 +115,44 @@ def read_trial_list(path: str | os.PathLike) -> list[Trial]:
 @dataclass
 class ScoredTrial:
     trial: Trial
-    score: float | None  # None when a video failed to acquire or the user is unknown
+    score: float | None  # the decision's LLR (fused where other modalities decided), else its cosine; None on failure
     accepted: bool | None
     error: str = ""
 
 
-def score_trials(trials: list[Trial], embed: EmbeddedSet, decide: Callable[[str, np.ndarray], tuple[float, bool]]) -> list[ScoredTrial]:
-    """`decide(enrol, probe_embedding)` -> (score, accepted): against an enrolment video's
-    embedding or an enrolled user's template."""
+def score_trials(trials: list[Trial], clips: ClipSet, decide: Callable[[str, object], object]) -> list[ScoredTrial]:
+    """`decide(enrol, probe_clip)` -> a Decision (lipauth.auth.decision): against an enrolment
+    video or an enrolled user, as compare and verify decide. A trial whose video failed, or
+    whose user is unknown, is recorded with why and the others go on."""
     out = []
     for t in trials:
-        probe = embed.of(t.probe)
+        probe = clips.clips.get(t.probe)
         if probe is None:
-            out.append(ScoredTrial(t, None, None, embed.failures.get(t.probe, "not embedded")))
+            out.append(ScoredTrial(t, None, None, clips.failures.get(t.probe, "not processed")))
             continue
         try:
-            score, accepted = decide(t.enrol, probe)
+            d = decide(t.enrol, probe)
         except LipauthError as exc:
             out.append(ScoredTrial(t, None, None, f"{exc.code}: {exc}"))
             continue
-        out.append(ScoredTrial(t, score, accepted))
+        out.append(ScoredTrial(t, d.llr if d.llr is not None else d.score, d.accepted))
+    return out
+
+
+def write_bob_scores(out: str | os.PathLike, scored: list[ScoredTrial], header: list[str]) -> Path:
+    """The 4-column score file biometric toolkits read (Bob, pyeer), as `evaluate` writes:
+    `claimed_id real_id probe_id score`. The real id is the claim for a target trial,
+    "nontarget" for a nontarget one and "unknown" without labels; `#` lines carry the header
+    and each trial that could not be scored, with why."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"# {h}" for h in header]
+    for r in scored:
+        t = r.trial
+        if r.score is None:
+            lines.append(f"# not scored: {t.enrol} {t.probe}: {' '.join(r.error.split())}")
+            continue
+        real = "unknown" if t.target is None else t.enrol if t.target else "nontarget"
+        lines.append(f"{t.enrol} {real} {t.probe} {r.score:.6f}")
+    out.write_text("\n".join(lines) + "\n")
     return out

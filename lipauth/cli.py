@@ -496,52 +496,52 @@ def embed(
 @handle_errors
 def score(
     trials: Path = typer.Option(..., "--trials", help="Trial list: one 'ENROL PROBE [target|nontarget]' per line. ENROL is a video, or a user id with --store."),
-    out: Path = typer.Option(..., "--out", help="CSV of scores and decisions, one row per trial."),
-    store: Optional[str] = typer.Option(None, "--store", help="Score probes against enrolled users of this store (batch verify) instead of against enrolment videos."),
+    out: Path = typer.Option(..., "--out", help="The scores as a 4-column score file (claimed_id real_id probe_id score), as evaluate writes; '#' lines hold the settings and the trials not scored."),
+    store: Optional[str] = typer.Option(None, "--store", help="Score probes against enrolled users of this store (batch verify, audited) instead of against enrolment videos."),
     model: Optional[Path] = ModelOpt,
     operating_point: str = PointOpt,
+    modalities: Optional[str] = ModalitiesOpt,
 ) -> None:
-    """Score a trial list in one process: each video is embedded once. With labels, prints the
-    EER with its trial counts. Trials whose video fails are recorded, not fatal."""
-    import csv
-
-    from lipauth.batch import read_trial_list, score_trials
+    """Score a trial list in one process, deciding as verify (with --store) or compare does:
+    each video goes through the pipeline once. The score is the decision's LLR (fused where
+    other modalities decided). With labels, prints the EER with its trial counts. Trials whose
+    video fails are recorded, not fatal."""
+    from lipauth.batch import clip_videos, read_trial_list, score_trials, write_bob_scores
+    from lipauth.scoring.points import check_point_for_modalities, parse_modalities
 
     trial_list = read_trial_list(trials)
     point = _early_checks(model, operating_point)
-    probes = [t.probe for t in trial_list] + ([] if store else [t.enrol for t in trial_list])
-    from lipauth.batch import embed_videos
-
+    chosen = parse_modalities(modalities)
+    if isinstance(point, float) and chosen is None:
+        chosen = ("lips",)
+    check_point_for_modalities(point, chosen)
+    videos = [t.probe for t in trial_list] + ([] if store else [t.enrol for t in trial_list])
     if store:
-        verifier = _verifier(store, model, operating_point)
-        m = verifier.model
+        verifier = _verifier(store, model, operating_point, modalities=",".join(chosen) if chosen else None)
+        m, modal = verifier.model, verifier.modal
     else:
         from lipauth.api import load_model
-        from lipauth.auth.compare import clip_pair_policy
+        from lipauth.auth.compare import compare as compare_clips
+        from lipauth.auth.modalities import ModalityScorer
 
         m = load_model(model)
-        policy = clip_pair_policy(m.embedder, point)
-    with _progress("embed") as bar:
-        embedded = embed_videos(m, probes, on_progress=bar)
+        modal = ModalityScorer(chosen, m.embedder.fusion)
+    with _progress("process") as bar:
+        clips = clip_videos(m, videos, audio=modal.needs_audio, face_chips=modal.face_chips, on_progress=bar)
 
     def decide(enrol: str, probe):
         if store:
-            v = verifier.decide_embedding(enrol, probe)
-        else:
-            e = embedded.of(enrol)
-            if e is None:
-                raise InvalidInputError(f"enrolment video failed: {embedded.failures.get(enrol, 'not embedded')}")
-            v = policy.decide(e[None, :], probe)
-        return v.score, v.accepted
+            return verifier.verify(enrol, probe)
+        first = clips.clips.get(enrol)
+        if first is None:
+            raise InvalidInputError(f"enrolment video failed: {clips.failures.get(enrol, 'not processed')}")
+        return compare_clips(m, first, probe, operating_point=point, modalities=modal.modalities)
 
-    scored = score_trials(trial_list, embedded, decide)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["enrol", "probe", "label", "score", "accepted", "error"])
-        for r in scored:
-            label = "" if r.trial.target is None else ("target" if r.trial.target else "nontarget")
-            w.writerow([r.trial.enrol, r.trial.probe, label, "" if r.score is None else f"{r.score:.6f}", "" if r.accepted is None else int(r.accepted), r.error])
+    scored = score_trials(trial_list, clips, decide)
+    deciding = "+".join(modal.modalities)
+    header = [f"lipauth score: model {m.id}, {'verify against ' + str(store) if store else 'compare with the enrolment video'}, operating point {operating_point}, deciding on {deciding}",
+              "score: the decision's log-likelihood ratio (the lips' cosine where the model carries no calibration)"]
+    write_bob_scores(out, scored, header)
     ok = [r for r in scored if r.score is not None]
     console.print(f"{len(ok)} of {len(scored)} trials scored, written to {out}", highlight=False)
     for r in scored:

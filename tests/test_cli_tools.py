@@ -2,7 +2,6 @@
 embeddings, score a trial list (against videos or enrolled users) in one process, and
 calibrate thresholds on their own labelled recordings."""
 
-import csv
 import json
 import shutil
 
@@ -67,25 +66,37 @@ def test_embed_writes_every_embedding_and_records_failures(model, s2, tmp_path, 
 
 
 def test_score_a_trial_list_against_videos_and_against_enrolled_users(model, s2, tmp_path, lip_model_file):
+    """score decides as compare (against videos) and verify (against a store) do, and writes
+    the 4-column score file evaluate writes, which ScoreList reads back."""
+    from lipauth.auth.audit import AuditLog
+    from lipauth.auth.compare import compare
+    from lipauth.auth.store import TemplateStore
+    from lipauth.eval.scores import ScoreList
+
     other = need("grid-sample/bbaf2n.mpg")
     trials = tmp_path / "trials.txt"
     trials.write_text(f"# enrol probe label\n{s2[0]} {s2[1]} target\n{s2[0]} {other} nontarget\n{s2[0]} {tmp_path / 'gone.mpg'} nontarget\n")
-    out = tmp_path / "scores.csv"
+    out = tmp_path / "scores.txt"
     res = runner.invoke(app, ["score", "--trials", str(trials), "--out", str(out), "--model", str(lip_model_file)])
     assert res.exit_code == 0 and "2 of 3 trials scored" in res.output and "EER" in res.output and "1 target / 1 nontarget" in res.output, res.output
-    rows = list(csv.DictReader(out.open()))
-    assert float(rows[0]["score"]) == pytest.approx(float(model.embed(s2[0]) @ model.embed(s2[1])), abs=1e-5)
-    assert rows[2]["score"] == "" and "no such file" in rows[2]["error"]
+    text = out.read_text()
+    assert text.startswith("# lipauth score: model") and "deciding on lips+voice+face" in text and "# not scored:" in text and "no such file" in text
+    back = ScoreList.read(out)  # comments skipped
+    assert list(back.claimed) == [str(s2[0])] * 2 and list(back.real) == [str(s2[0]), "nontarget"] and list(back.genuine) == [True, False]
+    want = compare(model, s2[0], s2[1])
+    assert back.scores[0] == pytest.approx(want.llr, abs=1e-4) and back.scores[0] > back.scores[1]
 
     db = str(tmp_path / "t.db")
     assert runner.invoke(app, ["enroll", "s2", *map(str, s2[:3]), "--store", db, "--model", str(lip_model_file)]).exit_code == 0
     trials.write_text(f"s2 {s2[5]}\ns2 {other}\nnobody {s2[5]}\n")
     res = runner.invoke(app, ["score", "--trials", str(trials), "--out", str(out), "--store", db, "--model", str(lip_model_file)])
     assert res.exit_code == 0 and "2 of 3 trials scored" in res.output, res.output
-    rows = list(csv.DictReader(out.open()))
+    back = ScoreList.read(out)
     verify = json.loads(runner.invoke(app, ["verify", "s2", str(s2[5]), "--store", db, "--model", str(lip_model_file), "--json"]).output)
-    assert float(rows[0]["score"]) == pytest.approx(verify["score"], abs=1e-5) and rows[0]["accepted"] == str(int(verify["accepted"]))
-    assert "no user 'nobody'" in rows[2]["error"]
+    assert back.scores[0] == pytest.approx(verify["llr"], abs=1e-4) and list(back.real) == ["unknown", "unknown"] and back.scores[0] > back.scores[1]
+    assert "no user 'nobody'" in out.read_text()
+    rows = AuditLog(TemplateStore(db)).entries(event="verify")
+    assert len(rows) == 4  # the batch's three verifies and the CLI's one, each audited
 
 
 @pytest.mark.parametrize("content, message", [("a.mp4\n", ":1: expected"), ("a.mp4 b.mp4 maybe\n", ":1: expected"), ("a b target\nc d\n", "label every trial or none"), ("# nothing\n", "no trials")])

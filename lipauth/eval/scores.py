@@ -67,10 +67,12 @@ class ScoreList:
         path = Path(path)
         if not path.is_file():
             raise InvalidInputError(f"{path}: no such score file")
-        rows = list(csv.reader(open(path, newline=""), delimiter=" "))
-        bad = next((i for i, r in enumerate(rows, 1) if len(r) != 4), None)
+        numbered = [(n, line.split()) for n, line in enumerate(path.read_text().splitlines(), 1)]
+        numbered = [(n, r) for n, r in numbered if r and not r[0].startswith("#")]  # blank lines and comments
+        bad = next((n for n, r in numbered if len(r) != 4), None)
         if bad is not None:
             raise InvalidInputError(f"{path}:{bad}: a score line has 4 columns: claimed_id real_id probe_id score")
+        rows = [r for _, r in numbered]
         try:
             scores = np.array([float(r[3]) for r in rows], np.float64)
         except ValueError as exc:
