@@ -14,6 +14,19 @@ from rich.table import Table
 from lipauth.errors import InvalidInputError, LipauthError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Lip-based biometric authentication.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from lipauth import __version__
+
+        print(f"lipauth {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print lipauth's version and exit.")) -> None:
+    """Lip-based biometric authentication."""
 # soft_wrap: lines are not broken at 80 columns when the output is a file or a pipe (a
 # terminal wraps long lines itself)
 console = Console(soft_wrap=True)
@@ -265,10 +278,10 @@ def _verifier(store: Optional[str], model: Optional[Path], operating_point: str 
     """The Verifier, once the arguments alone are known to be usable: a wrong operating point,
     scoring, modality, model path, video path or store fails here in milliseconds, before the
     models load. Only `create` (enrolment) makes a store that does not exist yet."""
-    from lipauth.scoring.points import check_scoring, parse_modalities
+    from lipauth.scoring.points import parse_modalities, parse_scoring
 
     point = _early_checks(model, operating_point, videos)
-    check_scoring(scoring)
+    scoring = parse_scoring(scoring)
     chosen = parse_modalities(modalities)
     limits = _attempt_policy(*attempts) if attempts else None
     opened = _store(store, create=create)
@@ -405,9 +418,10 @@ def identify(
 
     v = _verifier(store, model, videos=[video], modalities=modalities)
     found = v.identify(video, k)
+    code = 0 if any(c.accepted for c in found) else 1  # as verify: 1 when nobody enrolled matches
     if as_json:
         print(json.dumps({"candidates": [c.to_dict() for c in found], "policy": v.policy.describe()}))
-        return
+        raise typer.Exit(code)
     fused = any(c.fused for c in found)
     table = Table(title=f"identify {video.name} ({v.operating_point}, {v.scoring} scoring{', fused ' + '+'.join(v.modal.modalities) if fused else ''})")
     for col in ("rank", "user", "lip score", "threshold", *(("fused LLR", "LLR threshold") if fused else ()), "match"):
@@ -416,6 +430,9 @@ def identify(
         llr = (f"{c.llr:+.2f}", f"{c.llr_threshold:+.2f}") if c.fused else ("–", "–") if fused else ()
         table.add_row(str(i), c.user, f"{c.score:.3f}", f"{c.threshold:.3f}", *llr, "yes" if c.accepted else "")
     console.print(table)
+    if code:
+        console.print("nobody enrolled matches", highlight=False)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -763,7 +780,7 @@ def users_delete(user: str = typer.Argument(...), store: Optional[str] = StoreOp
 def audit(
     store: Optional[str] = StoreOpt,
     user: Optional[str] = typer.Option(None, "--user", help="Only this claimed user."),
-    event: Optional[str] = typer.Option(None, "--event", help="Only enrol, verify, identify or delete."),
+    event: Optional[str] = typer.Option(None, "--event", help="Only enrol (or enroll), verify, identify or delete."),
     outcome: Optional[str] = typer.Option(None, "--outcome", help="Only this outcome: accepted, rejected, enrolled, ..., or an error code such as too_many_attempts."),
     since: Optional[str] = typer.Option(None, "--since", help="Only from this time on (ISO 8601, UTC unless it says: 2026-11-28 or 2026-11-28T14:00)."),
     limit: int = typer.Option(50, "--limit", min=1, max=100000, help="At most this many rows, newest first."),
@@ -772,10 +789,9 @@ def audit(
     """Show the audit trail: who tried to enrol, verify, identify or delete whom, when, and what came of it."""
     from datetime import datetime, timezone
 
-    from lipauth.auth.audit import EVENTS, AuditLog
+    from lipauth.auth.audit import AuditLog, parse_event
 
-    if event is not None and event not in EVENTS:
-        raise InvalidInputError(f"--event must be one of {', '.join(EVENTS)}, got {event!r}")
+    event = parse_event(event)  # before the store opens
     start = None
     if since is not None:
         try:

@@ -185,6 +185,10 @@ def test_cli_enrol_verify_exit_codes(tmp_path, model_file, monkeypatch):
     assert res.exit_code == 2 and json.loads(res.output)["error"] == "unreadable_video"
     res = runner.invoke(app, ["identify", str(videos[6]), *common, "--json"])
     assert res.exit_code == 0 and json.loads(res.output)["candidates"][0]["user"] == "s2"
+    res = runner.invoke(app, ["identify", str(need("grid-sample/bbaf2n.mpg")), *common])  # a stranger
+    assert res.exit_code == 1 and "nobody enrolled matches" in res.output, res.output
+    res = runner.invoke(app, ["verify", "s2", str(videos[5]), *common, "--scoring", "normalized", "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["accepted"]
     res = runner.invoke(app, ["users", "list", "--store", db])
     assert res.exit_code == 0 and "s2" in res.output
     res = runner.invoke(app, ["users", "delete", "s2", "--store", db])

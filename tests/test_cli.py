@@ -118,3 +118,18 @@ def test_help_and_argument_errors_answer_before_torch_or_a_model_loads(args):
     heavy, code = done.stderr.strip().splitlines()[-1].rsplit(" ", 1)
     assert heavy == "[]", (args, done.stderr[-500:])
     assert code == ("0" if "--help" in args else "2")
+
+
+def test_version_and_both_spellings_need_no_model(tmp_path, monkeypatch):
+    import lipauth
+    import lipauth.api
+    from lipauth.scoring.points import parse_scoring
+
+    monkeypatch.setattr(lipauth.api, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == f"lipauth {lipauth.__version__}"
+    assert parse_scoring("normalized") == parse_scoring("normalised") == "normalised"
+    res = runner.invoke(app, ["audit", "--store", str(tmp_path / "none.db"), "--event", "enroll"])
+    assert res.exit_code == 2 and "no template store" in res.output, res.output  # the spelling passed; the store is what is missing
+    res = runner.invoke(app, ["audit", "--store", str(tmp_path / "none.db"), "--event", "enrolment"])
+    assert res.exit_code == 2 and "audit event must be one of" in res.output

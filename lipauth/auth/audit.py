@@ -26,6 +26,17 @@ from lipauth.auth.store import TemplateStore, create_tables
 from lipauth.errors import InvalidInputError
 
 EVENTS = ("enrol", "verify", "identify", "delete")
+SPELLINGS = {"enroll": "enrol"}  # American spelling, the CLI's command name
+
+
+def parse_event(event: str | None) -> str | None:
+    """An event name (enroll is enrol); None stays None."""
+    if event is None:
+        return None
+    event = SPELLINGS.get(event, event)
+    if event not in EVENTS:
+        raise InvalidInputError(f"audit event must be one of {', '.join(EVENTS)}, got {event!r}")
+    return event
 
 _meta = sa.MetaData()
 audit_table = sa.Table(
@@ -93,6 +104,7 @@ class AuditLog:
         self, *, user_id: str | None = None, event: str | None = None, outcome: str | None = None, since: float | None = None, until: float | None = None, limit: int = 100
     ) -> list[AuditEntry]:
         """The newest `limit` rows that match, newest first."""
+        event = parse_event(event)
         c = audit_table.c
         q = sa.select(audit_table).order_by(c.id.desc()).limit(limit)
         for column, value in ((c.user_id, user_id), (c.event, event), (c.outcome, outcome)):

@@ -29,9 +29,17 @@ def check_point_for_modalities(point: str | float, modalities: tuple[str, ...] |
         raise InvalidInputError("a numeric operating point is a threshold on the lips' cosine; with other modalities, name an operating point (eer, fmr_1pct, fmr_0.1pct)")
 
 
-def check_scoring(scoring: str | None) -> None:
-    if scoring is not None and scoring not in SCORINGS:
+SPELLINGS = {"normalized": "normalised"}  # both spellings name the one scoring
+
+
+def parse_scoring(scoring: str | None) -> str | None:
+    """raw or normalised (also spelt normalized); None stays None (the model's recommendation)."""
+    if scoring is None:
+        return None
+    scoring = SPELLINGS.get(scoring, scoring)
+    if scoring not in SCORINGS:
         raise InvalidInputError(f"scoring must be raw or normalised, got {scoring!r}")
+    return scoring
 
 
 def parse_modalities(text: str | None) -> tuple[str, ...] | None:

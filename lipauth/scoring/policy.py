@@ -29,7 +29,7 @@ import numpy as np
 from lipauth.errors import InvalidInputError
 from lipauth.scoring.templates import self_similarity, template_vector
 
-from lipauth.scoring.points import check_scoring, parse_operating_point
+from lipauth.scoring.points import parse_operating_point, parse_scoring
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class DecisionPolicy:
         """raw: operating point -> threshold on the cosine (and optionally "llr_slope");
         normalised: the same on cosine minus self-similarity, for scoring="normalised". A
         numeric operating point is a raw cosine threshold of the caller's own."""
-        check_scoring(scoring)
+        scoring = parse_scoring(scoring)
         operating_point = parse_operating_point(operating_point)
         numeric = isinstance(operating_point, float)
         if scoring == "normalised" and not numeric and not normalised:
@@ -83,7 +83,7 @@ class DecisionPolicy:
         if calibration and "llr_slope" not in raw:
             raw["llr_slope"] = calibration["a"]  # older files: the slope of the clip-pair calibration
         normalised = verify.get("normalised")
-        mode = scoring or verify.get("scoring", "raw")
+        mode = parse_scoring(scoring) or verify.get("scoring", "raw")
         return cls(raw, normalised=normalised, operating_point=operating_point, scoring=mode, source=source)
 
     # -- deciding ---------------------------------------------------------------------------
