@@ -719,3 +719,30 @@ def test_verify_with_liveness_refuses_a_still_frame_of_the_user(lifeless, lip_mo
     still = v.verify("s2", lifeless["still"], liveness=True)
     motion = {c.name: c for c in still.checks}["motion"]
     assert not still.accepted and motion.status == "failed"
+
+
+def test_geometry_sync_finds_the_offset_of_a_mouth_that_follows_its_sound():
+    """A made-up clip whose mouth opens with a syllable-rate loudness: in sync it scores high
+    at offset ~0; its sound 8 frames late scores low and is found at +8."""
+    from lipauth.clip import AUDIO_RATE
+    from lipauth.pad.sync_geometry import geometry_sync
+
+    rng = np.random.default_rng(1)
+    fps, n = 25.0, 100
+    syllables = np.clip(np.convolve(rng.normal(size=n + 20), np.hanning(6), "same"), 0, None)[:n]  # 2-7 Hz bumps
+    t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    points = np.stack([np.stack([np.cos(t), (0.3 + 0.6 * s) * np.sin(t)], axis=1) for s in syllables]).astype(np.float32) * 0.4 + 0.5
+    per = int(AUDIO_RATE / fps)
+
+    def sound(delay):
+        loud = np.repeat(np.concatenate([np.zeros(delay), syllables])[:n], per)
+        return (rng.normal(size=n * per) * (50 + 3000 * loud)).astype(np.int16)
+
+    def clip(audio):
+        return LipClip(frames=np.zeros((n, 18, 30), np.uint8), meta=ClipMeta("x"), fps=fps, landmarks=points, audio=audio)
+
+    synced, late = geometry_sync(clip(sound(0))), geometry_sync(clip(sound(8)))
+    assert abs(synced.best_offset) <= 1 and synced.score > 2.0
+    assert late.best_offset == pytest.approx(8, abs=1) and late.score < synced.score - 1.5
+    with pytest.raises(InvalidInputError):
+        geometry_sync(LipClip(frames=np.zeros((n, 18, 30), np.uint8), meta=ClipMeta("x"), fps=fps))
