@@ -1,7 +1,9 @@
 """lipauth: lip-based biometric authentication.
 
     import lipauth
-    model = lipauth.load_model("runs/v2/model.pt")
+    lipauth.verify_files("a.mp4", "b.mp4")          # a Decision: accepted, llr, modality_scores
+    lipauth.find("probe.mp4", "people/")            # the people of a folder, ranked: Decisions
+    model = lipauth.load_model()                    # the bundled model (lips + voice + face)
     verifier = lipauth.Verifier(model, lipauth.TemplateStore("templates.db", create=True))
 """
 
@@ -12,7 +14,9 @@ _LAZY = {
     "load_model": ("lipauth.api", "load_model"),
     "LipModel": ("lipauth.api", "LipModel"),
     "Verifier": ("lipauth.auth.verifier", "Verifier"),
-    "Decision": ("lipauth.auth.verifier", "Decision"),
+    "Decision": ("lipauth.auth.decision", "Decision"),
+    "verify_files": ("lipauth.quick", "verify_files"),
+    "find": ("lipauth.quick", "find"),
     "TemplateStore": ("lipauth.auth.store", "TemplateStore"),
 }
 

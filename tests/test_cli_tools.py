@@ -144,3 +144,32 @@ def test_calibrate_needs_two_people(tmp_path, lip_model_file):
         shutil.copy(p, data / "s2" / p.name)
     res = runner.invoke(app, ["calibrate", str(data), "--out", str(tmp_path / "m.pt"), "--model", str(lip_model_file)])
     assert res.exit_code == 2 and "at least 2 people" in res.output
+
+
+def test_verify_files_and_find_from_python(s2, tmp_path):
+    """The one-call Python faces: two videos give a Decision; a folder of people (sub-folders
+    of videos, or single videos) is ranked for a probe without a store."""
+    import shutil
+
+    import lipauth
+
+    same = lipauth.verify_files(s2[0], s2[1])
+    other = lipauth.verify_files(s2[0], need("grid-sample/bbaf2n.mpg"))
+    assert isinstance(same, lipauth.Decision) and same.accepted and same.fused == ["lips", "voice", "face"] and same.llr >= same.llr_threshold
+    assert not other.accepted and other.llr < other.llr_threshold and other.modality_scores["face"] < same.modality_scores["face"]
+    people = tmp_path / "people"
+    (people / "s2").mkdir(parents=True)
+    for p in s2[:2]:
+        shutil.copy(p, people / "s2" / p.name)
+    shutil.copy(need("grid-sample/bbaf2n.mpg"), people / "s1.mpg")
+    shutil.copy(need("talking-faces/hdtf_obama.mp4"), people / "obama.mp4")
+    (people / "notes.txt").write_text("not a video")
+    ranked = lipauth.find(s2[5], people)
+    assert [d.user for d in ranked][0] == "s2" and ranked[0].accepted and not any(d.accepted for d in ranked[1:])
+    assert {d.user for d in ranked} == {"s2", "s1", "obama"}
+    another_s1 = sorted(need("grid-s1/video").glob("*.mpg"))[5]  # s1 saying something else
+    assert [d.user for d in lipauth.find(another_s1, people, k=1)] == ["s1"]
+    from lipauth.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="no such folder"):
+        lipauth.find(s2[5], tmp_path / "missing")
