@@ -65,9 +65,25 @@ def clip_videos(model, videos: list[str | os.PathLike], *, audio: bool, face_chi
     return ClipSet(clips, failures)
 
 
-def write_embeddings(out: str | os.PathLike, embedded: EmbeddedSet, model_id: str) -> Path:
-    """An .npz: embeddings (N, D) float32, paths (N,), model_id, and the failed videos with
-    their reasons (failed_paths, failed_reasons)."""
+def embed_modalities(model, modal, videos: list[str | os.PathLike], on_progress: Callable[[int, int], None] | None = None) -> tuple[EmbeddedSet, dict[str, np.ndarray]]:
+    """The lips' embeddings of `videos` (an EmbeddedSet) and, for every other modality `modal`
+    (lipauth.auth.modalities.ModalityScorer) runs, an (N, D) array in the same order, NaN rows
+    where that modality could not run on a video (no speech, no face)."""
+    clips = clip_videos(model, videos, audio=modal.needs_audio, face_chips=modal.face_chips, on_progress=on_progress)
+    paths = list(clips.clips)
+    lips = model.embedder.embed_clips([clips.clips[p] for p in paths]) if paths else np.zeros((0, 0), np.float32)
+    found = [modal.vectors(clips.clips[p])[0] for p in paths]
+    others = {}
+    for m in modal.extra:
+        dim = next((len(f[m]) for f in found if m in f), 0)
+        others[m] = np.stack([f.get(m, np.full(dim, np.nan, np.float32)) for f in found]) if paths and dim else np.zeros((len(paths), dim), np.float32)
+    return EmbeddedSet(paths, np.asarray(lips, np.float32), clips.failures), others
+
+
+def write_embeddings(out: str | os.PathLike, embedded: EmbeddedSet, model_id: str, others: dict[str, np.ndarray] | None = None) -> Path:
+    """An .npz: embeddings (N, D) float32 (the lips), paths (N,), model_id, the failed videos
+    with their reasons (failed_paths, failed_reasons), and each other modality's (N, D) array
+    under its name (NaN rows where it could not run)."""
     out = Path(out)
     if out.suffix != ".npz":
         raise InvalidInputError(f"{out}: embeddings are written as .npz")
@@ -79,6 +95,7 @@ def write_embeddings(out: str | os.PathLike, embedded: EmbeddedSet, model_id: st
         model_id=np.array(model_id),
         failed_paths=np.array(list(embedded.failures), dtype=str),
         failed_reasons=np.array(list(embedded.failures.values()), dtype=str),
+        **{m: v.astype(np.float32) for m, v in (others or {}).items()},
     )
     return out
 

@@ -486,25 +486,42 @@ def compare(
 @handle_errors
 def embed(
     videos: list[Path] = typer.Argument(..., help="Videos to embed."),
-    out: Path = typer.Option(..., "--out", help="Output .npz: embeddings (N, D), paths, model_id, and the videos that failed with why."),
+    out: Path = typer.Option(..., "--out", help="Output .npz (embeddings (N, D) of the lips, paths, model_id, the videos that failed with why, and each other modality's vectors), or - for JSON lines on stdout."),
     model: Optional[Path] = ModelOpt,
+    modalities: Optional[str] = typer.Option(None, "--modalities", help="lips (the default), or lips with voice and/or face, comma-separated: every modality's vectors."),
 ) -> None:
     """Export embeddings of many videos (one process, one model load). A video that fails
     is recorded in the file and on stderr; the others go on."""
-    from lipauth.batch import embed_videos, write_embeddings
+    import json
 
-    if out.suffix != ".npz":
-        raise InvalidInputError(f"{out}: --out must end in .npz")
+    import numpy as np
+
+    from lipauth.batch import embed_modalities, write_embeddings
+    from lipauth.scoring.points import parse_modalities
+
+    to_stdout = str(out) == "-"
+    if not to_stdout and out.suffix != ".npz":
+        raise InvalidInputError(f"{out}: --out must end in .npz, or be - for JSON lines")
+    chosen = parse_modalities(modalities) or ("lips",)
     _early_checks(model, "eer")
     from lipauth.api import load_model
+    from lipauth.auth.modalities import ModalityScorer
 
     m = load_model(model)
+    modal = ModalityScorer(chosen, m.embedder.fusion if len(chosen) > 1 else None)
     with _progress("embed") as bar:
-        done = embed_videos(m, videos, on_progress=bar)
-    write_embeddings(out, done, m.id)
+        done, others = embed_modalities(m, modal, videos, on_progress=bar)
     for path, why in done.failures.items():
         err_console.print(f"[yellow]failed[/yellow] {path}: {why}", highlight=False)
-    console.print(f"{len(done.paths)} embeddings ({done.embeddings.shape[1] if len(done.paths) else 0}-d) written to {out}; {len(done.failures)} failed", highlight=False)
+    if to_stdout:
+        for i, path in enumerate(done.paths):
+            row = {"path": path, "model_id": m.id, "lips": done.embeddings[i].tolist()}
+            row.update({name: None if np.isnan(v[i]).any() else v[i].tolist() for name, v in others.items()})
+            print(json.dumps(row))
+    else:
+        write_embeddings(out, done, m.id, others)
+        extra = "".join(f", {name} {int((~np.isnan(v).any(axis=1)).sum())}" for name, v in others.items())
+        console.print(f"{len(done.paths)} embeddings ({done.embeddings.shape[1] if len(done.paths) else 0}-d{extra}) written to {out}; {len(done.failures)} failed", highlight=False)
     if not done.paths:
         raise typer.Exit(EXIT_ERROR)
 

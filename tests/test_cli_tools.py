@@ -65,6 +65,22 @@ def test_embed_writes_every_embedding_and_records_failures(model, s2, tmp_path, 
     assert list(z["failed_paths"]) == [str(junk)] and "unreadable_video" in z["failed_reasons"][0]
 
 
+def test_embed_writes_every_modality_to_npz_and_json_lines(model, s2, tmp_path, lip_model_file):
+    from lipauth.encoders.face import FaceEncoder
+
+    out = tmp_path / "all.npz"
+    res = runner.invoke(app, ["embed", str(s2[0]), str(s2[1]), "--out", str(out), "--modalities", "lips,voice,face"])
+    assert res.exit_code == 0 and "voice 2, face 2" in res.output, res.output
+    z = np.load(out)
+    assert z["embeddings"].shape[0] == 2 and z["voice"].shape == (2, 256) and z["face"].shape == (2, 128)
+    np.testing.assert_allclose(z["embeddings"][0], model.embed(s2[0]), atol=1e-5)
+    np.testing.assert_allclose(z["face"][0], FaceEncoder().embed(model.clip(s2[0], face_chips=1)), atol=1e-5)
+    res = runner.invoke(app, ["embed", str(s2[0]), "--out", "-", "--modalities", "lips,face"])
+    row = json.loads(res.output.strip().splitlines()[-1])
+    assert res.exit_code == 0 and row["path"] == str(s2[0]) and set(row) == {"path", "model_id", "lips", "face"}
+    np.testing.assert_allclose(row["face"], z["face"][0], atol=1e-5)
+
+
 def test_score_a_trial_list_against_videos_and_against_enrolled_users(model, s2, tmp_path, lip_model_file):
     """score decides as compare (against videos) and verify (against a store) do, and writes
     the 4-column score file evaluate writes, which ScoreList reads back."""
