@@ -64,7 +64,7 @@ def main() -> None:
                 probes += [(kind, write_video(Path(tmp) / f"{i}_{kind}.mp4", lifeless_frames(frames, kind), live.fps, codec_options={"preset": "ultrafast"})) for kind in LIFELESS]
             for kind, probe in probes:
                 try:
-                    clip = model.clip(probe)
+                    clip = model.clip(probe, thumbnails=True)
                 except LipauthError:  # no face in the fake: refused before any check
                     refused[kind] += 1
                     continue

@@ -38,18 +38,19 @@ class LipModel:
     @property
     def pipeline(self) -> LipPipeline:
         if self._pipeline is None:  # made on first use: loading dlib costs ~0.5 s
-            # face crops and frame thumbnails ride along (~1 and ~3 ms) for the liveness checks
-            self._pipeline = LipPipeline(PipelineConfig(backend=self.embedder.backend, crop=self.embedder.crop, face_crops=8, thumbnails=True))
+            # face crops ride along (8 resizes, ~1 ms) so that face liveness can run on the clip
+            self._pipeline = LipPipeline(PipelineConfig(backend=self.embedder.backend, crop=self.embedder.crop, face_crops=8))
         return self._pipeline
 
-    def clip(self, video: str | os.PathLike | LipClip, *, audio: bool | None = None, face_chips: int = 0) -> LipClip:
+    def clip(self, video: str | os.PathLike | LipClip, *, audio: bool | None = None, face_chips: int = 0, thumbnails: bool = False) -> LipClip:
         """A video file through the pipeline, or a LipClip as it is. `audio=False`: the
         sound is not decoded (the clip's audio is None), unless the model itself listens.
-        `face_chips`: aligned face chips kept for the face encoder (lipauth.encoders.face)."""
+        `face_chips`: aligned face chips kept for the face encoder (lipauth.encoders.face).
+        `thumbnails`: frame thumbnails kept for the motion check (lipauth.pad.motion_check)."""
         if isinstance(video, LipClip):
             return video
         if isinstance(video, (str, os.PathLike)):
-            return self.pipeline.process(video, audio=None if audio is None else (audio or self.embedder.uses_audio), face_chips=face_chips or None)
+            return self.pipeline.process(video, audio=None if audio is None else (audio or self.embedder.uses_audio), face_chips=face_chips or None, thumbnails=thumbnails)
         raise InvalidInputError(f"expected a video path or a LipClip, got {type(video).__name__}")
 
     def embed(self, video: str | os.PathLike | LipClip) -> np.ndarray:

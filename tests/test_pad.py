@@ -698,7 +698,7 @@ def test_a_still_frozen_or_moved_photo_video_fails_the_motion_check(lifeless, li
     from lipauth.pad.checks import PresentationChecks
 
     checks = PresentationChecks.load(("motion",))
-    results = {kind: checks.run(lip_model.clip(p), None)[0][0] for kind, p in lifeless.items()}
+    results = {kind: checks.run(lip_model.clip(p, thumbnails=True), None)[0][0] for kind, p in lifeless.items()}
     assert results["genuine"].passed, results["genuine"].detail
     for kind in ("still", "photo_moved", "frozen_half"):
         assert results[kind].status == "failed", (kind, results[kind].detail)

@@ -37,7 +37,7 @@ def compare(
         modalities = ("lips",)
     check_point_for_modalities(parse_operating_point(operating_point), modalities)
     modal = ModalityScorer(modalities, getattr(model.embedder, "fusion", None))
-    clips = [model.clip(v, audio=checks is not None or modal.needs_audio, face_chips=modal.face_chips) for v in (a, b)]
+    clips = [model.clip(v, audio=checks is not None or modal.needs_audio, face_chips=modal.face_chips, thumbnails=checks is not None) for v in (a, b)]
     ea, eb = model.embedder.embed_clips(clips)
     v = policy.decide(ea[None, :], eb)
     fused = _fused(modal, clips, ea, eb, v.score, policy.operating_point) if modal.extra else None

@@ -246,7 +246,7 @@ class Verifier:
             liveness = require_audio = True
         # the sound only where the checks or the user's enrolled voice listen to it
         audio, chips = self.modal.probe_needs(template)
-        clip = self.model.clip(video, audio=liveness or audio, face_chips=chips)
+        clip = self.model.clip(video, audio=liveness or audio, face_chips=chips, thumbnails=liveness)
         probe = self.model.embedder.embed_clips([clip])[0]
         v = self.policy.decide(template.embeddings, probe)
         accepted = v.accepted
