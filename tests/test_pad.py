@@ -702,7 +702,7 @@ def test_a_still_frozen_or_moved_photo_video_fails_the_motion_check(lifeless, li
     assert results["genuine"].passed, results["genuine"].detail
     for kind in ("still", "photo_moved", "frozen_half"):
         assert results[kind].status == "failed", (kind, results[kind].detail)
-    assert results["still"].extra["frozen_share"] == pytest.approx(1.0) and results["still"].score < 0.03
+    assert results["still"].extra["frozen_share"] > 0.8 and results["still"].score < 0.03
     assert results["photo_moved"].extra["frozen_share"] < 0.2 and results["photo_moved"].score < 0.03  # it moves; its mouth does not
     assert 0.3 < results["frozen_half"].extra["frozen_share"] < 0.7 and results["frozen_half"].score >= 0.03  # it spoke, then froze
 
