@@ -132,11 +132,13 @@ def run_fold(f: int, clips_dir: Path, out: Path, k: int, epochs: int, device: st
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
+    """The Wilson 95 % interval of k successes in n (SciPy's)."""
+    from scipy.stats import binomtest
+
     if n == 0:
-        return (float("nan"), float("nan"))
-    z, p = 1.96, k / n
-    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+        return float("nan"), float("nan")
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def report(out: Path) -> None:
