@@ -283,7 +283,7 @@ def test_an_encoder_runs_only_for_what_the_template_holds(fused_model_file, tmp_
     assert d.left_out == {"voice": "not enrolled for this user"} and d.fused == ["lips", "face"] and d.accepted
     from lipauth.encoders.face import CHIPS_PER_CLIP
 
-    assert asked == [{"audio": False, "face_chips": CHIPS_PER_CLIP}]  # no sound decoded for a voice nobody enrolled
+    assert asked == [{"audio": False, "face_chips": CHIPS_PER_CLIP, "thumbnails": False}]  # no sound for a voice nobody enrolled, no thumbnails without liveness
 
 
 def test_the_recipe_weighs_pairs_of_two_recordings_and_reports_them():
