@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from lipauth.auth.challenges import ChallengeBook
 from lipauth.auth.store import TemplateStore
+from lipauth.auth.templates import Template
 from lipauth.cli import app
-from lipauth.errors import ChallengeError, InvalidInputError
+from lipauth.errors import ChallengeError, InvalidInputError, UnknownUserError
 from lipauth.pad import challenge_phrases as phrases
 from tests.conftest import need
 
@@ -47,7 +48,10 @@ def test_grid_file_names_give_their_sentence():
 @pytest.fixture
 def book(tmp_path):
     now = [1_000_000.0]
-    b = ChallengeBook(TemplateStore(tmp_path / "t.db", create=True), clock=lambda: now[0])
+    store = TemplateStore(tmp_path / "t.db", create=True)
+    for user in ("ann", "bob"):
+        store.put(Template.from_embeddings(user, np.ones((1, 4)), "m"))
+    b = ChallengeBook(store, clock=lambda: now[0])
     b.advance = lambda s: now.__setitem__(0, now[0] + s)
     return b
 
@@ -72,6 +76,8 @@ def test_expired_unknown_and_other_users_challenges_are_refused(book):
     assert book.redeem(anyone.challenge_id, "bob").phrase == anyone.phrase
     with pytest.raises(InvalidInputError):
         book.issue("ann", ttl_s=0)
+    with pytest.raises(UnknownUserError, match="nobody"):
+        book.issue("nobody")  # nothing to log in to
 
 
 # -- the recogniser on real speech ---------------------------------------------------------

@@ -173,6 +173,8 @@ def test_challenges_users_and_conflicts_over_http(server):
     assert [u["n_clips"] for u in users if u["user_id"] == "chal"] == [4]
     assert httpx.get(f"{url}/v1/users").status_code == 401
 
+    r = httpx.post(f"{url}/v1/challenges", data={"user": "nobody"}, headers=h)
+    assert r.status_code == 404 and r.json()["error"] == "unknown_user"
     c = httpx.post(f"{url}/v1/challenges", data={"user": "chal"}, headers=h).json()
     assert phrases.normalise(c["phrase"]) == c["phrase"]
     r = httpx.post(f"{url}/v1/users/chal/verify", files=_files([videos[6]], "video"), data={"challenge": c["challenge_id"]}, headers=h, timeout=60)

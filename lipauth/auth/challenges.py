@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from lipauth.auth.store import TemplateStore, create_tables
-from lipauth.errors import ChallengeError, InvalidInputError
+from lipauth.errors import ChallengeError, InvalidInputError, UnknownUserError
 from lipauth.pad import challenge_phrases as phrases
 
 DEFAULT_TTL_S = 120.0
@@ -49,13 +49,18 @@ class Challenge:
 
 class ChallengeBook:
     def __init__(self, store: TemplateStore, *, clock=None) -> None:
+        self.store = store
         self.engine = store.engine
         self._now = clock or (lambda: datetime.now(timezone.utc).timestamp())
         create_tables(_meta, self.engine)
 
     def issue(self, user_id: str | None = None, *, ttl_s: float = DEFAULT_TTL_S) -> Challenge:
+        """A challenge for `user_id` (None: anyone may answer it); UnknownUserError for a user
+        who is not enrolled, who has nothing to log in to."""
         if not 1 <= ttl_s <= 3600:
             raise InvalidInputError(f"a challenge lives 1 s to 1 h, got {ttl_s:g} s")
+        if user_id is not None and user_id not in self.store:
+            raise UnknownUserError(f"no user {user_id!r} is enrolled")
         now = self._now()
         challenge = Challenge(secrets.token_urlsafe(16), phrases.random_phrase(), now + ttl_s, user_id)
         with self.engine.begin() as conn:

@@ -217,7 +217,7 @@ def create_app(
             template = gate.run(work)
         return {"user": user_id, "n_clips": len(template.embeddings), "mode": mode, "weak": template.weak}
 
-    @app.post("/v1/challenges", status_code=201, dependencies=[Depends(require_key)], response_model=ChallengeOut, responses=errors(400, 401, 422))
+    @app.post("/v1/challenges", status_code=201, dependencies=[Depends(require_key)], response_model=ChallengeOut, responses=errors(400, 401, 404, 422))
     def challenge(user: str | None = Form(default=None), ttl_s: float = Form(default=120.0)) -> dict:
         """A one-time phrase to say on camera; verify with its challenge_id before it expires."""
         return challenges.issue(user, ttl_s=ttl_s).to_dict()
