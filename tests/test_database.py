@@ -99,7 +99,9 @@ def test_concurrent_writers_from_several_processes_keep_the_store_consistent(loc
 
 
 def test_a_challenge_raced_by_many_connections_is_redeemed_once(location):
-    c = ChallengeBook(TemplateStore(location, create=True)).issue("ann")
+    store = TemplateStore(location, create=True)
+    store.put(Template.from_embeddings("ann", np.ones((1, 4)), "m"), replace=True)  # challenges are for enrolled users
+    c = ChallengeBook(store).issue("ann")
     barrier = threading.Barrier(8, timeout=60)
 
     def attempt(_):
