@@ -13,7 +13,7 @@ whitening) and score (template lookup, decryption, cosine). "total" is a separat
 the multimodal path (the lips, the audio against the mouth, the face), with the two checks
 also timed alone. Where the voice and face encoders are installed, their branches are timed
 alone on the same clip, and "total, lips+voice+face" is a verify with the bundled fusion
-rules (--modalities lips,voice,face) beside the lips-only "total". Medians of --runs runs after one warm-up.
+rules (the default decision) beside the lips-only "total" (--modalities lips). Medians of --runs runs after one warm-up.
 
 The baseline is the earlier revision's own copy of this script, run from `git archive` of
 --baseline in a subprocess on the same clip, model and machine just before the new path;

@@ -19,7 +19,7 @@ from lipauth.errors import InvalidInputError
 # The model files shipped inside the package (lipauth/assets/).
 LIP_MODEL = "default_model.pt"
 # score-fusion rules for the bundled lip model with the voice and face encoders, made by
-# configs/fusion.yaml; used when asked for (--modalities), not by default (MODEL_CARD.md says why)
+# configs/fusion.yaml; load_model() attaches them to the bundled model: the default decision
 LIP_FUSION = "default_fusion.json"
 SYNC_MODEL = "avsync.pt"
 LIVENESS_MODEL = "liveness.pt"

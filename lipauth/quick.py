@@ -51,7 +51,7 @@ def find(video: str | os.PathLike, folder: str | os.PathLike, *, model=None, ope
             readable = []
             for v in videos:
                 try:
-                    readable.append(verifier.model.clip(v, audio=True, face_chips=verifier.modal.face_chips))
+                    readable.append(verifier.model.clip(v, audio=verifier.modal.needs_audio, face_chips=verifier.modal.face_chips))
                 except LipauthError:
                     continue
             if readable:
