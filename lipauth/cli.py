@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lipauth.errors import InvalidInputError, LipauthError
+from lipauth.errors import InvalidInputError, LipauthError, UnknownUserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Lip-based biometric authentication.")
 
@@ -734,19 +734,51 @@ def challenge_cmd(
     user: Optional[str] = typer.Argument(None, help="The user who must answer it (default: anyone)."),
     store: Optional[str] = StoreOpt,
     ttl: float = typer.Option(120.0, "--ttl", help="Seconds until it expires."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the challenge as JSON."),
 ) -> None:
     """Issue a one-time spoken challenge: a phrase to say on camera, answered with
     `lipauth verify USER VIDEO --challenge ID`."""
     import json
 
+    from lipauth.auth.audit import AuditLog, Origin, audited
     from lipauth.auth.challenges import ChallengeBook
 
-    c = ChallengeBook(_store(store)).issue(user, ttl_s=ttl)
+    opened = _store(store)
+    with audited(AuditLog(opened), "challenge", user, Origin(_cli_client()), None) as rec:
+        c = ChallengeBook(opened).issue(user, ttl_s=ttl)
+        rec.done("issued", challenge_id=c.challenge_id)
     if as_json:
         print(json.dumps(c.to_dict()))
     else:
         console.print(f"say: [bold]{c.phrase}[/bold]\nchallenge id: {c.challenge_id} (expires {c.to_dict()['expires_at']})", highlight=False)
+
+
+@app.command("enrol-token")
+@handle_errors
+def enrol_token_cmd(
+    user: str = typer.Argument(..., help="The user the token lets the login page enrol."),
+    store: Optional[str] = StoreOpt,
+    mode: str = typer.Option("new", "--mode", help="new (the user must not be enrolled), replace, or add clips."),
+    ttl: float = typer.Option(900.0, "--ttl", help="Seconds until it expires."),
+    as_json: bool = typer.Option(False, "--json", help="Print the token as JSON."),
+) -> None:
+    """Issue a one-time token with which the login page enrols USER (the page never holds
+    the service's API key). Give it to the person; only its hash is stored."""
+    import json
+
+    from lipauth.auth.audit import AuditLog, Origin, audited
+    from lipauth.auth.tokens import TokenBook
+
+    opened = _store(store)
+    with audited(AuditLog(opened), "token", user, Origin(_cli_client()), None) as rec:
+        if mode == "new":
+            opened.refuse_enrolled(user)
+        t = TokenBook(opened).issue("enrol", user, ttl_s=ttl, mode=mode)
+        rec.done("issued", scope="enrol", mode=mode)
+    if as_json:
+        print(json.dumps(t.to_dict()))
+    else:
+        console.print(f"enrol token for {user!r} ({mode}, expires {t.to_dict()['expires_at']}):\n{t.token}", highlight=False)
 
 
 users_app = typer.Typer(help="List, unlock or delete enrolled users.", no_args_is_help=True)
@@ -772,11 +804,17 @@ def users_list(store: Optional[str] = StoreOpt, as_json: bool = typer.Option(Fal
 
 @users_app.command("unlock")
 @handle_errors
-def users_unlock(user: str = typer.Argument(...), store: Optional[str] = StoreOpt) -> None:
-    """Clear a user's failed attempts and end their cool-down."""
+def users_unlock(user: str = typer.Argument(..., help="The enrolled user to unlock."), store: Optional[str] = StoreOpt) -> None:
+    """Clear a user's failed attempts and end their cool-down (an audit row says who did)."""
     from lipauth.auth.attempts import AttemptLimiter
+    from lipauth.auth.audit import AuditLog, Origin, audited
 
-    had = AttemptLimiter(_store(store)).clear(user)
+    opened = _store(store)
+    with audited(AuditLog(opened), "unlock", user, Origin(_cli_client()), None) as rec:
+        if user not in opened:
+            raise UnknownUserError(f"no user {user!r} is enrolled")
+        had = AttemptLimiter(opened).clear(user)
+        rec.done("unlocked" if had else "nothing_to_clear")
     console.print(f"cleared the failed attempts of {user!r}" if had else f"{user!r} had no failed attempts", highlight=False)
 
 
@@ -797,7 +835,7 @@ def users_delete(user: str = typer.Argument(...), store: Optional[str] = StoreOp
 def audit(
     store: Optional[str] = StoreOpt,
     user: Optional[str] = typer.Option(None, "--user", help="Only this claimed user."),
-    event: Optional[str] = typer.Option(None, "--event", help="Only enrol (or enroll), verify, identify or delete."),
+    event: Optional[str] = typer.Option(None, "--event", help="Only enrol (or enroll), verify, identify, delete, challenge, token or unlock."),
     outcome: Optional[str] = typer.Option(None, "--outcome", help="Only this outcome: accepted, rejected, enrolled, ..., or an error code such as too_many_attempts."),
     since: Optional[str] = typer.Option(None, "--since", help="Only from this time on (ISO 8601, UTC unless it says: 2026-11-28 or 2026-11-28T14:00)."),
     limit: int = typer.Option(50, "--limit", min=1, max=100000, help="At most this many rows, newest first."),
@@ -859,19 +897,22 @@ def serve(
     wait: float = typer.Option(60.0, "--wait", help="Seconds a heavy request may wait for its turn before it gets 503."),
     timeout: float = typer.Option(120.0, "--timeout", min=0.0, help="Seconds from a heavy request's arrival to its answer; past them it gets 503 (timed_out). 0: no deadline."),
     modalities: Optional[str] = ModalitiesOpt,
+    allowed_origin: Optional[list[str]] = typer.Option(None, "--allowed-origin", help="Another site whose pages may call the service (e.g. https://login.example.com); repeatable. Other origins are refused."),
+    login_rate: str = typer.Option("10/minute", "--login-rate", help="Logins one client address may start on the public endpoint (e.g. 10/minute)."),
 ) -> None:
-    """Run the REST service (API key from LIPAUTH_API_KEY; docs at /docs)."""
+    """Run the REST service (API key from LIPAUTH_API_KEY; docs at /docs; the login page at /)."""
     import os
 
     import uvicorn
 
-    from lipauth.service.app import create_app
+    from lipauth.service.app import create_app, login_rate_limit
 
     api_key = os.environ.get("LIPAUTH_API_KEY", "")
     if not api_key:
         raise InvalidInputError("the service needs an API key (set LIPAUTH_API_KEY)")
+    login_rate_limit(login_rate)
     # the service enrols users, so it may create the store, as `enroll` does
-    app_ = create_app(_verifier(store, model, operating_point, scoring, create=True, attempts=(max_failures, cooldown), modalities=modalities), api_key=api_key, max_waiting=max_waiting, wait_s=wait, timeout_s=timeout or None, max_upload_bytes=int(max_upload_mb * (1 << 20)), require_challenge=require_challenge)
+    app_ = create_app(_verifier(store, model, operating_point, scoring, create=True, attempts=(max_failures, cooldown), modalities=modalities), api_key=api_key, max_waiting=max_waiting, wait_s=wait, timeout_s=timeout or None, max_upload_bytes=int(max_upload_mb * (1 << 20)), require_challenge=require_challenge, allowed_origins=tuple(allowed_origin or ()), login_rate=login_rate)
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 

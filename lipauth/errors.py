@@ -117,6 +117,23 @@ class ChallengeError(LipauthError):
     code = "challenge_refused"
 
 
+class TokenError(LipauthError):
+    """A page's token (lipauth.auth.tokens) is missing, unknown, of another scope, used or
+    expired."""
+
+    code = "token_refused"
+
+
+class RateLimitedError(LipauthError):
+    """Too many requests from one client to a public endpoint; try again later."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class StoreExistsError(StoreError):
     """Enrolment would overwrite an enrolled user; ask to replace or add explicitly."""
 

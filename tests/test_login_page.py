@@ -1,7 +1,10 @@
 """The login page end to end in a real browser: headless Chromium (Debian's) with its fake
 camera and microphone playing a real GRID recording, the page's MediaRecorder making WebM,
-uploads to the running service, and the decision shown with its checks."""
+uploads to the running service, and the decision shown with its checks. The page holds no API
+key: it enrols with a one-time code an operator issued and logs in with the token the public
+login endpoint hands out with its challenge."""
 
+import httpx
 import pytest
 
 from lipauth.pad import challenge_phrases as phrases
@@ -10,6 +13,7 @@ from tests.support.server import serving
 
 KEY = "page-test-key"
 CLIP = "grid-s2/video/bbaf2a.mpg"
+COUNTDOWN, SECONDS = 3, 4  # page.js
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +22,10 @@ def browser(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("browser")
     try:
-        y4m, wav = fake_capture_files(need(CLIP), tmp)
+        # The page shows the preview for COUNTDOWN s, then records SECONDS s; the file plays
+        # from when the camera turns on and loops, so its sentence starts as a recording does.
+        # The clip is 71 frames at 25 fps.
+        y4m, wav = fake_capture_files(need(CLIP), tmp, lead_s=COUNTDOWN, tail_s=SECONDS - 71 / 25)
         driver = headless_chromium(y4m, wav, tmp)
     except BrowserUnavailable as exc:
         pytest.skip(str(exc))
@@ -57,13 +64,18 @@ def _checks(driver) -> dict[str, str]:
 def test_enrol_then_log_in_by_saying_the_phrase(browser, service, monkeypatch, tmp_path):
     url, verifier = service
     d = browser
+    issued = httpx.post(f"{url}v1/users/grid-s2/enrol-token", headers={"X-API-Key": KEY})  # the operator's step
+    assert issued.status_code == 201, issued.text
     d.get(url)
-    d.find_element("id", "api-key").send_keys(KEY)
-    d.find_element("id", "user").send_keys("grid-s2")
+    assert not d.find_elements("id", "api-key") and KEY not in d.page_source
+    d.find_element("id", "enrol-token").send_keys(issued.json()["token"])
     d.find_element("id", "enrol-button").click()
+    _wait_for(d, lambda d: d.find_element("id", "preview").get_property("srcObject") is not None)  # the preview is on
+    _wait_for(d, lambda d: d.find_element("id", "countdown").is_displayed(), timeout=10)  # before the first recording
     _wait_for(d, lambda d: _status(d).startswith(("enrolled", "4", "5")) or "error" in d.find_element("id", "status").get_attribute("class"))
     assert _status(d) == "enrolled grid-s2 from 3 clips", _status(d)
     assert verifier.store.get("grid-s2").embeddings.shape[0] == 3
+    assert d.find_element("id", "user").get_attribute("value") == "grid-s2"
 
     # The fake camera says the GRID sentence of its file; the server draws exactly that phrase.
     said = phrases.phrase_of_grid_file(CLIP)
@@ -72,8 +84,13 @@ def test_enrol_then_log_in_by_saying_the_phrase(browser, service, monkeypatch, t
     _wait_for(d, lambda d: d.find_element("id", "phrase").is_displayed())
     assert d.find_element("id", "phrase").text == f"“{said}”"
     d.find_element("id", "login-button").click()
+    _wait_for(d, lambda d: "speaking" in d.find_element("id", "phrase").get_attribute("class"), timeout=15)  # the phrase stays up while recording
+    assert d.find_element("id", "phrase").is_displayed()
     _wait_for(d, lambda d: d.find_element("id", "result").is_displayed() or "error" in d.find_element("id", "status").get_attribute("class"))
     d.save_screenshot(str(tmp_path / "answered.png"))
+    # the decision and its checks are on screen without scrolling
+    bottom = d.execute_script("return document.getElementById('checks').getBoundingClientRect().bottom")
+    assert bottom <= d.execute_script("return window.innerHeight"), bottom
     checks = _checks(d)
     assert checks["identity"] == "passed" and checks["spoken_phrase"] == "passed", (_status(d), checks)
     assert set(checks) == {"identity", "av_sync", "face_liveness", "motion", "spoken_phrase"}
@@ -93,6 +110,8 @@ def test_enrol_then_log_in_by_saying_the_phrase(browser, service, monkeypatch, t
     _wait_for(d, lambda d: d.find_element("id", "result").is_displayed() or "error" in d.find_element("id", "status").get_attribute("class"))
     assert d.find_element("id", "verdict").text == "Rejected"
     assert _checks(d)["spoken_phrase"] == "failed", (_status(d), _checks(d))
+    errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors  # no console errors on the whole walk
 
 
 def test_api_docs_work_offline(browser, service):

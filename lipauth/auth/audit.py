@@ -1,4 +1,5 @@
-"""The audit trail: one row per enrol, verify, identify and delete, in the store's database
+"""The audit trail: one row per enrol, verify, identify, delete, challenge (issued or
+refused), token issued and unlock, in the store's database
 (SQLite or PostgreSQL alike), append-only. A row says when, what, which user was claimed,
 the outcome (a decision, or the error's code), the scores of the identity check and of
 every presentation-attack check, the model, the client's address and the request's id.
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from lipauth.auth.store import TemplateStore, create_tables
 from lipauth.errors import InvalidInputError
 
-EVENTS = ("enrol", "verify", "identify", "delete")
+EVENTS = ("enrol", "verify", "identify", "delete", "challenge", "token", "unlock")
 SPELLINGS = {"enroll": "enrol"}  # American spelling, the CLI's command name
 
 

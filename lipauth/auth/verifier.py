@@ -16,7 +16,7 @@ from lipauth.auth.templates import Template
 from lipauth.clip import LipClip
 from lipauth.auth.attempts import AttemptLimiter
 from lipauth.auth.passphrase import hash_passphrase, passphrase_matches
-from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError, PassphraseRequiredError
+from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError, PassphraseRequiredError, UnknownUserError
 from lipauth.pad.checks import Check, PresentationChecks
 from lipauth.scoring.points import check_point_for_modalities, parse_operating_point
 from lipauth.scoring.policy import DecisionPolicy
@@ -355,6 +355,16 @@ class Verifier:
                 ranked.append((f.llr - f.llr_threshold, Decision(user, v.score, v.threshold, f.accepted, f.llr, v.operating_point, llr_threshold=f.llr_threshold, modality_scores=f.scores, left_out=f.left_out, fused=list(f.modalities))))
         ranked.sort(key=lambda mc: -mc[0])
         return [c for _, c in ranked[:k]]
+
+    def unlock(self, user_id: str, *, origin: Origin | None = None) -> bool:
+        """Clear the user's failed attempts (ending a cool-down); whether there were any.
+        UnknownUserError for a user who is not enrolled."""
+        with audited(self.audit, "unlock", user_id, origin or Origin(self.client), None) as rec:
+            if user_id not in self.store:
+                raise UnknownUserError(f"no user {user_id!r} is enrolled")
+            cleared = bool(self.attempts.clear(user_id)) if self.attempts is not None else False
+            rec.done("unlocked" if cleared else "nothing_to_clear")
+        return cleared
 
     def delete(self, user_id: str, *, origin: Origin | None = None) -> None:
         with audited(self.audit, "delete", user_id, origin or Origin(self.client), None) as rec:

@@ -54,6 +54,18 @@ class ChallengeOut(BaseModel):
     expires_at: str = Field(description="ISO 8601, UTC")
 
 
+class LoginOut(ChallengeOut):
+    token: str = Field(description="one-time login token for POST /v1/login/verify (Authorization: Bearer), for this user and this challenge")
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="one-time token, shown only here (only its hash is stored)")
+    scope: str = Field(description="login or enrol")
+    user: str
+    mode: str | None = Field(description="an enrol token's mode: new, replace or add")
+    expires_at: str = Field(description="ISO 8601, UTC")
+
+
 class UserOut(BaseModel):
     user_id: str
     n_clips: int
@@ -68,6 +80,37 @@ class UsersOut(BaseModel):
 class IdentifyOut(BaseModel):
     policy: dict[str, Any]
     candidates: list[DecisionOut] = Field(description="the closest users, best first: each a decision for that user (accepted: a match)")
+
+
+class EmbeddingOut(BaseModel):
+    path: str = Field(description="the upload's name as sent")
+    model_id: str
+    lips: list[float]
+    voice: list[float] | None = Field(default=None, description="GE2E speaker vector; null where there is no speech (absent where the service does not use the voice)")
+    face: list[float] | None = Field(default=None, description="dlib face vector; null where no face was fitted (absent where the service does not use the face)")
+    left_out: dict[str, str] = Field({}, description="modalities that could not run on this video, and why")
+
+
+class UnlockOut(BaseModel):
+    user: str
+    cleared: bool = Field(description="whether the user had failed attempts to clear")
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: float = Field(description="POSIX seconds, UTC")
+    time: str = Field(description="ISO 8601, UTC")
+    event: str
+    user_id: str | None
+    outcome: str
+    details: dict[str, Any]
+    model_id: str | None
+    client: str
+    request_id: str
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntryOut]
 
 
 class HealthOut(BaseModel):

@@ -29,15 +29,20 @@ def chromium_paths() -> tuple[str, str]:
     return browser, driver
 
 
-def fake_capture_files(video: Path, out: Path, tail_s: float = 1.5) -> tuple[Path, Path]:
+def fake_capture_files(video: Path, out: Path, tail_s: float = 1.5, lead_s: float = 0.0) -> tuple[Path, Path]:
     """The video's frames as Y4M and its audio as 16-bit WAV, for Chromium's fake devices,
-    followed by `tail_s` of the last frame and silence (the page records a little longer
-    than a GRID sentence)."""
+    after `lead_s` of the first frame and silence (the page's countdown, while the camera
+    is on and the file plays) and followed by `tail_s` of the clip played backwards and silence (the
+    page records a little longer than a GRID sentence). Chromium loops the files."""
     from lipauth.clip import AUDIO_RATE
     from lipauth.video.decode import decode_video
 
     v = decode_video(video)
-    frames = np.concatenate([v.frames, np.repeat(v.frames[-1:], int(round(tail_s * v.fps)), axis=0)])
+    # the tail plays the clip's last frames back and forth (a person holding still still
+    # moves; a frozen frame is what the motion check looks for in a replayed photo)
+    n_tail = int(round(tail_s * v.fps))
+    swing = np.concatenate([v.frames[::-1], v.frames])
+    frames = np.concatenate([np.repeat(v.frames[:1], int(round(lead_s * v.fps)), axis=0), v.frames, np.resize(swing, (n_tail, *v.frames.shape[1:]))])
     h, w = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
     y4m = out / f"{video.stem}.y4m"
     with av.open(str(y4m), "w", format="yuv4mpegpipe") as container:
@@ -48,7 +53,7 @@ def fake_capture_files(video: Path, out: Path, tail_s: float = 1.5) -> tuple[Pat
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    audio = np.concatenate([v.audio, np.zeros(int(tail_s * AUDIO_RATE), np.int16)])
+    audio = np.concatenate([np.zeros(int(round(lead_s * v.fps)) * AUDIO_RATE // int(round(v.fps)), np.int16), v.audio, np.zeros(int(tail_s * AUDIO_RATE), np.int16)])
     wav = out / f"{video.stem}.wav"
     with wave.open(str(wav), "wb") as fh:
         fh.setnchannels(1)
@@ -65,6 +70,7 @@ def headless_chromium(y4m: Path, wav: Path, downloads: Path):
     browser, driver = chromium_paths()
     options = webdriver.ChromeOptions()
     options.binary_location = browser
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console, for the tests
     for flag in (
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
         # this machine's network is closed: no background connections, no component updates
