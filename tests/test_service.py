@@ -185,6 +185,60 @@ def test_challenges_users_and_conflicts_over_http(server):
     assert r.status_code == 403 and r.json()["error"] == "challenge_refused" and "already used" in r.json()["detail"]
 
 
+def test_compare_embed_unlock_and_audit_over_http_match_the_cli(server, tmp_path):
+    """REST parity with the CLI, under the API key: compare, embed, users unlock, audit; the
+    same decision has the same field names from the CLI's JSON and from HTTP."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from lipauth.auth.compare import compare
+    from lipauth.cli import app
+
+    url, verifier, _ = server
+    h = {"X-API-Key": KEY}
+    s2 = sorted(need("grid-s2/video").glob("*.mpg"))
+    s1 = sorted(need("grid-s1/video").glob("*.mpg"))
+    r = httpx.post(f"{url}/v1/compare", files=[_files([s2[0]], "a")[0], _files([s2[1]], "b")[0]], headers=h, timeout=120)
+    assert r.status_code == 200, r.text
+    want = compare(verifier.model, s2[0], s2[1], modalities=verifier.modal.modalities)
+    got = r.json()
+    assert got["accepted"] is want.accepted is True and got["llr"] == pytest.approx(want.llr, abs=1e-3)
+    assert (got["user"], got["probe"]) == (s2[0].name, s2[1].name)
+    cli = CliRunner().invoke(app, ["compare", str(s2[0]), str(s1[0]), "--json"])
+    assert cli.exit_code == 1, cli.output  # different people
+    assert json.loads(cli.output).keys() == got.keys()
+    r = httpx.post(f"{url}/v1/compare", files=[_files([s2[0]], "a")[0], _files([s1[0]], "b")[0]], headers=h, timeout=120)
+    assert r.json()["accepted"] is False
+    assert httpx.post(f"{url}/v1/compare", files=_files([s2[0]], "a"), headers=h).status_code == 400  # b missing
+
+    r = httpx.post(f"{url}/v1/embed", files=_files([s2[2]], "video"), headers=h, timeout=60)
+    assert r.status_code == 200, r.text
+    e = r.json()
+    lips = verifier.model.embed(s2[2])
+    assert np.allclose(e["lips"], lips, atol=1e-4) and e["model_id"] == verifier.model.id
+    assert len(e["voice"]) == 256 and len(e["face"]) == 128 and e["left_out"] == {}
+
+    r = httpx.post(f"{url}/v1/users/nobody/unlock", headers=h)
+    assert r.status_code == 404
+    assert httpx.post(f"{url}/v1/users/s2/unlock").status_code == 401
+    verifier.enroll("locked", s2[:2], mode="replace")
+    for _ in range(verifier.attempts.policy.max_failures):
+        verifier.attempts.record("locked", False)
+    assert httpx.post(f"{url}/v1/users/locked/verify", files=_files([s2[4]], "video"), headers=h, timeout=60).status_code == 429
+    r = httpx.post(f"{url}/v1/users/locked/unlock", headers=h)
+    assert r.status_code == 200 and r.json() == {"user": "locked", "cleared": True}
+    assert httpx.post(f"{url}/v1/users/locked/verify", files=_files([s2[4]], "video"), headers=h, timeout=60).status_code == 200
+
+    r = httpx.get(f"{url}/v1/audit", params={"user": "locked", "limit": 10}, headers=h)
+    assert r.status_code == 200
+    rows = r.json()["entries"]
+    assert [x["event"] for x in rows[:2]] == ["verify", "unlock"] and rows[1]["outcome"] == "unlocked"
+    assert rows[2]["outcome"] == "too_many_attempts"
+    assert httpx.get(f"{url}/v1/audit", params={"event": "bogus"}, headers=h).status_code == 422
+    assert httpx.get(f"{url}/v1/audit", params={"event": "enroll", "limit": 1}, headers=h).json()["entries"][0]["event"] == "enrol"
+
+
 def test_a_service_that_requires_challenges_refuses_plain_verifies(server):
     from fastapi.testclient import TestClient
 
