@@ -30,9 +30,14 @@ def default_model_path() -> Path:
 class LipModel:
     """A trained embedder plus the video pipeline that makes its input."""
 
-    def __init__(self, embedder: LipEmbedder, model_id: str, pipeline: LipPipeline | None = None) -> None:
+    def __init__(self, embedder: LipEmbedder, model_id: str, pipeline: LipPipeline | None = None, *, also_known_as: tuple[str, ...] = ()) -> None:
+        """model_id: what templates made with this model are stamped with (load_model: the
+        embedder's identity, which recalibration does not change); also_known_as: older ids
+        of the same network (the model file's digest, which templates enrolled before
+        lipauth 0.x carry), whose templates it still verifies."""
         self.embedder = embedder
         self.id = model_id
+        self.ids = frozenset((model_id, *also_known_as))
         self._pipeline = pipeline
 
     @property
@@ -69,4 +74,4 @@ def load_model(path: str | os.PathLike | None = None) -> LipModel:
     rules = bundled(LIP_FUSION)
     if path == default_model_path() and embedder.fusion is None and rules.is_file():
         embedder.fusion = json.loads(rules.read_text())
-    return LipModel(embedder, model_id=artifact_id(path))
+    return LipModel(embedder, model_id=embedder.identity(), also_known_as=(artifact_id(path),))

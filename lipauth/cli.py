@@ -637,10 +637,19 @@ def calibrate(
         table.add_row(f"{k} (raw)", _fmt(r.before.get(k)), _fmt(r.after.get(k)))
         table.add_row(f"{k} (normalised)", _fmt((r.before.get("normalised") or {}).get(k)), _fmt((r.after.get("normalised") or {}).get(k)))
     console.print(table)
+    if r.fused is not None:
+        f = r.fused
+        table = Table(title=f"the fused decision ({' + '.join(f['modalities'])}): LLR thresholds refitted on the same clip pairs")
+        for col in ("operating point", "before", "after"):
+            table.add_column(col)
+        for k in ("eer", "fmr_1pct", "fmr_0.1pct"):
+            table.add_row(k, _fmt(f["before"].get(k)), _fmt(f["after"].get(k)))
+            table.add_row(f"{k} (this user's own level +)", _fmt(f["normalised_before"].get(k)), _fmt(f["normalised_after"].get(k)))
+        console.print(table)
     for point, needed in (("fmr_1pct", 100), ("fmr_0.1pct", 1000)):
         if r.n_impostor < needed:
             console.print(f"[yellow]note[/yellow] {point} rests on {r.n_impostor} impostor pairs (it needs {needed} or more to be measured): here it is the highest impostor score", highlight=False)
-    console.print(f"written {r.out}; use it with --model {r.out}", highlight=False)
+    console.print(f"written {r.out}; use it with --model {r.out} (the same network: users enrolled before verify with it)", highlight=False)
 
 
 def _fmt(x) -> str:

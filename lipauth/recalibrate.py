@@ -33,14 +33,27 @@ class Recalibration:
     before: dict  # verify_thresholds before / after
     after: dict
     failures: dict[str, str] = field(default_factory=dict)
+    # the fused decision's rule (every modality): modalities, and its thresholds and
+    # normalised thresholds before / after; None where the model fuses nothing
+    fused: dict | None = None
 
 
 def recalibrate(model: LipModel, data: str | os.PathLike, out: str | os.PathLike, *, corpus: str = "folder", on_progress: Callable[[int, int], None] | None = None) -> Recalibration:
+    """Thresholds and calibration refitted on the recordings of `data`, written to `out`
+    with the same network, so that users enrolled with `model` verify with the new file
+    (LipEmbedder.identity). A model with score-fusion rules (the bundled one) has their
+    thresholds refitted too, on the same recordings' voices and faces: the fused decision is
+    the one verify makes."""
+    from lipauth.auth.modalities import ModalityScorer
+    from lipauth.scoring.fusion import ScoreFusion, refit_thresholds
+
     items = get_corpus(corpus).items(Path(data))
+    modal = ModalityScorer(None, model.embedder.fusion)
+    fusing = isinstance(modal.fusion, ScoreFusion)
     clips, failures = [], {}
     for i, item in enumerate(items, 1):
         try:
-            clips.append(model.pipeline.process(item.path, item.meta))
+            clips.append(model.pipeline.process(item.path, item.meta, audio=modal.needs_audio, face_chips=modal.face_chips))
         except LipauthError as exc:
             failures[str(item.path)] = f"{exc.code}: {exc}"
         if on_progress:
@@ -60,6 +73,14 @@ def recalibrate(model: LipModel, data: str | os.PathLike, out: str | os.PathLike
         verify["scoring"] = old["scoring"]  # keep the model's recommendation where it still applies
     trials = make_trials([c.meta for c in clips], "text_independent")
     info = {**model.embedder.info, "recalibrated": {"from_model": model.id, "data": str(data), "people": len(usable), "clips": len(clips)}}
-    embedder = dataclasses.replace(model.embedder, thresholds=thresholds, calibration=calibration, verify_thresholds=verify, info=info)
+    fusion, fused = model.embedder.fusion, None
+    if fusing:
+        vectors = [(c.meta.speaker, {"lips": e, **modal.vectors(c)[0]}) for c, e in zip(clips, emb)]
+        new = refit_thresholds(modal.fusion, vectors)
+        full = tuple(m for m in modal.fusion.modalities)
+        was, now = modal.fusion.rule_for(full), new.rule_for(full)
+        fusion = {**fusion, **new.to_dict()}
+        fused = {"modalities": full, "before": dict(was.thresholds), "after": dict(now.thresholds), "normalised_before": dict(was.normalised), "normalised_after": dict(now.normalised)}
+    embedder = dataclasses.replace(model.embedder, thresholds=thresholds, calibration=calibration, verify_thresholds=verify, info=info, fusion=fusion)
     path = embedder.save(out)
-    return Recalibration(path, len(usable), len(clips), int(trials.genuine.sum()), int((~trials.genuine).sum()), dict(old), verify, failures)
+    return Recalibration(path, len(usable), len(clips), int(trials.genuine.sum()), int((~trials.genuine).sum()), dict(old), verify, failures, fused)

@@ -130,6 +130,7 @@ def test_calibrate_refits_thresholds_on_the_users_recordings(model, tmp_path, li
     from lipauth.api import load_model
     from lipauth.corpora.base import get_corpus
     from lipauth.scoring.calibration import calibrate_verification
+    from lipauth.scoring.fusion import ScoreFusion
 
     data = tmp_path / "mine"
     for person, folder, pattern in (("s1", "grid-s1/video", "*.mpg"), ("s2", "grid-s2/video", "*.mpg"), ("c1001", "crema-d-sample", "*.flv")):
@@ -140,6 +141,7 @@ def test_calibrate_refits_thresholds_on_the_users_recordings(model, tmp_path, li
     res = runner.invoke(app, ["calibrate", str(data), "--out", str(out), "--model", str(lip_model_file)])
     assert res.exit_code == 0, res.output
     assert "3 people, 9 clips (9 genuine / 27 impostor clip pairs)" in res.output and "fmr_1pct rests on 27 impostor pairs" in res.output
+    calibrated = res.output
     new = load_model(out)
     clips = [model.pipeline.process(i.path, i.meta) for i in get_corpus("folder").items(data)]
     emb = model.embedder.embed_clips(clips)
@@ -149,8 +151,21 @@ def test_calibrate_refits_thresholds_on_the_users_recordings(model, tmp_path, li
     assert new.embedder.verify_thresholds["scoring"] == model.embedder.verify_thresholds["scoring"]
     np.testing.assert_allclose(new.embedder.embed_clips(clips[:2]), emb[:2], atol=1e-6)  # same network
     assert new.embedder.info["recalibrated"]["from_model"] == model.id
+    # the same network keeps its users: one enrolled with the old file verifies with the new
+    assert new.id == model.id and new.ids >= {model.id}
+    db = str(tmp_path / "t.db")
+    s2 = sorted(need("grid-s2/video").glob("*.mpg"))
+    assert runner.invoke(app, ["enroll", "s2", *map(str, s2[3:6]), "--store", db, "--model", str(lip_model_file)]).exit_code == 0
+    res = runner.invoke(app, ["verify", "s2", str(s2[7]), "--store", db, "--model", str(out), "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["accepted"] is True, res.output
+    # the fused decision's thresholds are refitted on the same recordings
+    assert "the fused decision (lips + voice + face)" in calibrated
+    old_rule = ScoreFusion.from_dict(model.embedder.fusion).rule_for(("lips", "voice", "face"))
+    new_rule = ScoreFusion.from_dict(new.embedder.fusion).rule_for(("lips", "voice", "face"))
+    assert new_rule.weights == old_rule.weights and new_rule.thresholds != old_rule.thresholds
     res = runner.invoke(app, ["calibrate", str(data), "--out", str(out), "--model", str(lip_model_file)])
     assert res.exit_code == 2 and "exists" in res.output
+
 
 
 def test_calibrate_needs_two_people(tmp_path, lip_model_file):

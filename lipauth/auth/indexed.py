@@ -15,12 +15,13 @@ from lipauth.scoring.templates import self_similarity, template_vector
 
 
 class IndexedTemplates:
-    def __init__(self, store: TemplateStore, model_id: str, **index_options) -> None:
-        self.store, self.model_id = store, model_id
+    def __init__(self, store: TemplateStore, model_ids: str | frozenset[str], **index_options) -> None:
+        """model_ids: the model's id, or every id its templates may carry (LipModel.ids)."""
+        self.store, self.model_ids = store, frozenset([model_ids]) if isinstance(model_ids, str) else frozenset(model_ids)
         self.index = NearestTemplates(**index_options)
         self._by_digest: dict[str, str] = {}  # how the change log names each indexed user once deleted
         self.seq = store.change_seq()  # read first: a change made while loading is applied again
-        templates = [t for t in store.templates() if t.model_id == model_id]
+        templates = [t for t in store.templates() if t.model_id in self.model_ids]
         if templates:
             self.index.upsert_many([t.user_id for t in templates], np.stack([template_vector(t.embeddings) for t in templates]), [self_similarity(t.embeddings) for t in templates])
             self._by_digest = {store.user_digest(t.user_id): t.user_id for t in templates}
@@ -38,7 +39,7 @@ class IndexedTemplates:
             except UnknownUserError:  # deleted since: its digest came above, or comes next time
                 self.index.remove(user)
                 continue
-            if t.model_id == self.model_id:
+            if t.model_id in self.model_ids:
                 self.index.upsert(user, template_vector(t.embeddings), self_similarity(t.embeddings))
                 self._by_digest[self.store.user_digest(user)] = user
             else:

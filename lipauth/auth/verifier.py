@@ -309,7 +309,7 @@ class Verifier:
         are picked up from the store's change log at each search."""
         from lipauth.auth.indexed import IndexedTemplates
 
-        self.index = IndexedTemplates(self.store, self.model.id, **index_options)
+        self.index = IndexedTemplates(self.store, self.model.ids, **index_options)
         return self.index
 
     def _identify(self, video, k: int) -> list[Decision]:
@@ -323,7 +323,7 @@ class Verifier:
             verdicts = [(u, self.policy.decide_score(c, own)) for u, c, own in near]
             verdicts.sort(key=lambda uv: -(uv[1].score - uv[1].threshold))
             return [_candidate(u, v) for u, v in verdicts[:k]]
-        templates = [t for t in self.store.templates() if t.model_id == self.model.id]
+        templates = [t for t in self.store.templates() if t.model_id in self.model.ids]
         if not templates:
             return []
         probe = self.model.embed(video)
@@ -341,7 +341,7 @@ class Verifier:
             shortlist = [(u, self.policy.decide_score(c, own)) for u, c, own in self.index.nearest(probe, max(k, CANDIDATE_POOL))]
             templates = {u: self.store.get(u) for u, _ in shortlist}
         else:
-            templates = {t.user_id: t for t in self.store.templates() if t.model_id == self.model.id}
+            templates = {t.user_id: t for t in self.store.templates() if t.model_id in self.model.ids}
             shortlist = [(u, self.policy.decide(t.embeddings, probe)) for u, t in templates.items()]
         vectors, left_out = self.modal.vectors(clip)
         vectors["lips"] = probe
@@ -372,7 +372,7 @@ class Verifier:
             rec.done("deleted")
 
     def _check_model(self, template: Template) -> None:
-        if template.model_id != self.model.id:
+        if template.model_id not in self.model.ids:
             raise InvalidInputError(f"user {template.user_id!r} was enrolled with another model ({template.model_id}); enrol again with this one ({self.model.id})")
 
 

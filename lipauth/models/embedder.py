@@ -13,6 +13,8 @@ model.pt is self-contained (loaded with torch.load(weights_only=True), no pickle
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +110,19 @@ class LipEmbedder:
             raise InvalidInputError(f"clip {clip.meta.clip_id} has no audio; this model's voice branch needs it")
 
     # -- file ------------------------------------------------------------------------------
+    def identity(self) -> str:
+        """16 hex digits naming what makes this model's embeddings: the network, its
+        weights, the preprocessing and the back-end whitening. Thresholds, calibration and
+        fusion rules are left out, so a recalibrated copy keeps its enrolled users."""
+        h = hashlib.sha256()
+        spec = {"model": [self.model_name, self.model_config], "crop": vars(self.crop), "backend": self.backend, "length": self.length, "normalize": self.normalize,
+                "whitening": self.backend_scoring.to_dict() if self.backend_scoring is not None else None}  # fmt: skip
+        h.update(json.dumps(spec, sort_keys=True, default=_plain).encode())
+        for name, tensor in sorted(self.model.state_dict().items()):
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
+
     def save(self, path: str | os.PathLike) -> Path:
         payload = {
             "format": FORMAT,
@@ -147,3 +162,8 @@ class LipEmbedder:
             info=payload.get("info") or {},
             fusion=payload.get("fusion"),
         )
+
+
+def _plain(x):
+    """JSON for the identity's arrays and NumPy numbers."""
+    return x.tolist() if hasattr(x, "tolist") else str(x)

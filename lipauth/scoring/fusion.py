@@ -191,6 +191,36 @@ def fit_normalised(fusion: ScoreFusion, clips: list[tuple[str, dict[str, np.ndar
     return len(owners)
 
 
+def refit_thresholds(fusion: ScoreFusion, clips: list[tuple[str, dict[str, np.ndarray]]], draws: int = 10, seed: int = 0) -> ScoreFusion:
+    """The same rules (their calibration: weights and bias) with thresholds refitted on
+    other recordings (lipauth calibrate): each rule's `thresholds` on the LLRs of every clip
+    pair of `clips` that holds its modalities, as the recipe fits them, and its `normalised`
+    thresholds on templates of as many clips as every person allows while keeping a probe
+    (fit_normalised; left as they were where that is fewer than 2). clips: (person,
+    modality -> vector), the lips among them. InvalidInputError where no rule can be
+    refitted (no clip pair with a voice or a face, or no genuine or impostor pair)."""
+    rules, refitted = [], 0
+    for key, rule in fusion.rules.items():
+        have = [(p, v) for p, v in clips if all(m in v for m in key)]
+        llr, genuine = [], []
+        for (pa, va), (pb, vb) in itertools.combinations(have, 2):
+            llr.append(rule.llr({m: float(va[m] @ vb[m]) for m in key}))
+            genuine.append(pa == pb)
+        genuine_a = np.array(genuine, bool)
+        if not genuine_a.any() or genuine_a.all():
+            rules.append(rule)
+            continue
+        rules.append(FusionRule(rule.modalities, rule.weights, rule.bias, llr_thresholds(np.array(llr), genuine_a), rule.normalised))
+        refitted += 1
+    if not refitted:
+        raise InvalidInputError("no fusion rule could be refitted: the recordings need genuine and impostor clip pairs with a voice or a face")
+    out = ScoreFusion(rules, fusion.source + " (thresholds refitted)")
+    counts = [sum(p == q for q, _ in clips) for p in {p for p, _ in clips}]
+    if min(counts) >= 3:  # a template of 2 or more clips and a probe left for every person
+        fit_normalised(out, [(p, v) for p, v in clips if all(m in v for m in MODALITIES if m in out.modalities)], template_size=min(3, min(counts) - 1), draws=draws, seed=seed)
+    return out
+
+
 def llr_thresholds(llr: np.ndarray, genuine: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
     """The LLR each operating point asks of a probe, from validation trials' LLRs."""
     # a lower false-match rate never takes a lower threshold (where the validation trials
