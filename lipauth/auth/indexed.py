@@ -11,7 +11,7 @@ import numpy as np
 from lipauth.auth.store import TemplateStore
 from lipauth.errors import UnknownUserError
 from lipauth.scoring.nearest import NearestTemplates
-from lipauth.scoring.templates import self_similarity, template_vector
+from lipauth.scoring.templates import self_similarity, template_vector, template_vectors
 
 
 class IndexedTemplates:
@@ -21,10 +21,16 @@ class IndexedTemplates:
         self.index = NearestTemplates(**index_options)
         self._by_digest: dict[str, str] = {}  # how the change log names each indexed user once deleted
         self.seq = store.change_seq()  # read first: a change made while loading is applied again
-        templates = [t for t in store.templates() if t.model_id in self.model_ids]
-        if templates:
-            self.index.upsert_many([t.user_id for t in templates], np.stack([template_vector(t.embeddings) for t in templates]), [self_similarity(t.embeddings) for t in templates])
-            self._by_digest = {store.user_digest(t.user_id): t.user_id for t in templates}
+        users, vectors, owns = [], [], []
+        for batch in store.iter_templates():
+            mine = [t for t in batch if t.model_id in self.model_ids]
+            v, o = template_vectors([t.embeddings for t in mine])
+            users += [t.user_id for t in mine]
+            vectors.append(v)
+            owns += o
+        if users:
+            self.index.upsert_many(users, np.concatenate([v for v in vectors if len(v)]), owns)
+            self._by_digest = {store.user_digest(u): u for u in users}
 
     def refresh(self) -> int:
         """Apply the store's changes since the last refresh; how many users they touched."""

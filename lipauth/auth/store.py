@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
@@ -214,9 +215,15 @@ class TemplateStore:
         return [dict(r._mapping) for r in rows]
 
     def templates(self) -> list[Template]:
+        return [t for batch in self.iter_templates() for t in batch]
+
+    def iter_templates(self, batch: int = 10_000) -> Iterator[list[Template]]:
+        """Every template, `batch` at a time, streamed from the database (a store of 10^6
+        users is never held as encrypted rows and templates at once)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(users_table.c.user_id, users_table.c.payload)).all()
-        return [Template.from_bytes(r.user_id, self.cipher.decrypt(r.payload)) for r in rows]
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(sa.select(users_table.c.user_id, users_table.c.payload))
+            for rows in result.partitions(batch):
+                yield [Template.from_bytes(r.user_id, self.cipher.decrypt(r.payload)) for r in rows]
 
     def __contains__(self, user_id: str) -> bool:
         with self.engine.connect() as conn:
