@@ -683,7 +683,7 @@ def _fail(exc: LipauthError, as_json: bool, **context):
     import json
 
     if as_json:
-        print(json.dumps({**context, "error": exc.code, "message": str(exc)}))
+        print(json.dumps({**context, "error": exc.code, "detail": str(exc)}))
     else:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_ERROR) from None
@@ -961,7 +961,7 @@ def demo(
     for label, d, who in (("genuine attempt", r["genuine"], r["claimed"]), ("impostor attempt", r["impostor"], r["impostor_speaker"])):
         verdict = "[green]accepted[/green]" if d.accepted else "[red]rejected[/red]"
         table.add_row(label, f"{who} claims {r['claimed']}: score {d.score:.3f} vs threshold {d.threshold:.3f} → {verdict}")
-    table.add_row("pictures", f"{out / 'eval' / 'det.png'}, {out / 'eval' / 'hist.png'}")
+    table.add_row("pictures", f"{r['out'] / 'eval' / 'det.png'}, {r['out'] / 'eval' / 'hist.png'}")
     console.print(table)
 
 

@@ -46,6 +46,7 @@ def run_demo(out: Path, data: Path | None, *, epochs: int, progress) -> dict[str
         source, corpus = data / "avletters", "avletters"
         if not source.is_dir():
             raise CorpusError(f"{source}: not found; --data must hold avletters/ (see ../shared/data)")
+        out = out / "avletters"  # beside the synthetic demo's clips and run, which `make demo` left in out
     progress("preprocess", f"{source} -> {out / 'clips'}")
     pre = preprocess_corpus(source, out / "clips", corpus, PipelineConfig(crop=CROP), workers=2)
     dataset = load_dataset(out / "clips", corpus, CROP)
@@ -58,14 +59,15 @@ def run_demo(out: Path, data: Path | None, *, epochs: int, progress) -> dict[str
     progress("evaluate", f"unseen speakers {', '.join(split.test)} -> {out / 'eval'}")
     test_clips = dataset.of_speakers(split.test)
     metrics = evaluate_clips(model.embedder, test_clips, out / "eval", n_boot=200, title="demo").metrics()
-    progress("enrol", f"{split.test[0]} and {split.test[1]}, 4 clips each")
+    n_enrol = int(model.embedder.verify_thresholds.get("n_enrol", 3))  # as the evaluation's templates (hist.png)
+    progress("enrol", f"{split.test[0]} and {split.test[1]}, {n_enrol} clips each")
     alice, bob = ([c for c in test_clips if c.meta.speaker == s] for s in split.test)
     store_path = out / "templates.db"
     for p in (store_path, store_path.with_suffix(".db.key")):
         p.unlink(missing_ok=True)
     verifier = Verifier(model, TemplateStore(store_path, create=True))
-    verifier.enroll(split.test[0], alice[:4])
-    verifier.enroll(split.test[1], bob[:4])
+    verifier.enroll(split.test[0], alice[:n_enrol])
+    verifier.enroll(split.test[1], bob[:n_enrol])
     genuine = verifier.verify(split.test[0], alice[-1])
     impostor = verifier.verify(split.test[0], bob[-1])
     return {

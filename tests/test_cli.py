@@ -86,6 +86,17 @@ def test_demo_runs_the_whole_story(tmp_path):
     assert (out / "eval" / "det.png").stat().st_size > 10_000 and (out / "run" / "model.pt").exists()
 
 
+@pytest.mark.slow
+def test_demo_on_real_data_after_the_synthetic_demo(tmp_path):
+    """The README's next step after `make demo`: `demo --data` with the same output folder."""
+    out = tmp_path / "demo"
+    assert runner.invoke(app, ["demo", "--out", str(out), "--epochs", "1"]).exit_code == 0
+    res = runner.invoke(app, ["demo", "--out", str(out), "--epochs", "1", "--data", str(need("avletters").parent)])
+    assert res.exit_code == 0, res.output
+    assert (out / "avletters" / "eval" / "det.png").is_file() and (out / "eval" / "det.png").is_file()
+    assert "3 clips each" in res.output  # as many as the evaluation's templates (hist.png's title)
+
+
 def test_demo_with_data_that_has_no_avletters_says_so(tmp_path):
     res = runner.invoke(app, ["demo", "--data", str(tmp_path)])
     assert res.exit_code == 2 and "avletters" in res.output

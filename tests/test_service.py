@@ -239,6 +239,32 @@ def test_compare_embed_unlock_and_audit_over_http_match_the_cli(server, tmp_path
     assert httpx.get(f"{url}/v1/audit", params={"event": "enroll", "limit": 1}, headers=h).json()["entries"][0]["event"] == "enrol"
 
 
+def test_one_error_shape_in_the_service_and_the_cli(server, tmp_path):
+    """Every error, FastAPI's own included, is {"error", "detail"} over HTTP, as in the CLI's JSON."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from lipauth.cli import app
+
+    url, _, _ = server
+    h = {"X-API-Key": KEY}
+    r = httpx.get(f"{url}/v1/no-such-thing", headers=h)
+    assert r.status_code == 404 and r.json() == {"error": "not_found", "detail": "no such endpoint (see /docs)"}
+    r = httpx.get(f"{url}/v1/users/s2/verify", headers=h)
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+    video = sorted(need("grid-s2/video").glob("*.mpg"))[0]
+    r = httpx.post(f"{url}/v1/users/nobody/verify", files=_files([video], "video"), headers=h)
+    db = tmp_path / "t.db"
+    from lipauth.auth.store import TemplateStore
+
+    TemplateStore(db, create=True)
+    cli = CliRunner().invoke(app, ["verify", "nobody", str(video), "--store", str(db), "--json"])
+    assert cli.exit_code == 2
+    from_cli = json.loads(cli.output)
+    assert r.json().keys() <= from_cli.keys() and from_cli["error"] == r.json()["error"] == "unknown_user"
+
+
 def test_a_service_that_requires_challenges_refuses_plain_verifies(server):
     from fastapi.testclient import TestClient
 

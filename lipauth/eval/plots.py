@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-from lipauth.measure.metrics import error_curve
+from lipauth.measure.metrics import eer, error_curve
 
 DET_TICKS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4]
 
@@ -25,10 +25,16 @@ def det_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, title:
     """curves: label -> (scores, genuine). Axes are probit-scaled FMR and FNMR (in %)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.2, 5))
-    clip = lambda r: norm.ppf(np.clip(r, 5e-4, 1 - 5e-4))  # noqa: E731
+    # rates below the axes' lowest tick are drawn on the axis (a perfect separation shows as
+    # a curve along the bottom-left edges, not as nothing)
+    clip = lambda r: norm.ppf(np.clip(r, DET_TICKS[0], 1 - 5e-4))  # noqa: E731
     for label, (scores, genuine) in curves.items():
         c = error_curve(scores, genuine)
-        ax.plot(clip(c.fmr), clip(c.fnmr), label=label)
+        # every curve in the legend is seen: EER and trials in its label, and markers, since
+        # a curve that separates perfectly lies in the plot's corner, under the axes
+        rate = eer(scores, genuine)[0]
+        ax.plot(clip(c.fmr), clip(c.fnmr), marker="o", markersize=3, markevery=max(1, len(c.fmr) // 12), lw=2, zorder=3,
+                label=f"{label} (EER {100 * rate:.1f} %, {int(genuine.sum())} gen. / {int((~genuine).sum())} imp.)")  # fmt: skip
     ticks = norm.ppf(DET_TICKS)
     labels = [f"{100 * t:g}" for t in DET_TICKS]
     ax.set_xticks(ticks, labels)

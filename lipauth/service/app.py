@@ -42,6 +42,7 @@ from typing import Iterator
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from limits import parse as parse_rate
@@ -232,6 +233,14 @@ def create_app(
             return JSONResponse({"error": exc.code, "detail": "the service could not complete the request; its log says why"}, status_code=status)
         headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))} if isinstance(exc, (TooManyAttemptsError, RateLimitedError)) else None
         return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own answers (no such route, a method the route does not take) in the
+        # service's one error shape
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        detail = {404: "no such endpoint (see /docs)", 405: "this endpoint does not take that method (see /docs)"}.get(exc.status_code, str(exc.detail))
+        return JSONResponse({"error": codes.get(exc.status_code, "http_error"), "detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
