@@ -370,3 +370,17 @@ def test_one_clip_enrolment_says_it_is_weak(model, store, clips):
     one = Verifier(model, store).enroll("kate", clips["Kate"][:1])
     assert one.weak and "one clip" in one.weak
     assert Verifier(model, store).enroll("bill", clips["Bill"][:3]).weak is None
+
+
+def test_a_verify_of_a_long_video_uses_its_first_seconds_and_says_so(lip_model_file, tmp_path):
+    from lipauth.api import LipModel, load_model
+    from lipauth.video.pipeline import LipPipeline, PipelineConfig
+
+    bundled = load_model(lip_model_file)
+    cfg = PipelineConfig(backend=bundled.embedder.backend, crop=bundled.embedder.crop, max_seconds=2.0)
+    model = LipModel(bundled.embedder, bundled.id, LipPipeline(cfg))
+    verifier = Verifier(model, TemplateStore(tmp_path / "t.db", create=True), attempts=False, audit=False)
+    videos = sorted(need("grid-s2/video").glob("*.mpg"))
+    verifier.enroll("s2", videos[:2])
+    d = verifier.verify("s2", videos[3])
+    assert any(r.startswith("only the first 2 s of the video were used") for r in d.reasons), d.reasons

@@ -251,6 +251,8 @@ class Verifier:
         v = self.policy.decide(template.embeddings, probe)
         accepted = v.accepted
         reasons = [f"{'lip ' if self.modal.extra else ''}score {v.score:.3f} {'>=' if accepted else '<'} threshold {v.threshold:.3f} ({v.how})"]
+        if clip.extra.get("trimmed_s"):
+            reasons.append(f"only the first {clip.extra['trimmed_s']:g} s of the video were used (the most this pipeline holds)")
         fused = self.modal.decide(v.score, template, clip, self.policy.operating_point, probe, per_user=self.fused_per_user)
         for name, why in fused.left_out.items():
             reasons.append(f"{name} left out: {why}")

@@ -12,7 +12,7 @@ One demux pass serves both streams. Every way a file can fail to decode ends in 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Callable, Sequence
@@ -67,6 +67,7 @@ class DecodedVideo:
     fps: float
     audio: np.ndarray | None  # (N,) int16 at AUDIO_RATE, or None when there is no audio track
     declared_duration: float | None  # seconds, from the container, when it says
+    trimmed: bool = False  # only the first max_seconds were decoded (decode_video(trim=True))
 
     @property
     def n_frames(self) -> int:
@@ -95,9 +96,11 @@ def decode_video(
     max_bytes: int | None = None,
     limits: InputLimits | None = None,
     on_frame: Callable[[np.ndarray | None], None] | None = None,
+    trim: bool = False,
 ) -> DecodedVideo:
     """Decode `path` completely. `max_frames` stops early (and disables the truncation check);
-    a video longer than `max_seconds` raises VideoTooLongError as soon as that is known.
+    a video longer than `max_seconds` raises VideoTooLongError as soon as that is known, or
+    with trim=True is decoded up to max_seconds only (video.trimmed says so).
     `near_fps`: a video at 1.5 times that rate or more keeps every k-th frame, k the whole
     number that brings its rate nearest to `near_fps` (60 fps -> 30, 50 -> 25); the audio is
     kept whole, so it stays aligned by time. `max_pixels`: larger frames are scaled down as
@@ -115,6 +118,10 @@ def decode_video(
     None means the frames so far are void and come again: the header's frame rate was wrong
     and the file is decoded a second time, thinned right."""
     step, fps, declared = _probe(path, near_fps, limits)
+    trimming = bool(trim and max_seconds and (declared is None or declared > max_seconds))
+    if trimming:  # the first max_seconds by the header's rate; a header that lies about it still meets max_seconds below
+        max_frames = min(max_frames or 1 << 62, max(1, int(max_seconds * fps)))
+        max_seconds = max_seconds * 1.5
     if max_bytes:
         seconds = min(s for s in (declared, max_seconds, 3600.0) if s)
         budget = int(max_bytes / (BYTES_PER_PIXEL * max(1.0, seconds * fps / step)))
@@ -125,6 +132,10 @@ def decode_video(
         if on_frame is not None:
             on_frame(None)
         video, _ = _decode(path, audio, max_frames, max_seconds, max_pixels, right, rate=fps, on_frame=on_frame)
+    if trimming and video.n_frames / video.fps >= 0.99 * max_frames / fps:  # it went on past them
+        kept = video.n_frames / video.fps
+        wave = video.audio[: int(round(kept * AUDIO_RATE))] if video.audio is not None else None
+        video = replace(video, audio=wave, trimmed=True)
     return video
 
 

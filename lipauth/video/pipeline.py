@@ -38,7 +38,8 @@ class PipelineConfig:
     min_frames: int = 10  # fewer than this (after decoding) is a failure to acquire
     max_gap: int = 8  # longest run of face-less frames that is interpolated over
     max_missing_fraction: float = 0.25
-    max_seconds: float = 30.0  # frames are held in memory; longer videos are refused
+    max_seconds: float = 30.0  # frames are held in memory: of a longer video, the first max_seconds are used (clip.extra["trimmed_s"])
+    refuse_long: bool = False  # refuse a video longer than max_seconds (VideoTooLongError) instead
     # frames are kept at most this large (scaled down at decode): PAL SD, 720x576, holds a
     # face the landmarks and 30x18 lip crops need, and SD video (GRID's) is not scaled, which
     # would cost a verify ~75 ms; smaller where a clip's frames would take more than
@@ -53,7 +54,7 @@ class PipelineConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for name in ("face_crops", "face_chips", "thumbnails"):
+        for name in ("face_crops", "face_chips", "thumbnails", "refuse_long"):
             if not d[name]:  # so that folders preprocessed before the field existed still match
                 del d[name]
         return d
@@ -104,6 +105,8 @@ class LipPipeline:
         points, missing = interpolate_gaps(track.points, max_gap=cfg.max_gap, max_missing_fraction=cfg.max_missing_fraction)
         boxes = lip_boxes(points, cfg.crop)
         extra = {"missing": missing, "detected": track.detected, "backend": self.backend.name}
+        if video.trimmed:
+            extra["trimmed_s"] = cfg.max_seconds
         if cfg.face_crops:
             picked = spread_frames(video.n_frames, cfg.face_crops)
             extra["face_crops"] = face_crops(video.rgb(picked), points[picked], n=len(picked))
@@ -135,7 +138,10 @@ class LipPipeline:
         stop = cfg.max_gap + 1  # tracking stops at the first face-less run interpolate_gaps would refuse
 
         def decode(on_frame=None) -> DecodedVideo:
-            return decode_video(path, audio=audio, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits(), on_frame=on_frame)
+            return decode_video(
+                path, audio=audio, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits(), on_frame=on_frame,
+                trim=not cfg.refuse_long,
+            )
 
         if getattr(self.backend, "frame_colour", "rgb") != "grey":
             video = self._enough(path, decode())
