@@ -778,7 +778,7 @@ def enrol_token_cmd(
     from lipauth.auth.audit import AuditLog, Origin, audited
     from lipauth.auth.tokens import TokenBook
 
-    opened = _store(store)
+    opened = _store(store, create=True)  # the first user may be enrolled from the page
     with audited(AuditLog(opened), "token", user, Origin(_cli_client()), None) as rec:
         if mode == "new":
             opened.refuse_enrolled(user)
@@ -871,10 +871,19 @@ def audit(
             print(json.dumps(r.to_dict(), default=float))
         return
     table = Table(title=f"audit trail: {len(rows)} row(s), newest first")
-    for col in ("time (UTC)", "event", "user", "outcome", "scores", "client", "request"):
-        table.add_column(col)
+    # at 80 columns the time, event and outcome stay whole; the scores and the client wrap
+    table.add_column("time (UTC)", no_wrap=True, min_width=19)
+    table.add_column("event", no_wrap=True)
+    table.add_column("user", overflow="fold", min_width=6)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("scores", overflow="fold", ratio=2, min_width=8)
+    wide = console.width >= 110  # the client and request id only where they fit (--json has them)
+    if wide:
+        table.add_column("client", overflow="fold", ratio=1)
+        table.add_column("request", no_wrap=True, max_width=8)
     for r in rows:
-        table.add_row(r.to_dict()["time"], r.event, r.user_id or "", r.outcome, _audit_scores(r.details), r.client, r.request_id[:12])
+        cells = [r.to_dict()["time"].replace("T", " ").removesuffix("+00:00"), r.event, r.user_id or "", r.outcome, _audit_scores(r.details)]
+        table.add_row(*cells, *((r.client, r.request_id[:8]) if wide else ()))
     console.print(table)
 
 

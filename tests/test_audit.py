@@ -73,6 +73,12 @@ def test_the_cli_audits_enrol_verify_identify_delete_and_shows_them(tmp_path, li
 
     shown = runner.invoke(app, ["audit", "--store", db, "--user", "s2", "--event", "verify"])
     assert shown.exit_code == 0 and "accepted" in shown.output and "rejected" in shown.output and "nobody" not in shown.output
+    # at 80 columns every time is whole (date and time of day on one line)
+    narrow = runner.invoke(app, ["audit", "--store", db], env={"COLUMNS": "80"})
+    import re
+
+    assert narrow.exit_code == 0 and len(re.findall(r"│ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d │", narrow.output)) == len(rows), narrow.output
+    assert max(len(line) for line in narrow.output.splitlines()) <= 80
     assert runner.invoke(app, ["audit", "--store", db, "--event", "login"]).exit_code == 2
     bad = runner.invoke(app, ["audit", "--store", db, "--since", "yesterday"])
     assert bad.exit_code == 2 and "ISO 8601" in bad.output
