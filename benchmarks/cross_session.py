@@ -49,7 +49,7 @@ def main() -> None:
     from lipauth.api import load_model
     from lipauth.auth.store import TemplateStore
     from lipauth.auth.verifier import Verifier
-    from lipauth.fusion_recipe import FusionRecipe, embed_sources, fit_rules
+    from lipauth.recipes.fusion import FusionRecipe, embed_sources, fit_rules
 
     data = default_data_root()
     recipe = FusionRecipe.model_validate(RECIPE)

@@ -37,8 +37,9 @@ from lipauth.artifacts import LIVENESS_MODEL, bundled
 from lipauth.corpora.shared import default_data_root
 from lipauth.measure.metrics import eer
 from lipauth.measure.pad_metrics import apcer_bpcer, bpcer_at_apcer
-from lipauth.pad.liveness import LivenessModel, LivenessTrainConfig, train_liveness
-from lipauth.pad.nuaa import read_nuaa
+from lipauth.pad.liveness import LivenessModel
+from lipauth.training.liveness import LivenessTrainConfig, train_liveness
+from lipauth.corpora.nuaa import read_nuaa
 
 VAL_CLIENTS = ("0005", "0008")  # train-list people whose images set each model's threshold
 

@@ -1,6 +1,6 @@
 """Video that does not live, against the motion check (lipauth.pad.motion_check, issue #25
 item 4): every shared face video with speech as recorded (genuine), and, from every other
-one, four lifeless copies (lipauth.pad.attacks.lifeless_frames: a still frame, a photo moved
+one, four lifeless copies (lipauth.training.attacks.lifeless_frames: a still frame, a photo moved
 in front of the camera, a clip frozen half way, a 12-frame loop), written as H.264 and read
 back through the pipeline as a verify reads a probe. Pass rates per kind with Wilson 95 %
 intervals; the bundled face liveness model beside it on the same clips.
@@ -45,7 +45,7 @@ def main() -> None:
 
     from lipauth.api import load_model
     from lipauth.errors import LipauthError
-    from lipauth.pad.attacks import LIFELESS, lifeless_frames
+    from lipauth.training.attacks import LIFELESS, lifeless_frames
     from lipauth.pad.checks import PresentationChecks
     from lipauth.video.decode import decode_video
     from lipauth.video.encode import write_video

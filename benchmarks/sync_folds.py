@@ -93,7 +93,7 @@ def run_fold(f: int, clips_dir: Path, out: Path, k: int, epochs: int, device: st
     from lipauth.artifacts import SYNC_MODEL, bundled
     from lipauth.errors import LipauthError
     from lipauth.pad.avsync import SyncConfig, SyncModel
-    from lipauth.pad.sync_training import SyncTrainConfig, attack_trials, train_sync
+    from lipauth.training.sync import SyncTrainConfig, attack_trials, train_sync
 
     torch.set_num_threads(2)
     videos, avletters = load_people(clips_dir)

@@ -6,7 +6,7 @@ each person out (issue #25, item 1: a first look, not a shipped check).
     python benchmarks/sync_geometry.py           # ~3 min on 2 cores
 
 Trials: every prepared video clip in sync, with its audio 0.2 s and 0.5 s late, and with
-another person's audio (lipauth.pad.sync_training.attack_trials). AUC of in-sync against
+another person's audio (lipauth.training.sync.attack_trials). AUC of in-sync against
 the rest, per source and pooled. The bundled SyncNet was trained on grid-s2 and AVLetters:
 its GRID figure is not held out.
 """
@@ -31,7 +31,7 @@ def main() -> None:
     from lipauth.errors import LipauthError
     from lipauth.pad.avsync import SyncModel
     from lipauth.pad.sync_geometry import geometry_sync
-    from lipauth.pad.sync_training import attack_trials
+    from lipauth.training.sync import attack_trials
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", type=Path, default=Path("runs/sync-folds/clips"))

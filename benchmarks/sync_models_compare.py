@@ -21,9 +21,9 @@ from sklearn.metrics import roc_auc_score
 from lipauth.clip import CropSpec
 from lipauth.corpora.shared import default_data_root
 from lipauth.errors import LipauthError
-from lipauth.pad.attacks import shift_audio, swap_audio
+from lipauth.training.attacks import shift_audio, swap_audio
 from lipauth.pad.avsync import SyncModel
-from lipauth.pad.recipes import SyncRecipe, parse, source_clips
+from lipauth.recipes.pad import SyncRecipe, parse, source_clips
 from lipauth.recipes import read_recipe
 
 ROOT = Path(__file__).resolve().parents[1]

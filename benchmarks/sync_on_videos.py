@@ -18,7 +18,7 @@ from pathlib import Path
 from lipauth.api import load_model
 from lipauth.corpora.shared import default_data_root
 from lipauth.pad.checks import create_check
-from lipauth.pad.attacks import shift_audio, swap_audio
+from lipauth.training.attacks import shift_audio, swap_audio
 
 
 def main() -> None:

@@ -75,7 +75,7 @@ def fusion_clips():
     to be (grid-s2, p01)."""
     pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
     from lipauth.api import load_model
-    from lipauth.fusion_recipe import FusionRecipe, embed_sources
+    from lipauth.recipes.fusion import FusionRecipe, embed_sources
 
     model = load_model()
     clips, failed = embed_sources(FusionRecipe.model_validate(FUSION_RECIPE), need("grid-s1").parent, model, "test recipe")
@@ -85,7 +85,7 @@ def fusion_clips():
 @pytest.fixture(scope="module")
 def fused_model_file(fusion_clips, tmp_path_factory):
     """The bundled lip model with score-fusion rules fitted by the recipe on fusion_clips."""
-    from lipauth.fusion_recipe import FusionRecipe, save_fused
+    from lipauth.recipes.fusion import FusionRecipe, save_fused
 
     model, clips = fusion_clips
     before = model.embedder.fusion
@@ -289,7 +289,7 @@ def test_an_encoder_runs_only_for_what_the_template_holds(fused_model_file, tmp_
 def test_the_recipe_weighs_pairs_of_two_recordings_and_reports_them():
     """fit_rules on clips whose sessions say which genuine pairs cross recordings: those are
     counted, and weighted, the rule leans away from the modality that fails across them."""
-    from lipauth.fusion_recipe import ClipVectors, FusionRecipe, fit_rules
+    from lipauth.recipes.fusion import ClipVectors, FusionRecipe, fit_rules
 
     rng = np.random.default_rng(2)
     unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
@@ -310,7 +310,7 @@ def test_the_recipe_weighs_pairs_of_two_recordings_and_reports_them():
 def _two_recordings(lips_follow_the_person: bool, seed=2):
     """Clips of 12 people, 2 of them filmed twice; the face is the person's in every
     recording, the lips the person's or each recording's own."""
-    from lipauth.fusion_recipe import ClipVectors
+    from lipauth.recipes.fusion import ClipVectors
 
     rng = np.random.default_rng(seed)
     unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
@@ -330,7 +330,7 @@ def test_per_modality_calibration_sums_what_it_weighs():
     reported with weight 0; the report gives each modality's AUC across recordings, the
     evidence for that choice (lips that change with the recording score low there)."""
     from lipauth.errors import InvalidInputError
-    from lipauth.fusion_recipe import FusionRecipe, fit_rules
+    from lipauth.recipes.fusion import FusionRecipe, fit_rules
 
     assert FusionRecipe(kind="fusion", sources={}).method == "calibrated"
     every, report = fit_rules(_two_recordings(False), FusionRecipe(kind="fusion", sources={}), "test")
@@ -412,7 +412,7 @@ def test_the_early_fusion_recipe_makes_a_model_that_verifies(fusion_clips, tmp_p
     from lipauth.api import load_model
     from lipauth.auth.store import TemplateStore
     from lipauth.auth.verifier import Verifier
-    from lipauth.fusion_recipe import FusionRecipe, save_fused
+    from lipauth.recipes.fusion import FusionRecipe, save_fused
 
     model, clips = fusion_clips
     recipe = FusionRecipe.model_validate({**FUSION_RECIPE, "method": "early", "joint": {"epochs": 50}})
@@ -552,7 +552,7 @@ def test_the_bundled_rules_are_what_their_recipe_makes(tmp_path):
     import yaml
 
     from lipauth.artifacts import LIP_FUSION, bundled
-    from lipauth.fusion_recipe import run_fusion
+    from lipauth.recipes.fusion import run_fusion
 
     pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
     recipe = yaml.safe_load(open(__import__("pathlib").Path(__file__).parents[1] / "configs" / "fusion.yaml"))

@@ -17,10 +17,10 @@ from lipauth.clip import AUDIO_RATE, ClipMeta, LipClip
 from lipauth.features.mfcc import deltas, mel_filterbank, mfcc, video_aligned_features
 from lipauth.errors import CorpusError, InvalidInputError, TooFewFramesError
 from lipauth.measure.pad_metrics import apcer_bpcer, bpcer_at_apcer, threshold_at_apcer
-from lipauth.pad.attacks import apply_attack, attack_frames, map_points, sample_params
+from lipauth.training.attacks import apply_attack, attack_frames, map_points, sample_params
 from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
-from lipauth.pad.attacks import shift_audio, swap_audio
-from lipauth.pad.sync_training import SyncTrainConfig, _augment, _pairs, _voiced
+from lipauth.training.attacks import shift_audio, swap_audio
+from lipauth.training.sync import SyncTrainConfig, _augment, _pairs, _voiced
 from tests.conftest import need
 
 
@@ -246,7 +246,7 @@ def test_apcer_bpcer_by_hand():
 
 # -- NUAA -------------------------------------------------------------------------------------
 def test_nuaa_reader(tmp_path, grid_decoded):
-    from lipauth.pad.nuaa import read_nuaa
+    from lipauth.corpora.nuaa import read_nuaa
 
     frame = cv2.cvtColor(grid_decoded.frames[5], cv2.COLOR_RGB2BGR)
     for kind, folder in (("client", "ClientRaw"), ("imposter", "ImposterRaw")):
@@ -268,7 +268,7 @@ def test_nuaa_reader(tmp_path, grid_decoded):
 
 def test_nuaa_normalized_release_reads_its_official_lists():
     """The release in ../shared/data: 64x64 greyscale BMPs, eye-aligned, official lists."""
-    from lipauth.pad.nuaa import read_nuaa
+    from lipauth.corpora.nuaa import read_nuaa
 
     root = need("nuaa")
     train, failures = read_nuaa(root, "train", variant="normalized")
@@ -448,7 +448,7 @@ def test_held_out_speakers_dubbed_videos_are_mostly_rejected(checks, lip_model):
 
 @pytest.mark.slow
 def test_face_liveness_rejects_simulated_prints_and_replays_of_the_enrolled_user(tmp_path, checks):
-    from lipauth.pad.face_data import face_samples_from_video
+    from lipauth.training.face_data import face_samples_from_video
     from lipauth.video.pipeline import LipPipeline
 
     pipe = LipPipeline()
@@ -572,7 +572,7 @@ def test_a_short_sync_training_on_real_data_learns_synchrony():
     """Two AVLetters speakers, three epochs: validation AUC on a third speaker (in sync vs
     shifted and swapped) must clearly beat the untrained network's."""
     from lipauth.corpora.dataset import load_dataset
-    from lipauth.pad.sync_training import evaluate_sync, train_sync
+    from lipauth.training.sync import evaluate_sync, train_sync
     from lipauth.clip import CropSpec
 
     ds = load_dataset(need("avletters"), "avletters", CropSpec(30, 18))
@@ -591,7 +591,7 @@ def test_a_sync_ensemble_trains_one_network_per_seed():
     """members=2: two networks from seeds 0 and 1 (so they differ), each keeping its own
     best epoch; the first is exactly what train_sync makes with seed 0; the threshold is the
     ensemble's on the validation clips."""
-    from lipauth.pad.sync_training import evaluate_sync, train_sync, train_sync_ensemble
+    from lipauth.training.sync import evaluate_sync, train_sync, train_sync_ensemble
 
     train, val = [_talking_clip(40, s) for s in range(4)], [_talking_clip(40, s) for s in (4, 5, 6)]
     tcfg = SyncTrainConfig(epochs=1, batch_size=16)
@@ -633,7 +633,7 @@ def test_texture_liveness_tells_nuaa_photos_from_live_faces_of_unseen_people(tmp
     the model file gives back the same scores, and photos score below live faces."""
     from sklearn.metrics import roc_auc_score
 
-    from lipauth.pad.nuaa import read_nuaa
+    from lipauth.corpora.nuaa import read_nuaa
     from lipauth.pad.texture import TextureLiveness, fit, lbp_features
 
     root = need("nuaa")
@@ -682,7 +682,7 @@ def test_the_motion_measures_on_made_up_mouths():
 @pytest.fixture(scope="module")
 def lifeless(tmp_path_factory):
     """A real grid-s2 clip, and the four lifeless copies of it, as videos."""
-    from lipauth.pad.attacks import LIFELESS, lifeless_frames
+    from lipauth.training.attacks import LIFELESS, lifeless_frames
     from lipauth.video.decode import decode_video
     from lipauth.video.encode import write_video
 

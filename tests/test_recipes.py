@@ -23,7 +23,7 @@ def _write(tmp_path, recipe: dict, name="recipe.yaml"):
 
 
 def test_the_shipped_recipes_parse(tmp_path):
-    from lipauth.pad.recipes import LivenessRecipe, SyncRecipe, parse
+    from lipauth.recipes.pad import LivenessRecipe, SyncRecipe, parse
 
     sync = parse(SyncRecipe, read_recipe("configs/avsync.yaml"), "avsync.yaml")
     assert list(sync.sources) == ["avletters", "grid-s2", "crema-d-sample", "grid-sample"] and sync.threshold_from == ["crema-d-sample", "grid-sample"]
@@ -35,7 +35,7 @@ def test_the_shipped_recipes_parse(tmp_path):
     roles = {p: faces.by_speaker.get(p, faces.role) for p in (f"p{i:02d}" for i in range(1, 26))}
     assert sorted(r for r in roles.values()).count("test") == 7 and sorted(roles.values()).count("val") == 7
     assert candidate.network["tolerance"] == 2 and "talking-faces" in candidate.threshold_from
-    from lipauth.fusion_recipe import FusionRecipe
+    from lipauth.recipes.fusion import FusionRecipe
     from lipauth.scoring.joint import JointSettings
 
     late, early = (parse(FusionRecipe, read_recipe(f"configs/{n}.yaml"), n) for n in ("fusion", "fusion-early"))

@@ -35,7 +35,7 @@ def _vectors_model(vectors: dict[str, np.ndarray], model):
         calibration=getattr(model.embedder, "calibration", None),
         embed_clips=lambda clips: np.stack(clips).astype(np.float32),
     )
-    return SimpleNamespace(embedder=embedder, id=model.id, clip=lambda name, **options: vectors[name])
+    return SimpleNamespace(embedder=embedder, id=model.id, ids=model.ids, clip=lambda name, **options: vectors[name])
 
 
 @pytest.fixture(scope="module")

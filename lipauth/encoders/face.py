@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from lipauth.clip import LipClip
+from lipauth.encoders import ENCODERS
 from lipauth.errors import InvalidInputError
 from lipauth.video.face import CHIP_SIZE
 from lipauth.video.landmarks.dlib_backend import model_path
@@ -22,6 +23,7 @@ DIM = 128
 CHIPS_PER_CLIP = 1
 
 
+@ENCODERS.register("face")
 class FaceEncoder:
     name = "face"
     dim = DIM

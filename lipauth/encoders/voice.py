@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from lipauth.clip import AUDIO_RATE, LipClip
+from lipauth.encoders import ENCODERS
 from lipauth.errors import BackendUnavailableError
 
 DIM = 256
@@ -24,6 +25,7 @@ GE2E_RATE = 16000  # the rate resemblyzer's front end works at (lipauth's AUDIO_
 MIN_SPEECH_S = 0.5  # less voiced audio than this after trimming is no voice to embed
 
 
+@ENCODERS.register("voice")
 class VoiceEncoder:
     name = "voice"
     dim = DIM

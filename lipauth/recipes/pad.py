@@ -24,13 +24,14 @@ from lipauth.clip import CropSpec, LipClip
 from lipauth.corpora.cache import load_clip
 from lipauth.corpora.dataset import load_dataset
 from lipauth.corpora.preprocess import preprocess_corpus, read_manifest
+from lipauth.recipes import RECIPES
 from lipauth.errors import EmptyCorpusError, InvalidInputError
 from lipauth.measure.metrics import eer
 from lipauth.measure.pad_metrics import apcer_bpcer, bpcer_at_apcer
 from lipauth.pad.avsync import SyncConfig
-from lipauth.pad.face_data import face_samples_from_video
-from lipauth.pad.liveness import LivenessTrainConfig, train_liveness_ensemble
-from lipauth.pad.sync_training import SyncTrainConfig, evaluate_sync, train_sync_ensemble
+from lipauth.training.face_data import face_samples_from_video
+from lipauth.training.liveness import LivenessTrainConfig, train_liveness_ensemble
+from lipauth.training.sync import SyncTrainConfig, evaluate_sync, train_sync_ensemble
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
 
 Role = Literal["train", "val", "test", "none"]
@@ -61,7 +62,7 @@ class SyncRecipe(_Strict):
     seed: int = 0
     crop: dict = Field(default_factory=lambda: {"width": 30, "height": 18})
     network: dict = Field(default_factory=dict)  # lipauth.pad.avsync.SyncConfig
-    train: dict = Field(default_factory=dict)  # lipauth.pad.sync_training.SyncTrainConfig, and ensemble (lipauth.training.ensemble)
+    train: dict = Field(default_factory=dict)  # lipauth.training.sync.SyncTrainConfig, and ensemble (lipauth.training.ensemble)
     sources: dict[str, Source]
     threshold_from: list[str]  # sources whose validation clips set the operating point
 
@@ -74,7 +75,7 @@ class VideoSet(_Strict):
 class LivenessRecipe(_Strict):
     kind: Literal["face_liveness"]
     seed: int = 0
-    train: dict = Field(default_factory=dict)  # lipauth.pad.liveness.LivenessTrainConfig, and ensemble (lipauth.training.ensemble)
+    train: dict = Field(default_factory=dict)  # lipauth.training.liveness.LivenessTrainConfig, and ensemble (lipauth.training.ensemble)
     crops_per_video: int = 16
     videos: list[VideoSet]
     same_person: dict[str, list[str]] = Field(default_factory=dict)  # client -> file stems of that person
@@ -128,6 +129,7 @@ def source_clips(data: Path, out: Path, name: str, src: Source, crop: CropSpec) 
     return [c.with_meta(speaker=person) if person else c for c, person in named]
 
 
+@RECIPES.register("av_sync")
 def run_av_sync(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict:
     r = parse(SyncRecipe, raw, where)
     crop = _typed(CropSpec, r.crop, f"{where}: crop")
@@ -184,6 +186,7 @@ def client_videos(data: Path, r: LivenessRecipe) -> list[tuple[Path, str]]:
     return found
 
 
+@RECIPES.register("face_liveness")
 def run_face_liveness(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict:
     r = parse(LivenessRecipe, raw, where)
     members, train_cfg = _ensemble_and(LivenessTrainConfig, r.train, f"{where}: train", seed=r.seed)

@@ -24,7 +24,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from lipauth.clip import LipClip
 from lipauth.errors import EmptyCorpusError, LipauthError
 from lipauth.measure.metrics import eer
-from lipauth.pad.attacks import shift_audio, swap_audio
+from lipauth.training.attacks import shift_audio, swap_audio
 from lipauth.training.ensemble import member_seeds, train_members
 from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
 

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from lipauth.pad.attacks import ATTACK_TYPES, attack_frames, map_points
+from lipauth.training.attacks import ATTACK_TYPES, attack_frames, map_points
 from lipauth.pad.face_sample import FaceSample
 from lipauth.video.face import face_crops, spread_frames
 from lipauth.video.pipeline import LipPipeline

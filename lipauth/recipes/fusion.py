@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from lipauth.recipes import RECIPES
 from lipauth.errors import EmptyCorpusError, InvalidInputError, LipauthError
 
 
@@ -64,9 +65,10 @@ class ClipVectors:
     vectors: dict[str, np.ndarray]  # modality -> vector
 
 
+@RECIPES.register("fusion")
 def run_fusion(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict:
     from lipauth.api import load_model
-    from lipauth.pad.recipes import parse
+    from lipauth.recipes.pad import parse
 
     r = parse(FusionRecipe, raw, where)
     model = load_model(None if r.model == "bundled" else r.model)
