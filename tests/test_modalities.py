@@ -698,3 +698,40 @@ def test_verify_takes_the_users_own_fused_threshold_under_normalised_scoring(tmp
     raw = Verifier(model, store, modalities=every, scoring="raw").verify("s2", probe)
     assert raw.llr_threshold == pytest.approx(rule.thresholds["eer"]) and raw.llr == pytest.approx(d.llr)
     assert any("the rule's threshold" in r for r in raw.reasons)
+
+
+def test_a_new_modality_joins_the_decision_without_touching_the_verifier(lip_model_file, tmp_path):
+    """A modality is an encoder registered by name and fusion rules that name it: the
+    Verifier, the CLI and the service are not edited. Here a toy one, the mean shape of the
+    lips (their landmarks), registered for the test only."""
+    import dataclasses
+
+    from lipauth.api import LipModel, load_model
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+    from lipauth.encoders import ENCODERS
+
+    class MouthShape:
+        name, needs_audio, face_chips, missing = "mouth_shape", False, 0, "no landmarks"
+
+        def embed(self, clip):
+            if clip.landmarks is None:
+                return None
+            v = clip.landmarks.mean(axis=0).ravel() - 0.5
+            return (v / np.linalg.norm(v)).astype(np.float32)
+
+    ENCODERS.register("mouth_shape")(MouthShape)
+    try:
+        bundled = load_model(lip_model_file)
+        rules = {"rules": [{"modalities": ["lips", "mouth_shape"], "weights": [0.0, 10.0], "bias": -5.0, "thresholds": {"eer": 0.0, "fmr_1pct": 1.0, "fmr_0.1pct": 2.0}}]}
+        model = LipModel(dataclasses.replace(bundled.embedder, fusion=rules), bundled.id)
+        verifier = Verifier(model, TemplateStore(tmp_path / "t.db", create=True), attempts=False, audit=False)
+        s2 = sorted(need("grid-s2/video").glob("*.mpg"))
+        template = verifier.enroll("s2", s2[:3])
+        assert template.modalities["mouth_shape"].shape == (3, 48)
+        d = verifier.verify("s2", s2[5])
+        assert d.fused == ["lips", "mouth_shape"] and set(d.modality_scores) == {"lips", "mouth_shape"}
+        assert d.llr == pytest.approx(10 * d.modality_scores["mouth_shape"] - 5, abs=1e-4)
+        assert d.accepted == (d.llr >= 0.0)
+    finally:
+        ENCODERS._factories.pop("mouth_shape", None)

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lipauth.clip import LipClip
-from lipauth.encoders import create_encoder
-from lipauth.encoders.face import CHIPS_PER_CLIP
+from lipauth.encoders import ENCODERS, create_encoder
 from lipauth.errors import BackendUnavailableError, InvalidInputError
-from lipauth.scoring.points import MODALITIES
+from lipauth.scoring.points import in_order
 from lipauth.scoring.fusion import ScoreFusion
 from lipauth.scoring.joint import JointFusion
 from lipauth.scoring.templates import template_vector
@@ -52,11 +51,11 @@ class ModalityScorer:
 
     @property
     def needs_audio(self) -> bool:
-        return "voice" in self.extra
+        return _needs(self.extra)[0]
 
     @property
     def face_chips(self) -> int:
-        return CHIPS_PER_CLIP if "face" in self.extra else 0
+        return _needs(self.extra)[1]
 
     def enrolled(self, template) -> tuple[str, ...]:
         """The modalities asked for, besides the lips, that `template` holds."""
@@ -66,8 +65,7 @@ class ModalityScorer:
         """(decode the audio, face chips to keep) for a probe against `template`: only what
         its enrolled modalities use (the sound and the chips add to a 3 s clip's pipeline:
         benchmarks/verify_latency.py)."""
-        held = self.enrolled(template)
-        return "voice" in held, CHIPS_PER_CLIP if "face" in held else 0
+        return _needs(self.enrolled(template))
 
     def _encoder(self, name: str):
         """The modality's encoder, made on first use (dlib's ResNet and GE2E take ~1 s to
@@ -98,7 +96,7 @@ class ModalityScorer:
                 continue
             v = encoder.embed(clip)
             if v is None:
-                left_out[name] = "no speech in the audio" if name == "voice" else "no face fitted"
+                left_out[name] = getattr(encoder, "missing", "nothing this encoder can use")
             else:
                 out[name] = v
         return out, left_out
@@ -146,7 +144,7 @@ class ModalityScorer:
                 scores[name] = float(enrolled @ v)
         if self.fusion is None or len(scores) == 1:
             return FusedVerdict(scores, left_out, None, None, None)
-        used = tuple(m for m in MODALITIES if m in scores)
+        used = in_order(scores)
         if isinstance(self.fusion, JointFusion):  # the joint embeddings of template and probe
             enrolled = {"lips": template.mean, **{m: template.modality_vector(m) for m in used[1:]}}
             llr, thresholds = self.fusion.llr(enrolled, {m: vectors[m] for m in used}), self.fusion.thresholds
@@ -163,6 +161,17 @@ class ModalityScorer:
         if operating_point not in thresholds:
             raise InvalidInputError(f"fused decisions take a named operating point ({', '.join(thresholds)}), not {operating_point!r}")
         return FusedVerdict(scores, left_out, llr, thresholds[operating_point], llr >= thresholds[operating_point], used, how)
+
+
+def _needs(names) -> tuple[bool, int]:
+    """(decode the audio, face chips to keep) for the encoders of `names`: what each declares
+    (needs_audio, face_chips), read from its class without loading its weights."""
+    audio, chips = False, 0
+    for name in names:
+        factory = ENCODERS.get(name)
+        audio = audio or bool(getattr(factory, "needs_audio", False))
+        chips = max(chips, int(getattr(factory, "face_chips", 0)))
+    return audio, chips
 
 
 def load_fusion(d: dict | None) -> ScoreFusion | JointFusion | None:

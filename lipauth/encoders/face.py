@@ -27,6 +27,9 @@ CHIPS_PER_CLIP = 1
 class FaceEncoder:
     name = "face"
     dim = DIM
+    needs_audio = False  # what the pipeline must keep for it (lipauth.auth.modalities)
+    face_chips = CHIPS_PER_CLIP
+    missing = "no face fitted"  # why embed gave None
 
     def __init__(self) -> None:
         import dlib

@@ -29,6 +29,9 @@ MIN_SPEECH_S = 0.5  # less voiced audio than this after trimming is no voice to 
 class VoiceEncoder:
     name = "voice"
     dim = DIM
+    needs_audio = True  # what the pipeline must keep for it (lipauth.auth.modalities)
+    face_chips = 0
+    missing = "no speech in the audio"  # why embed gave None
 
     def __init__(self) -> None:
         try:

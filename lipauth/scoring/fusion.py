@@ -26,13 +26,13 @@ import numpy as np
 
 from lipauth.errors import InvalidInputError
 from lipauth.measure.metrics import eer, threshold_at_fmr
-from lipauth.scoring.points import MODALITIES, OPERATING_POINTS
+from lipauth.scoring.points import OPERATING_POINTS, in_order
 from lipauth.scoring.templates import template_vector
 
 
 @dataclass(frozen=True)
 class FusionRule:
-    modalities: tuple[str, ...]  # in MODALITIES order, lips first
+    modalities: tuple[str, ...]  # in_order: lips first
     weights: tuple[float, ...]  # one per modality, on its cosine
     bias: float
     thresholds: dict[str, float]  # operating point -> the LLR a probe must reach
@@ -69,11 +69,11 @@ class ScoreFusion:
     def modalities(self) -> tuple[str, ...]:
         """Every modality some rule uses."""
         used = {m for key in self.rules for m in key}
-        return tuple(m for m in MODALITIES if m in used)
+        return in_order(used)
 
     def rule_for(self, available: tuple[str, ...]) -> FusionRule | None:
         """The rule for exactly these modalities; None for the lips alone (the lip policy decides)."""
-        key = tuple(m for m in MODALITIES if m in available)
+        key = in_order(available)
         return self.rules.get(key)
 
     @classmethod
@@ -85,7 +85,7 @@ class ScoreFusion:
         genuine = np.asarray(genuine, bool)
         w = np.ones(len(genuine)) if weights is None else np.asarray(weights, np.float64)
         _check_trials(scores, genuine)
-        present = [m for m in MODALITIES if m in scores]
+        present = list(in_order(scores))
         rules = []
         for size in range(1, len(present)):
             for extra in itertools.combinations(present[1:], size):
@@ -109,7 +109,7 @@ class ScoreFusion:
         genuine = np.asarray(genuine, bool)
         w = np.ones(len(genuine)) if weights is None else np.asarray(weights, np.float64)
         _check_trials(scores, genuine)
-        present = [m for m in MODALITIES if m in scores]
+        present = list(in_order(scores))
         weigh = tuple(present) if weigh is None else weigh
         if not any(m in weigh for m in present):
             raise InvalidInputError(f"fusion must weigh at least one of {', '.join(present)}")
@@ -217,7 +217,7 @@ def refit_thresholds(fusion: ScoreFusion, clips: list[tuple[str, dict[str, np.nd
     out = ScoreFusion(rules, fusion.source + " (thresholds refitted)")
     counts = [sum(p == q for q, _ in clips) for p in {p for p, _ in clips}]
     if min(counts) >= 3:  # a template of 2 or more clips and a probe left for every person
-        fit_normalised(out, [(p, v) for p, v in clips if all(m in v for m in MODALITIES if m in out.modalities)], template_size=min(3, min(counts) - 1), draws=draws, seed=seed)
+        fit_normalised(out, [(p, v) for p, v in clips if all(m in v for m in out.modalities)], template_size=min(3, min(counts) - 1), draws=draws, seed=seed)
     return out
 
 
@@ -257,7 +257,7 @@ def cross_validated_llr(
     genuine = np.asarray(genuine, bool)
     fold = people_folds(set(people_a) | set(people_b), folds, seed)
     fa, fb = np.array([fold[p] for p in people_a]), np.array([fold[p] for p in people_b])
-    x = np.stack([np.asarray(scores[m], np.float64) for m in MODALITIES if m in scores], axis=1)
+    x = np.stack([np.asarray(scores[m], np.float64) for m in in_order(scores)], axis=1)
     llr, scored = np.zeros(len(x)), np.zeros(len(x), bool)
     for k in range(folds):
         test, train = (fa == k) & (fb == k), (fa != k) & (fb != k)
@@ -265,7 +265,7 @@ def cross_validated_llr(
             continue
         w = None if weights is None else np.asarray(weights, np.float64)[train]
         if weigh is not None:
-            names = [m for m in MODALITIES if m in scores]
+            names = list(in_order(scores))
             rule = ScoreFusion.fit_per_modality({m: x[train, i] for i, m in enumerate(names)}, genuine[train], weights=w, weigh=weigh).rule_for(tuple(names))
             llr[test] = rule.bias + x[test] @ np.asarray(rule.weights)
         else:

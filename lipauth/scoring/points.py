@@ -11,6 +11,13 @@ SCORINGS = ("raw", "normalised")
 MODALITIES = ("lips", "voice", "face")  # the lips always; the others where a model's fusion has them
 
 
+def in_order(names) -> tuple[str, ...]:
+    """Modality names in their one order: the lips, the voice, the face, then any other
+    (an encoder registered beside them) alphabetically. Fusion rules are keyed by it."""
+    names = set(names)
+    return tuple(m for m in MODALITIES if m in names) + tuple(sorted(names - set(MODALITIES)))
+
+
 def parse_operating_point(point: str | float) -> str | float:
     """A named operating point, or a number (a raw cosine threshold): "0.75" is the number."""
     if isinstance(point, (int, float)) and not isinstance(point, bool):
@@ -42,11 +49,12 @@ def parse_scoring(scoring: str | None) -> str | None:
     return scoring
 
 
-def parse_modalities(text: str | None) -> tuple[str, ...] | None:
-    """ "lips,voice,face" -> ("lips", "voice", "face"), in that order; the lips are always one."""
+def parse_modalities(text: str | None, known: tuple[str, ...] = MODALITIES) -> tuple[str, ...] | None:
+    """ "lips,voice,face" -> ("lips", "voice", "face"), in_order; the lips are always one.
+    known: the names allowed (the built-in ones; add registered encoders' names)."""
     if text is None:
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
-    if any(n not in MODALITIES for n in names) or "lips" not in names:
-        raise InvalidInputError(f"modalities are a comma-separated choice of {', '.join(MODALITIES)}, lips included; got {text!r}")
-    return tuple(m for m in MODALITIES if m in names)
+    if any(n not in known for n in names) or "lips" not in names:
+        raise InvalidInputError(f"modalities are a comma-separated choice of {', '.join(known)}, lips included; got {text!r}")
+    return in_order(names)
