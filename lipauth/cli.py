@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -390,16 +391,14 @@ def verify(
     if as_json:
         print(json.dumps(decision.to_dict()))
     else:
-        verdict = "[green]ACCEPT[/green]" if decision.accepted else "[red]REJECT[/red]"
-        llr = f", LLR {decision.llr:+.2f} (threshold {decision.llr_threshold:+.2f})" if decision.llr is not None else ""
-        if decision.fused:
-            scores = ", ".join(f"{m} {s:.3f}" for m, s in decision.modality_scores.items())
-            console.print(f"{verdict} {user}: {'+'.join(decision.fused)} ({scores}){llr} ({decision.operating_point}); lips alone: threshold {decision.threshold:.3f}", highlight=False)
-        else:
-            console.print(f"{verdict} {user}: score {decision.score:.3f}, threshold {decision.threshold:.3f} ({decision.operating_point}){llr}", highlight=False)
+        from lipauth.auth.present import headline, notes
+
+        line = headline(decision)
+        colour = "green" if decision.accepted else "red"
+        console.print(f"[{colour}]{line[:6]}[/{colour}]{escape(line[6:])}", highlight=False)
         _print_checks(decision.checks)
-        for what, why in [*((f"{m} left out", w) for m, w in decision.left_out.items()), *((f"{c} not run", w) for c, w in decision.not_run.items())]:
-            console.print(f"  [yellow]note[/yellow] {what}: {why}", highlight=False)
+        for note in notes(decision):
+            console.print(f"  [yellow]note[/yellow] {escape(note)}", highlight=False)
     raise typer.Exit(0 if decision.accepted else 1)
 
 

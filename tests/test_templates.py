@@ -54,3 +54,25 @@ def test_batch_template_vectors_match_one_at_a_time():
     for i, e in enumerate(templates):
         np.testing.assert_allclose(vectors[i], template_vector(e), atol=1e-5)
         assert owns[i] == pytest.approx(self_similarity(e), abs=1e-5) if len(e) > 1 else owns[i] is None
+
+
+def test_the_store_seals_two_parts_and_the_index_reads_only_the_lips(template, tmp_path):
+    from lipauth.auth.store import SEALED, TemplateStore, users_table
+
+    store = TemplateStore(tmp_path / "t.db", create=True)
+    store.put(template)
+    with store.engine.connect() as conn:
+        payload = conn.execute(users_table.select()).first().payload
+    assert payload[:4] == SEALED and b"model-1" not in payload  # encrypted, in two parts
+    back = store.get("alice")
+    np.testing.assert_array_equal(back.modalities["voice"], template.modalities["voice"])
+    assert back.check_state == template.check_state and back.passphrase_hash == template.passphrase_hash
+    [[(user, model_id, emb)]] = list(store.iter_index())
+    assert (user, model_id) == ("alice", "model-1")
+    np.testing.assert_array_equal(emb, template.embeddings)
+    # a template stored before the parts (one Fernet token of the JSON payload) still reads
+    old = json.dumps({"embeddings": template.embeddings.tolist(), "model_id": "model-0", "created_at": "2026-01-01T00:00:00+00:00"}).encode()
+    with store.engine.begin() as conn:
+        conn.execute(users_table.insert().values(user_id="bob", created_at="x", updated_at="x", n_clips=3, payload=store.cipher.encrypt(old)))
+    assert store.get("bob").model_id == "model-0"
+    assert {u: m for batch in store.iter_index() for u, m, _ in batch} == {"alice": "model-1", "bob": "model-0"}

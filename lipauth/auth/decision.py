@@ -18,7 +18,6 @@ class Decision:
     accepted: bool  # the identity decision (the fused LLR where other modalities decided) and every check that ran passed
     llr: float | None = None  # calibrated log-likelihood ratio: the fused one where other modalities decided
     operating_point: str = ""
-    reasons: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     llr_threshold: float | None = None  # the LLR the threshold stands for (0 at the EER point)
     # with other modalities (lipauth.auth.modalities): each one's cosine, lips included, and
@@ -28,6 +27,17 @@ class Decision:
     fused: list[str] = field(default_factory=list)
     not_run: dict[str, str] = field(default_factory=dict)  # check name -> why it could not run
     probe: str = ""  # the video judged, where the caller named it (compare's second video)
+    how: str = ""  # how the lips' threshold was set (the model's, or this user's: scoring.policy)
+    fused_how: str = ""  # how the fused LLR's threshold was set (the rule's, or this user's)
+    passphrase_refused: bool = False  # a passphrase was enrolled and the one given is not it
+    trimmed_s: float | None = None  # only the video's first seconds were used (the pipeline's max_seconds)
+
+    @property
+    def reasons(self) -> list[str]:
+        """The sentences a person reads, rendered from the fields (lipauth.auth.present)."""
+        from lipauth.auth.present import reasons
+
+        return reasons(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "reasons": self.reasons}

@@ -22,10 +22,10 @@ class IndexedTemplates:
         self._by_digest: dict[str, str] = {}  # how the change log names each indexed user once deleted
         self.seq = store.change_seq()  # read first: a change made while loading is applied again
         users, vectors, owns = [], [], []
-        for batch in store.iter_templates():
-            mine = [t for t in batch if t.model_id in self.model_ids]
-            v, o = template_vectors([t.embeddings for t in mine])
-            users += [t.user_id for t in mine]
+        for batch in store.iter_index():
+            mine = [(u, e) for u, model_id, e in batch if model_id in self.model_ids]
+            v, o = template_vectors([e for _, e in mine])
+            users += [u for u, _ in mine]
             vectors.append(v)
             owns += o
         if users:

@@ -17,10 +17,12 @@ unlinked.
 from __future__ import annotations
 
 import os
+import struct
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 
@@ -33,6 +35,8 @@ KEY_CHECK = b"lipauth-store-key-check"
 
 _meta = sa.MetaData()
 meta_table = sa.Table("meta", _meta, sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.LargeBinary, nullable=False))
+SEALED = b"LTS1"  # a payload of two encrypted parts (TemplateStore.seal); a Fernet token starts "gAAAA"
+
 users_table = sa.Table(
     "users",
     _meta,
@@ -136,7 +140,7 @@ class TemplateStore:
         """Store a template. An enrolled user is only overwritten with replace=True; otherwise
         StoreExistsError, and the store is unchanged."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        payload = self.cipher.encrypt(template.to_bytes())
+        payload = self.seal(template)
         try:
             self._put(template.user_id, payload, len(template.embeddings), now, replace)
         except IntegrityError:  # another process enrolled the same id between our read and write
@@ -167,7 +171,26 @@ class TemplateStore:
             row = conn.execute(sa.select(users_table.c.payload).where(users_table.c.user_id == user_id)).first()
         if row is None:
             raise UnknownUserError(f"no user {user_id!r} is enrolled")
-        return Template.from_bytes(user_id, self.cipher.decrypt(row.payload))
+        return self._unseal(user_id, row.payload)
+
+    def seal(self, template: Template) -> bytes:
+        """The encrypted payload of a template: SEALED, the first part's length, then its two
+        parts (Template.to_parts), each encrypted on its own, so that the identify index can
+        read the lips without decrypting the rest."""
+        first, rest = (self.cipher.encrypt(p) for p in template.to_parts())
+        return SEALED + struct.pack("<I", len(first)) + first + rest
+
+    def _split(self, payload: bytes) -> tuple[bytes, bytes] | None:
+        if payload[:4] != SEALED:
+            return None  # one Fernet token: a template stored before the parts
+        (n,) = struct.unpack_from("<I", payload, 4)
+        return payload[8 : 8 + n], payload[8 + n :]
+
+    def _unseal(self, user_id: str, payload: bytes) -> Template:
+        parts = self._split(payload)
+        if parts is None:
+            return Template.from_bytes(user_id, self.cipher.decrypt(payload))
+        return Template.from_parts(user_id, *(self.cipher.decrypt(p) for p in parts))
 
     def delete(self, user_id: str) -> None:
         self._ensure_changes()
@@ -223,7 +246,23 @@ class TemplateStore:
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch).execute(sa.select(users_table.c.user_id, users_table.c.payload))
             for rows in result.partitions(batch):
-                yield [Template.from_bytes(r.user_id, self.cipher.decrypt(r.payload)) for r in rows]
+                yield [self._unseal(r.user_id, r.payload) for r in rows]
+
+    def iter_index(self, batch: int = 10_000) -> Iterator[list[tuple[str, str, np.ndarray]]]:
+        """(user, model id, lip embeddings) of every template, `batch` at a time: only the
+        part of each payload that holds them is decrypted (a service's start-up)."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(sa.select(users_table.c.user_id, users_table.c.payload))
+            for rows in result.partitions(batch):
+                out = []
+                for r in rows:
+                    parts = self._split(r.payload)
+                    if parts is None:
+                        t = Template.from_bytes(r.user_id, self.cipher.decrypt(r.payload))
+                        out.append((r.user_id, t.model_id, t.embeddings))
+                    else:
+                        out.append((r.user_id, *Template.index_part(self.cipher.decrypt(parts[0]))))
+                yield out
 
     def __contains__(self, user_id: str) -> bool:
         with self.engine.connect() as conn:

@@ -74,11 +74,10 @@ class Template:
         and read ~30x faster: a store of 10^6 users comes up in seconds, not minutes
         (benchmarks/identify_scale.py --startup)."""
         arrays = {"embeddings": self.embeddings, **{f"modality:{k}": v for k, v in self.modalities.items()}}
-        head = {"model_id": self.model_id, "passphrase_hash": self.passphrase_hash, "created_at": self.created_at, "shapes": {k: list(v.shape) for k, v in arrays.items()}}
+        head = {"model_id": self.model_id, "passphrase_hash": self.passphrase_hash, "created_at": self.created_at}
         if self.check_state:
             head["check_state"] = self.check_state
-        header = json.dumps(head, separators=(",", ":")).encode()
-        return b"".join([MAGIC, struct.pack("<I", len(header)), header, *(np.ascontiguousarray(v, np.float32).tobytes() for v in arrays.values())])
+        return _binary(head, arrays)
 
     @classmethod
     def from_bytes(cls, user_id: str, data: bytes) -> "Template":
@@ -88,17 +87,32 @@ class Template:
 
     @classmethod
     def _from_binary(cls, user_id: str, data: bytes) -> "Template":
-        (n,) = struct.unpack_from("<I", data, 4)
-        head = json.loads(data[8 : 8 + n])
-        arrays, at = {}, 8 + n
-        for name, shape in head["shapes"].items():
-            size = int(np.prod(shape))
-            arrays[name] = np.frombuffer(data, np.float32, size, at).reshape(shape)  # a read-only view: templates are not changed in place
-            at += 4 * size
+        head, arrays = _read_binary(data)
         return cls(
             user_id=user_id, embeddings=arrays.pop("embeddings"), model_id=head["model_id"], passphrase_hash=head.get("passphrase_hash"), created_at=head["created_at"],
             check_state=dict(head.get("check_state") or {}), modalities={k.split(":", 1)[1]: v for k, v in arrays.items()},
         )
+
+    def to_parts(self) -> tuple[bytes, bytes]:
+        """The template as two binary payloads, encrypted apart by the store: what the identify
+        index reads (the model and the lips' embeddings, a third of the bytes) and the rest
+        (the other modalities, the passphrase's hash, the checks' state). A service coming up
+        decrypts only the first (lipauth.auth.indexed)."""
+        first = _binary({"model_id": self.model_id, "created_at": self.created_at}, {"embeddings": self.embeddings})
+        rest = {"passphrase_hash": self.passphrase_hash, **({"check_state": self.check_state} if self.check_state else {})}
+        return first, _binary(rest, {f"modality:{k}": v for k, v in self.modalities.items()})
+
+    @classmethod
+    def from_parts(cls, user_id: str, first: bytes, rest: bytes) -> "Template":
+        head, arrays = _read_binary(first)
+        more, extra = _read_binary(rest)
+        return cls._from_binary(user_id, _binary({**head, **more}, {**arrays, **extra}))
+
+    @staticmethod
+    def index_part(first: bytes) -> tuple[str, np.ndarray]:
+        """(model id, embeddings) from a template's first part (to_parts)."""
+        head, arrays = _read_binary(first)
+        return head["model_id"], arrays["embeddings"]
 
     @classmethod
     def _from_json(cls, user_id: str, data: bytes) -> "Template":
@@ -114,3 +128,23 @@ class Template:
             user_id=user_id, embeddings=np.asarray(d["embeddings"], np.float32), model_id=d["model_id"], passphrase_hash=secret, created_at=d["created_at"], check_state=state,
             modalities={k: np.asarray(v, np.float32) for k, v in (d.get("modalities") or {}).items()},
         )
+
+
+def _binary(head: dict, arrays: dict[str, np.ndarray]) -> bytes:
+    """MAGIC, the header's length, the JSON header (with each array's shape), the float32 arrays."""
+    header = json.dumps({**head, "shapes": {k: list(v.shape) for k, v in arrays.items()}}, separators=(",", ":")).encode()
+    return b"".join([MAGIC, struct.pack("<I", len(header)), header, *(np.ascontiguousarray(v, np.float32).tobytes() for v in arrays.values())])
+
+
+def _read_binary(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """(the header without the shapes, name -> read-only float32 view of the data)."""
+    if data[:4] != MAGIC:
+        raise InvalidInputError("not a binary template payload")
+    (n,) = struct.unpack_from("<I", data, 4)
+    head = json.loads(data[8 : 8 + n])
+    arrays, at = {}, 8 + n
+    for name, shape in head.pop("shapes").items():
+        size = int(np.prod(shape))
+        arrays[name] = np.frombuffer(data, np.float32, size, at).reshape(shape)  # a read-only view: templates are not changed in place
+        at += 4 * size
+    return head, arrays

@@ -250,38 +250,27 @@ class Verifier:
         probe = self.model.embedder.embed_clips([clip])[0]
         v = self.policy.decide(template.embeddings, probe)
         accepted = v.accepted
-        reasons = [f"{'lip ' if self.modal.extra else ''}score {v.score:.3f} {'>=' if accepted else '<'} threshold {v.threshold:.3f} ({v.how})"]
-        if clip.extra.get("trimmed_s"):
-            reasons.append(f"only the first {clip.extra['trimmed_s']:g} s of the video were used (the most this pipeline holds)")
         fused = self.modal.decide(v.score, template, clip, self.policy.operating_point, probe, per_user=self.fused_per_user)
-        for name, why in fused.left_out.items():
-            reasons.append(f"{name} left out: {why}")
         llr, llr_threshold = v.llr, v.llr_threshold
-        if fused.accepted is not None:  # the fused LLR decides; the lip score above stays for reading
+        if fused.accepted is not None:  # the fused LLR decides; the lip score stays for reading
             accepted, llr, llr_threshold = fused.accepted, fused.llr, fused.llr_threshold
-            scores = ", ".join(f"{m} {s:.3f}" for m, s in fused.scores.items())
-            reasons.append(f"fused {'+'.join(fused.modalities)} ({scores}): LLR {fused.llr:.2f} {'>=' if accepted else '<'} {fused.llr_threshold:.2f} ({self.policy.operating_point}, {fused.how})")
-        if template.passphrase_hash is not None and not passphrase_matches(passphrase, template.passphrase_hash):
-            accepted = False
-            reasons.append("the passphrase given is not the enrolled one")
+        refused = template.passphrase_hash is not None and not passphrase_matches(passphrase, template.passphrase_hash)
+        accepted = accepted and not refused
         checks: list[Check] = []
         not_run: dict[str, str] = {}
         if liveness:
             checks, skipped = self.checks.run(clip, template.check_state, require_audio=require_audio)
             not_run = {c.name: c.detail for c in skipped}
-            reasons += [f"{name} not run: {why}" for name, why in not_run.items()]
-            for c in checks:
-                reasons.append(f"{c.name}: {c.score:.3f} {'>=' if c.passed else '<'} {c.threshold:.3f}, {'passed' if c.passed else 'FAILED'} ({c.detail})")
         if phrase is not None:
             checks.append(self.phrase_check.run(clip, phrase))
-            reasons.append(f"spoken_phrase: {checks[-1].detail}")
         if checks:
             accepted = accepted and all(c.passed for c in checks)
         if self.attempts is not None:
             self.attempts.record(user_id, accepted)
         return Decision(
-            user=user_id, score=v.score, threshold=v.threshold, accepted=accepted, llr=llr, operating_point=v.operating_point, reasons=reasons, checks=checks, llr_threshold=llr_threshold,
+            user=user_id, score=v.score, threshold=v.threshold, accepted=accepted, llr=llr, operating_point=v.operating_point, checks=checks, llr_threshold=llr_threshold,
             modality_scores=fused.scores if self.modal.extra else {}, left_out=fused.left_out, fused=list(fused.modalities), not_run=not_run,
+            how=v.how, fused_how=fused.how, passphrase_refused=refused, trimmed_s=clip.extra.get("trimmed_s"),
         )
 
     def decide_embedding(self, user_id: str, probe: np.ndarray):

@@ -31,13 +31,17 @@ class DecisionOut(BaseModel):
     llr: float | None = Field(description="calibrated log-likelihood ratio (of the fused modalities, where they decided), where the model carries a calibration")
     llr_threshold: float | None
     operating_point: str
-    reasons: list[str]
+    reasons: list[str] = Field(description="the sentences a person reads, rendered from the fields (never parse them)")
     checks: list[CheckOut]
     modality_scores: dict[str, float] = Field({}, description="cosine per modality that ran, lips included; empty for lips-only decisions")
     left_out: dict[str, str] = Field({}, description="modalities asked for that could not run, and why")
     fused: list[str] = Field([], description="the modalities whose fused LLR decided; empty when the lips decided alone")
     not_run: dict[str, str] = Field({}, description="presentation-attack checks asked for that could not run, and why")
     probe: str = Field("", description="the video judged, where it was named")
+    how: str = Field("", description="how the lips' threshold was set: the model's, or this user's own level")
+    fused_how: str = Field("", description="how the fused LLR's threshold was set")
+    passphrase_refused: bool = Field(False, description="a passphrase was enrolled and the one given is not it")
+    trimmed_s: float | None = Field(None, description="only the video's first seconds were used (the pipeline's limit)")
 
 
 class EnrolOut(BaseModel):
