@@ -144,3 +144,19 @@ def test_version_and_both_spellings_need_no_model(tmp_path, monkeypatch):
     assert res.exit_code == 2 and "no template store" in res.output, res.output  # the spelling passed; the store is what is missing
     res = runner.invoke(app, ["audit", "--store", str(tmp_path / "none.db"), "--event", "enrolment"])
     assert res.exit_code == 2 and "audit event must be one of" in res.output
+
+
+def test_every_command_argument_and_option_has_help_text():
+    import click
+    import typer.main
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield " ".join(path), cmd
+
+    missing = [(path, "the command") for path, cmd in walk(typer.main.get_command(app), []) if not cmd.help]
+    missing += [(path, p.name) for path, cmd in walk(typer.main.get_command(app), []) for p in cmd.params if p.name != "help" and not getattr(p, "help", None)]
+    assert not missing, missing
