@@ -9,7 +9,7 @@ Each store holds fused templates as the bundled model enrols them: 3 clips of li
 voice (256) and face (128) float32 vectors, Fernet-encrypted, one row per user. Stores are
 written in bulk (the benchmark's own inserts, not enrol), then a fresh TemplateStore opens
 each and the index is built, as `create_app` does; "start-up" is that build, median of
---runs. The JSON store (the payload before this change, which lipauth still reads) is built
+--runs (one run at 10^6), with the processes create_app would use (one per core from 200,000 users: lipauth.auth.indexed). The JSON store (the payload before this change, which lipauth still reads) is built
 only up to --json-up-to users (its 10^6 store would take ~45 GB); above that its time is
 extrapolated linearly from its largest size, and marked so. Target: 10^6 users in <= 60 s.
 """

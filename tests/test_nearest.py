@@ -121,3 +121,24 @@ def test_service_identify_uses_the_index_and_sees_other_processes_enrolments(tmp
     assert [c["user"] for c in got] == [c["user"] for c in want] and {c["user"] for c in got} == {"s2", "s1", "brbk7n"}
     for g, w in zip(got, want):
         assert g["score"] == pytest.approx(w["score"], abs=1e-5) and g["threshold"] == pytest.approx(w["threshold"], abs=1e-6) and g["accepted"] == w["accepted"] and g.keys() == w.keys()
+
+
+def test_the_index_loads_the_same_in_parallel_processes(tmp_path):
+    """A large store is split by user id between processes at start-up: the same users,
+    vectors and self-similarities as one process reading it all."""
+    from lipauth.auth.indexed import IndexedTemplates
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.templates import Template
+
+    store = TemplateStore(tmp_path / "t.db", create=True)
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        e = rng.standard_normal((1 + i % 3, 8)).astype(np.float32)
+        store.put(Template.from_embeddings(f"u{i:02d}", e / np.linalg.norm(e, axis=1, keepdims=True), "m" if i % 5 else "other"))
+    one, two = IndexedTemplates(store, "m", workers=1), IndexedTemplates(store, "m", workers=2)
+    assert sorted(one.index.own) == sorted(two.index.own) and len(one.index) == 32
+    for u in one.index.own:
+        assert one.index.own[u] == pytest.approx(two.index.own[u]) if one.index.own[u] is not None else two.index.own[u] is None
+    probe = rng.standard_normal(8).astype(np.float32)
+    a, b = (x.index.search(probe / np.linalg.norm(probe), 5) for x in (one, two))
+    assert [u for u, _ in a] == [u for u, _ in b] and [s for _, s in a] == pytest.approx([s for _, s in b])

@@ -232,6 +232,16 @@ class TemplateStore:
         except (OperationalError, ProgrammingError):  # no change log yet
             return 0
 
+    def user_id_at(self, k: int) -> str | None:
+        """The k-th user id in sorted order (0-based; None past the last): where to split the
+        store between workers."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(users_table.c.user_id).order_by(users_table.c.user_id).offset(k).limit(1)).scalar()
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(users_table)).scalar() or 0)
+
     def users(self) -> list[dict]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(users_table.c.user_id, users_table.c.created_at, users_table.c.updated_at, users_table.c.n_clips).order_by(users_table.c.user_id)).all()
@@ -248,11 +258,18 @@ class TemplateStore:
             for rows in result.partitions(batch):
                 yield [self._unseal(r.user_id, r.payload) for r in rows]
 
-    def iter_index(self, batch: int = 10_000) -> Iterator[list[tuple[str, str, np.ndarray]]]:
-        """(user, model id, lip embeddings) of every template, `batch` at a time: only the
-        part of each payload that holds them is decrypted (a service's start-up)."""
+    def iter_index(self, batch: int = 10_000, *, first: str | None = None, before: str | None = None) -> Iterator[list[tuple[str, str, np.ndarray]]]:
+        """(user, model id, lip embeddings) of every template (with user ids from `first` on
+        and before `before`, where given), `batch` at a time: only the part of each payload
+        that holds them is decrypted (a service's start-up)."""
+        c = users_table.c
+        query = sa.select(c.user_id, c.payload)
+        if first is not None:
+            query = query.where(c.user_id >= first)
+        if before is not None:
+            query = query.where(c.user_id < before)
         with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=batch).execute(sa.select(users_table.c.user_id, users_table.c.payload))
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
             for rows in result.partitions(batch):
                 out = []
                 for r in rows:
