@@ -32,6 +32,7 @@ def enrolled(tmp_path, lip_model_file, monkeypatch):
     return {"store": store, "env": {"LIPAUTH_STORE_KEY": key, "LIPAUTH_API_KEY": "k"}, "verifier": verifier, "s2": s2, "others": others}
 
 
+@pytest.mark.slow  # a server process, 8 clients and a kill timed against the server's work
 def test_concurrent_mixed_clients_get_the_serial_decisions_and_a_kill_loses_nothing(enrolled):
     e = enrolled
     genuine = [Request("genuine", "s2", p.name, p.read_bytes()) for p in e["s2"][4:8]]

@@ -25,6 +25,22 @@ def _unit(rows):
     return e / np.linalg.norm(e, axis=1, keepdims=True)
 
 
+def test_the_llr_slope_fitted_on_scores_is_the_true_log_likelihood_ratio():
+    """Not true by construction: on two Gaussian classes of equal spread the true LLR is a
+    line, (mu_g - mu_i) / sigma^2 * (s - (mu_g + mu_i) / 2); the calibration fitted on their
+    scores (what a model file's llr_slope comes from) must find it, whatever the classes'
+    sizes (balanced: prior-free)."""
+    from lipauth.measure.metrics import fit_llr_calibration
+
+    rng = np.random.default_rng(0)
+    mu_g, mu_i, sigma = 0.7, 0.3, 0.1
+    scores = np.concatenate([rng.normal(mu_g, sigma, 2000), rng.normal(mu_i, sigma, 20000)])
+    genuine = np.arange(len(scores)) < 2000
+    a, b = fit_llr_calibration(scores, genuine)
+    assert a == pytest.approx((mu_g - mu_i) / sigma**2, rel=0.1)
+    assert -b / a == pytest.approx((mu_g + mu_i) / 2, abs=0.01)  # where the LLR crosses 0
+
+
 def test_raw_policy_llr_is_zero_at_the_eer_threshold_and_agrees_with_the_decision():
     p = DecisionPolicy(RAW, operating_point="eer")
     rng = np.random.default_rng(0)

@@ -335,6 +335,7 @@ def test_a_full_line_is_turned_away_with_503_and_retry_after(server, monkeypatch
             assert first.result().status_code == 200 and second.result().status_code == 200
 
 
+@pytest.mark.slow  # it waits out a 5 s deadline of the wall clock
 def test_a_request_past_its_deadline_is_answered_503_and_its_work_holds_the_turn(server, monkeypatch):
     """timeout_s=5: a verify stuck at work is answered 503 timed_out after 5 s,
     with Retry-After and an audit row; one that arrives meanwhile and would wait past its
