@@ -73,6 +73,19 @@ class ClipMeta:
 
 
 @dataclass(frozen=True)
+class FaceViews:
+    """What the pipeline keeps of the whole face and frame beside the lips, each only where a
+    check or an encoder asked for it (PipelineConfig): the crops face liveness compares
+    ((n, 64, 64, 3) uint8 RGB), the aligned chips the face encoder embeds ((n, 150, 150, 3)
+    uint8 RGB, dlib's alignment) and the frames' thumbnails the motion check reads
+    ((T, 32, 32) uint8 grey)."""
+
+    crops: np.ndarray | None = None
+    chips: np.ndarray | None = None
+    thumbnails: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class LipClip:
     """A clip of lip frames with everything measured alongside it.
 
@@ -84,6 +97,7 @@ class LipClip:
     audio_features:(M, D) float32 frame-level audio features shipped by a corpus (AVLetters'
                    HTK MFCCs), with their rate in `audio_features_rate` (Hz)
     boxes:         (T, 4) float32 crop boxes x0, y0, x1, y1 in source-frame pixels, or None
+    views:         the face's crops and chips and the frames' thumbnails (FaceViews)
     """
 
     frames: np.ndarray
@@ -94,7 +108,9 @@ class LipClip:
     audio_features: np.ndarray | None = None
     audio_features_rate: float | None = None
     boxes: np.ndarray | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    views: FaceViews = field(default_factory=FaceViews)  # the face beside the lips (FaceViews)
+    trimmed_s: float | None = None  # only the video's first seconds were kept (PipelineConfig.max_seconds)
+    extra: dict[str, Any] = field(default_factory=dict)  # what the pipeline measured on the way (missing, detected, backend): for reading, not deciding
 
     def __post_init__(self) -> None:
         f = self.frames

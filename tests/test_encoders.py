@@ -41,7 +41,7 @@ def test_the_face_encoder_tells_the_two_grid_speakers_apart(chip_pipeline, face_
     aligned 150x150 chips the pipeline cut from frames it already tracked."""
     s2a, s2b = chip_pipeline.process(need("grid-s2/video/bbilzs.mpg")), chip_pipeline.process(need("grid-s2/video/bbaf2a.mpg"))
     s1 = chip_pipeline.process(need("grid-s1/video/bbaf2n.mpg"))
-    assert s2a.extra["face_chips"].shape == (4, 150, 150, 3)
+    assert s2a.views.chips.shape == (4, 150, 150, 3)
     a, b, c = (face_encoder.embed(x) for x in (s2a, s2b, s1))
     assert np.linalg.norm(a) == pytest.approx(1.0, abs=1e-5)
     assert a @ b > 0.95 and a @ b > max(a @ c, b @ c) + 0.05
@@ -49,7 +49,7 @@ def test_the_face_encoder_tells_the_two_grid_speakers_apart(chip_pipeline, face_
 
 def test_no_chips_no_face_vector(grid_video, dlib_backend, face_encoder):
     clip = LipPipeline(PipelineConfig(), backend=dlib_backend).process(grid_video)
-    assert "face_chips" not in clip.extra and face_encoder.embed(clip) is None
+    assert clip.views.chips is None and face_encoder.embed(clip) is None
     with pytest.raises(InvalidInputError, match="150, 150, 3"):
         face_encoder.embed_chips(np.zeros((2, 64, 64, 3), np.uint8))
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from lipauth.clip import AUDIO_RATE, ClipMeta, LipClip
+from lipauth.clip import AUDIO_RATE, ClipMeta, FaceViews, LipClip
 from lipauth.features.mfcc import deltas, mel_filterbank, mfcc, video_aligned_features
 from lipauth.errors import CorpusError, InvalidInputError, TooFewFramesError
 from lipauth.measure.pad_metrics import apcer_bpcer, bpcer_at_apcer, threshold_at_apcer
@@ -479,7 +479,7 @@ def test_templates_keep_each_checks_state_and_read_the_old_face_refs():
 
 def test_enrolled_face_crops_of_another_liveness_model_are_not_used(checks):
     crops = np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8)
-    clip = LipClip(frames=np.zeros((12, 18, 30), np.uint8), meta=ClipMeta("x"), fps=25.0, extra={"face_crops": crops})
+    clip = LipClip(frames=np.zeros((12, 18, 30), np.uint8), meta=ClipMeta("x"), fps=25.0, views=FaceViews(crops=crops))
     check = checks["face_liveness"]
     state = check.enrol([clip])
     assert state["model_id"] == check.model_id and np.allclose(state["refs"], check.model.embed(crops), atol=1e-6)

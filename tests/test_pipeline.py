@@ -106,10 +106,10 @@ def test_a_too_long_video_is_cut_to_its_first_seconds_or_refused(grid_video, dli
     """Of a video longer than max_seconds, the first max_seconds are used, and the clip says so
     (memory stays bounded); refuse_long=True refuses it before it fills memory."""
     clip = LipPipeline(PipelineConfig(max_seconds=1.0), backend=dlib_backend).process(grid_video)
-    assert clip.extra["trimmed_s"] == 1.0
+    assert clip.trimmed_s == 1.0
     assert len(clip.frames) == 25 and abs(len(clip.audio) / 16000 - 1.0) < 0.05  # 1 s of the 25 fps clip, sound and picture
     whole = LipPipeline(PipelineConfig(max_seconds=30.0), backend=dlib_backend).process(grid_video)
-    assert "trimmed_s" not in whole.extra and len(whole.frames) == 75
+    assert whole.trimmed_s is None and len(whole.frames) == 75
     # the same frames (the crop boxes, smoothed over the clip, move a little with its length)
     assert np.abs(clip.frames.astype(int) - whole.frames[:25]).mean() < 2
     with pytest.raises(VideoTooLongError, match="longer than 1 s"):

@@ -270,7 +270,7 @@ class Verifier:
         return Decision(
             user=user_id, score=v.score, threshold=v.threshold, accepted=accepted, llr=llr, operating_point=v.operating_point, checks=checks, llr_threshold=llr_threshold,
             modality_scores=fused.scores if self.modal.extra else {}, left_out=fused.left_out, fused=list(fused.modalities), not_run=not_run,
-            how=v.how, fused_how=fused.how, passphrase_refused=refused, trimmed_s=clip.extra.get("trimmed_s"),
+            how=v.how, fused_how=fused.how, passphrase_refused=refused, trimmed_s=clip.trimmed_s,
         )
 
     def decide_embedding(self, user_id: str, probe: np.ndarray):

@@ -49,5 +49,5 @@ class FaceEncoder:
     def embed(self, clip: LipClip) -> np.ndarray | None:
         """The clip's face vector, or None where the pipeline kept no chips (no face fitted,
         or a backend without dlib's 68 points)."""
-        chips = clip.extra.get("face_chips") if clip.extra else None
+        chips = clip.views.chips
         return None if chips is None else self.embed_chips(np.asarray(chips))

@@ -24,7 +24,7 @@ class FaceLivenessCheck:
         self.point = point  # which of the model's thresholds decides
 
     def enrol(self, clips: list[LipClip]) -> dict | None:
-        crops = [c.extra["face_crops"] for c in clips if isinstance(c.extra.get("face_crops"), np.ndarray) and len(c.extra["face_crops"])]
+        crops = [c.views.crops for c in clips if c.views.crops is not None and len(c.views.crops)]
         if not crops:
             return None
         return {"model_id": self.model_id, "refs": self.model.embed(np.concatenate(crops)).tolist()}
@@ -39,7 +39,7 @@ class FaceLivenessCheck:
         return np.asarray(state["refs"], np.float32), "the enrolled face crops"
 
     def run(self, clip: LipClip, state: dict | None = None, *, require_audio: bool = False) -> Check:
-        crops = clip.extra.get("face_crops")
+        crops = clip.views.crops
         if not isinstance(crops, np.ndarray) or not len(crops):
             return not_run(self.name, "the clip carries no face crops (only videos processed by lipauth do)")
         refs, how = self.references(state)

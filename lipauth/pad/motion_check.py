@@ -69,7 +69,7 @@ class MotionCheck:
         return None
 
     def run(self, clip: LipClip, state: dict | None = None, *, require_audio: bool = False) -> Check:
-        thumbnails = clip.extra.get("thumbnails")
+        thumbnails = clip.views.thumbnails
         if clip.landmarks is None or clip.boxes is None or thumbnails is None:
             return not_run(self.name, "the clip carries no tracked lips and thumbnails (only videos processed by lipauth do)")
         if clip.n_frames < MIN_FRAMES:

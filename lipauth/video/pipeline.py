@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 import cv2
 import numpy as np
 
-from lipauth.clip import ClipMeta, LipClip
+from lipauth.clip import ClipMeta, FaceViews, LipClip
 from lipauth.errors import LandmarkGapError, NoFaceError, TooFewFramesError
 from lipauth.video.decode import DecodedVideo, InputLimits, decode_video
 from lipauth.video.face import aligned_face_chips, face_chip_frames, face_crops, spread_frames
@@ -38,7 +38,7 @@ class PipelineConfig:
     min_frames: int = 10  # fewer than this (after decoding) is a failure to acquire
     max_gap: int = 8  # longest run of face-less frames that is interpolated over
     max_missing_fraction: float = 0.25
-    max_seconds: float = 30.0  # frames are held in memory: of a longer video, the first max_seconds are used (clip.extra["trimmed_s"])
+    max_seconds: float = 30.0  # frames are held in memory: of a longer video, the first max_seconds are used (clip.trimmed_s)
     refuse_long: bool = False  # refuse a video longer than max_seconds (VideoTooLongError) instead
     # frames are kept at most this large (scaled down at decode): PAL SD, 720x576, holds a
     # face the landmarks and 30x18 lip crops need, and SD video (GRID's) is not scaled, which
@@ -48,9 +48,9 @@ class PipelineConfig:
     max_pixels: int = 720 * 576
     max_frame_bytes: int = 512 << 20
     audio: bool = True
-    face_crops: int = 0  # face crops (64x64 RGB) for face liveness kept in clip.extra; 0: none
-    face_chips: int = 0  # aligned 150x150 face chips for the face encoder in clip.extra (dlib backend); 0: none
-    thumbnails: bool = False  # 32x32 grey thumbnails of every frame in clip.extra, for the motion check
+    face_crops: int = 0  # face crops (64x64 RGB) for face liveness kept in clip.views.crops; 0: none
+    face_chips: int = 0  # aligned 150x150 face chips for the face encoder in clip.views.chips (dlib backend); 0: none
+    thumbnails: bool = False  # 32x32 grey thumbnails of every frame in clip.views.thumbnails, for the motion check
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -105,17 +105,16 @@ class LipPipeline:
         points, missing = interpolate_gaps(track.points, max_gap=cfg.max_gap, max_missing_fraction=cfg.max_missing_fraction)
         boxes = lip_boxes(points, cfg.crop)
         extra = {"missing": missing, "detected": track.detected, "backend": self.backend.name}
-        if video.trimmed:
-            extra["trimmed_s"] = cfg.max_seconds
+        views = {}
         if cfg.face_crops:
             picked = spread_frames(video.n_frames, cfg.face_crops)
-            extra["face_crops"] = face_crops(video.rgb(picked), points[picked], n=len(picked))
+            views["crops"] = face_crops(video.rgb(picked), points[picked], n=len(picked))
         if cfg.thumbnails:  # the whole frame, small: what a still or looped video repeats
             step = max(1, min(video.grey.shape[1:]) // (4 * THUMBNAIL))  # every step-th pixel first: area-averaging all of a 720x576 frame costs ~0.4 ms
-            extra["thumbnails"] = np.stack([cv2.resize(g[::step, ::step], (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA) for g in video.grey])
+            views["thumbnails"] = np.stack([cv2.resize(g[::step, ::step], (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA) for g in video.grey])
         if cfg.face_chips and track.face is not None:
             picked = face_chip_frames(track.face, cfg.face_chips)
-            extra["face_chips"] = aligned_face_chips(video.rgb(picked), track.face[picked])
+            views["chips"] = aligned_face_chips(video.rgb(picked), track.face[picked])
         crops = crop_frames(video.grey if cfg.crop.color == "grey" else video.rgb(), boxes, cfg.crop)
         meta = meta or ClipMeta(clip_id=os.path.splitext(os.path.basename(path))[0], source=str(path))
         clip = LipClip(
@@ -125,6 +124,8 @@ class LipPipeline:
             landmarks=normalise_to_boxes(points, boxes),
             audio=video.audio,
             boxes=boxes,
+            views=FaceViews(**views),
+            trimmed_s=cfg.max_seconds if video.trimmed else None,
             extra=extra,
         )
         return clip, PipelineTrace(video=video, track=track, points=points, missing=missing, boxes=boxes)
