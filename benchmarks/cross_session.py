@@ -16,7 +16,7 @@ the pairs across sessions weighted as much as those within (balance_sessions, th
 default), early fusion (a joint embedding, lipauth.scoring.joint), and each modality calibrated
 on its own with the LLRs summed (the recipe's default since issue #24). Then the model
 card's check (grid-s2 enrolled from 3 clips against 17 genuine and 16 impostor clips) with
-the lips alone and with the bundled fusion rules (the default) (lipauth/assets/default_fusion.json), at
+the lips alone and with the bundled fusion rules (the default; inside lipauth/assets/default_model.pt), at
 this user's threshold (the default where the template has several clips) and at the rule's
 one threshold.
 """

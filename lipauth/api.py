@@ -10,13 +10,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from lipauth.artifacts import LIP_FUSION, LIP_MODEL, artifact_id, bundled
+from lipauth.artifacts import LIP_MODEL, artifact_id, bundled
 from lipauth.clip import LipClip
 from lipauth.errors import InvalidInputError
 from lipauth.models.embedder import LipEmbedder
@@ -67,11 +66,9 @@ class LipModel:
 
 def load_model(path: str | os.PathLike | None = None) -> LipModel:
     """Load a model file made by `lipauth train`; None loads the model bundled with lipauth,
-    which decides on the lips, the voice and the face together (its fusion rules,
-    lipauth/assets/default_fusion.json, made by configs/fusion.yaml)."""
+    which decides on the lips, the voice and the face together (the fusion rules inside it,
+    fitted by configs/fusion.yaml). Templates stamped with the file's digest or an earlier
+    file's of the same network (info["also_known_as"]) verify with it too."""
     path = Path(path) if path is not None else default_model_path()
     embedder = LipEmbedder.load(path)
-    rules = bundled(LIP_FUSION)
-    if path == default_model_path() and embedder.fusion is None and rules.is_file():
-        embedder.fusion = json.loads(rules.read_text())
-    return LipModel(embedder, model_id=embedder.identity(), also_known_as=(artifact_id(path),))
+    return LipModel(embedder, model_id=embedder.identity(), also_known_as=(artifact_id(path), *embedder.info.get("also_known_as", ())))

@@ -17,10 +17,7 @@ import torch
 from lipauth.errors import InvalidInputError
 
 # The model files shipped inside the package (lipauth/assets/).
-LIP_MODEL = "default_model.pt"
-# score-fusion rules for the bundled lip model with the voice and face encoders, made by
-# configs/fusion.yaml; load_model() attaches them to the bundled model: the default decision
-LIP_FUSION = "default_fusion.json"
+LIP_MODEL = "default_model.pt"  # the lips' network with the fusion rules for voice and face (configs/fusion.yaml) inside
 SYNC_MODEL = "avsync.pt"
 LIVENESS_MODEL = "liveness.pt"
 

@@ -146,12 +146,13 @@ def test_the_lips_and_face_of_the_person_with_another_voice_are_refused(fused_ve
 
 
 def test_a_model_without_fusion_refuses_other_modalities(fused_verifier, lip_model_file, tmp_path):
-    import shutil
+    import dataclasses
 
-    from lipauth.api import load_model
+    from lipauth.api import LipModel, load_model
     from lipauth.auth.verifier import Verifier
 
-    plain = load_model(shutil.copy(lip_model_file, tmp_path / "lips.pt"))  # a lip model file without fusion rules
+    bundled = load_model(lip_model_file)
+    plain = LipModel(dataclasses.replace(bundled.embedder, fusion=None), bundled.id)  # a lip model without fusion rules
     assert Verifier(plain, fused_verifier.store).modal.modalities == ("lips",)
     with pytest.raises(InvalidInputError, match="no fusion rules for voice"):
         Verifier(plain, fused_verifier.store, modalities=("lips", "voice"))
@@ -461,7 +462,7 @@ def test_an_encoder_whose_package_is_missing_is_left_out_and_says_why(fused_mode
 @pytest.fixture(scope="module")
 def bundled_fused(tmp_path_factory):
     """The bundled lip model with its default settings: its shipped rules fuse the voice and
-    the face (lipauth/assets/default_fusion.json); grid-s2 enrolled from one clip."""
+    the face (the rules inside lipauth/assets/default_model.pt); grid-s2 enrolled from one clip."""
     pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
     from lipauth.api import load_model
     from lipauth.auth.store import TemplateStore
@@ -476,11 +477,15 @@ def test_the_bundled_model_fuses_by_default_and_the_lips_alone_on_request(bundle
     import json
 
     from lipauth.api import load_model
-    from lipauth.artifacts import LIP_FUSION, bundled
+    from lipauth.artifacts import LIP_MODEL, artifact_id, bundled
     from lipauth.auth.verifier import Verifier
+    from lipauth.models.embedder import LipEmbedder
 
     model = load_model()
-    assert model.embedder.fusion == json.loads(bundled(LIP_FUSION).read_text())
+    assert model.embedder.fusion == LipEmbedder.load(bundled(LIP_MODEL)).fusion is not None  # the rules are in the model file
+    assert json.loads(json.dumps(model.embedder.fusion)) == model.embedder.fusion
+    # templates stamped with the bundled file's digest before the rules moved into it still verify
+    assert model.id == model.embedder.identity() and {artifact_id(bundled(LIP_MODEL)), "c320b57142492132"} < model.ids
     assert bundled_fused.modal.modalities == ("lips", "voice", "face")
     assert set(bundled_fused.modal.fusion.rules) == {("lips", "voice"), ("lips", "face"), ("lips", "voice", "face")}
     lips = Verifier(model, bundled_fused.store, modalities=("lips",))
@@ -546,18 +551,18 @@ def test_the_cli_fuses_the_voice_and_face_by_default(tmp_path):
 
 @pytest.mark.slow
 def test_the_bundled_rules_are_what_their_recipe_makes(tmp_path):
-    """configs/fusion.yaml on ../shared/data re-makes lipauth/assets/default_fusion.json."""
+    """configs/fusion.yaml on ../shared/data re-makes the rules inside lipauth/assets/default_model.pt."""
     import json
 
     import yaml
 
-    from lipauth.artifacts import LIP_FUSION, bundled
+    from lipauth.api import load_model
     from lipauth.recipes.fusion import run_fusion
 
     pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
     recipe = yaml.safe_load(open(__import__("pathlib").Path(__file__).parents[1] / "configs" / "fusion.yaml"))
     made = run_fusion(recipe, need("grid-s1").parent, tmp_path, "configs/fusion.yaml")
-    ours, shipped = json.loads((tmp_path / "fusion.json").read_text()), json.loads(bundled(LIP_FUSION).read_text())
+    ours, shipped = json.loads((tmp_path / "fusion.json").read_text()), load_model().embedder.fusion
     assert made["report"]["people"] == 26
     for a, b in zip(ours["rules"], shipped["rules"]):
         assert a["modalities"] == b["modalities"]

@@ -31,8 +31,9 @@ def _vectors_model(vectors: dict[str, np.ndarray], model):
     The policy (thresholds, calibration) is the real model's."""
     embedder = SimpleNamespace(
         verify_thresholds=model.embedder.verify_thresholds,
-        thresholds=getattr(model.embedder, "thresholds", None),
-        calibration=getattr(model.embedder, "calibration", None),
+        thresholds=model.embedder.thresholds,
+        calibration=model.embedder.calibration,
+        fusion=None,
         embed_clips=lambda clips: np.stack(clips).astype(np.float32),
     )
     return SimpleNamespace(embedder=embedder, id=model.id, ids=model.ids, clip=lambda name, **options: vectors[name])

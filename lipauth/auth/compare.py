@@ -16,10 +16,10 @@ from lipauth.scoring.policy import DecisionPolicy
 
 
 def clip_pair_policy(embedder, operating_point: str | float = "eer") -> DecisionPolicy:
-    raw = dict(getattr(embedder, "thresholds", None) or {})
+    raw = dict(embedder.thresholds or {})
     if not raw and not isinstance(operating_point, float):
         raise InvalidInputError("this model carries no clip-pair thresholds; give a numeric operating point")
-    if getattr(embedder, "calibration", None):
+    if embedder.calibration:
         raw["llr_slope"] = embedder.calibration["a"]
     return DecisionPolicy(raw, operating_point=operating_point, scoring="raw", source="clip pairs of the model's validation speakers")
 
@@ -36,7 +36,7 @@ def compare(
     if isinstance(parse_operating_point(operating_point), float) and modalities is None:
         modalities = ("lips",)
     check_point_for_modalities(parse_operating_point(operating_point), modalities)
-    modal = ModalityScorer(modalities, getattr(model.embedder, "fusion", None))
+    modal = ModalityScorer(modalities, model.embedder.fusion)
     clips = [model.clip(v, audio=checks is not None or modal.needs_audio, face_chips=modal.face_chips, thumbnails=checks is not None) for v in (a, b)]
     ea, eb = model.embedder.embed_clips(clips)
     v = policy.decide(ea[None, :], eb)

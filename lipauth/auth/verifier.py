@@ -80,7 +80,7 @@ class Verifier:
         numeric = isinstance(parse_operating_point(operating_point), float)
         if numeric and modalities is None:  # a cosine threshold is the lips' alone: it asks for the lips alone
             modalities = ("lips",)
-        self.modal = ModalityScorer(modalities, getattr(model.embedder, "fusion", None))
+        self.modal = ModalityScorer(modalities, model.embedder.fusion)
         check_point_for_modalities(parse_operating_point(operating_point), self.modal.modalities)
 
     @property

@@ -93,7 +93,7 @@ def evaluate_clips(
     title = title or embedder.model_name
     det_plot(curves, out / "det.png", f"DET — {title}")
     roc_plot(curves, out / "roc.png", f"ROC — {title}")
-    verification = verification_metrics(emb, clips, policy, int((getattr(embedder, "verify_thresholds", None) or {}).get("n_enrol", 3))) if policy else None
+    verification = verification_metrics(emb, clips, policy, int((embedder.verify_thresholds or {}).get("n_enrol", 3))) if policy else None
     if verification is not None:
         evaluation.decision = policy.describe()
         evaluation.verification, scores, genuine = verification

@@ -32,6 +32,8 @@ class PCABaseline:
     model_name: str = "pca_baseline"
     thresholds: dict[str, float] = field(default_factory=dict)
     calibration: dict[str, float] | None = None
+    verify_thresholds: dict[str, Any] = field(default_factory=dict)  # none fitted: the policy falls back to `thresholds`
+    fusion: dict[str, Any] | None = None  # a baseline fuses nothing
     info: dict[str, Any] = field(default_factory=dict)
 
     def fit(self, clips: Sequence[LipClip]) -> "PCABaseline":

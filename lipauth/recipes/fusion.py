@@ -89,7 +89,7 @@ def save_fused(model, clips: list[ClipVectors], r: FusionRecipe, out: Path, wher
     model.embedder.info = {**model.embedder.info, "fusion": dict(report)}
     try:
         out.mkdir(parents=True, exist_ok=True)
-        # the rules alone too: lipauth/assets/default_fusion.json is this file, for the bundled model
+        # the rules alone too, to read; model.pt (the rules inside) is what ships as lipauth/assets/default_model.pt
         (out / "fusion.json").write_text(json.dumps(model.embedder.fusion, indent=1) + "\n")
         return model.embedder.save(out / "model.pt"), report
     finally:

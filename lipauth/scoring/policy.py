@@ -74,12 +74,12 @@ class DecisionPolicy:
         """The policy a model file defines (`embedder`: a LipEmbedder). scoring=None takes
         the model's recommendation; models made before verification thresholds existed fall
         back to their clip-pair thresholds."""
-        verify = dict(getattr(embedder, "verify_thresholds", None) or {})
+        verify = dict(embedder.verify_thresholds or {})
         if verify:
             raw, source = verify, "probes against enrolment templates of the validation speakers"
         else:
-            raw, source = dict(getattr(embedder, "thresholds", None) or {}), "clip pairs of the validation speakers (the model carries no template thresholds)"
-        calibration = getattr(embedder, "calibration", None)
+            raw, source = dict(embedder.thresholds or {}), "clip pairs of the validation speakers (the model carries no template thresholds)"
+        calibration = embedder.calibration
         if calibration and "llr_slope" not in raw:
             raw["llr_slope"] = calibration["a"]  # older files: the slope of the clip-pair calibration
         normalised = verify.get("normalised")
