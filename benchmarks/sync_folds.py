@@ -131,6 +131,94 @@ def run_fold(f: int, clips_dir: Path, out: Path, k: int, epochs: int, device: st
     print(f"fold {f}: {len(test_people)} people, {len(rows)} trials, threshold {model.threshold:.3f}, {seconds:.0f} s", flush=True)
 
 
+def transfer(clips_dir: Path, out: Path, k: int) -> None:
+    """The same folds without training anything (issue #25, item 1): the bundled SyncNet scored
+    at offset 0 (as shipped, at its own threshold) and within +-2 frames of it (capture skew),
+    the mouth-geometry score (lipauth.pad.sync_geometry), and a logistic regression on both;
+    every threshold but the shipped one from the fold's validation people (the EER point of
+    their trials; the combiner is fitted on them too), applied to its test people. The bundled
+    SyncNet learned from grid-s2 and CREMA-D's actor 1001 (configs/avsync.yaml), so only its
+    talking-face and grid-s1 figures are on people it never saw."""
+    from sklearn.linear_model import LogisticRegression
+
+    from lipauth.artifacts import SYNC_MODEL, bundled
+    from lipauth.errors import LipauthError
+    from lipauth.measure.metrics import eer
+    from lipauth.pad.avsync import SyncModel
+    from lipauth.pad.sync_geometry import geometry_sync
+    from lipauth.training.sync import attack_trials
+
+    videos, _ = load_people(clips_dir)
+    folds = folds_of(videos, k)
+    sync = SyncModel.load(bundled(SYNC_MODEL))
+    cache = out / "transfer-scores.json"
+    scored = json.loads(cache.read_text()) if cache.exists() else {}
+    who = {c.meta.clip_id: (p, s) for c, p, s in videos}
+    # every clip as recorded, 0.2 s and 0.5 s late, and with another person's audio, as run_fold
+    # makes them (a person's trials do not depend on the fold), scored once and cached
+    trials = attack_trials([c for c, _, _ in videos], shifts_s=(0.2, 0.5), seed=0)
+    for i, (clip, kind) in enumerate(trials):
+        key = f"{clip.meta.clip_id}|{kind}"
+        if key in scored:
+            continue
+        person, source = who[clip.meta.clip_id.split("+")[0]]
+        try:
+            r, g = sync.analyse(clip), geometry_sync(clip, tolerance=2)
+        except LipauthError:
+            scored[key] = None
+            continue
+        d = np.asarray(r.distances)
+        near2 = np.abs(np.asarray(r.offsets)) <= 2
+        tol2 = (float(np.median(d)) - float(d[near2].min())) / (float(d.std()) + 1e-6)
+        scored[key] = {"person": person, "source": source, "kind": kind, "bundled": r.score, "bundled_pm2": tol2, "geometry": g.score}
+        if i % 50 == 49:
+            out.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(scored))
+            print(f"{i + 1} of {len(trials)} trials scored", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(scored))
+    rows = [r for r in scored.values() if r is not None]
+    results = []
+    for f in range(k):
+        test_people, val_people = set(folds[f]), set(folds[(f + 1) % k][0::2])
+        val = [r for r in rows if r["person"] in val_people]
+        test = [r for r in rows if r["person"] in test_people]
+        y = np.array([r["kind"] == "in_sync" for r in val])
+        thr = {m: eer(np.array([r[m] for r in val]), y)[1] for m in ("bundled_pm2", "geometry")}
+        x = lambda rs: np.array([[r["bundled_pm2"], r["geometry"]] for r in rs])  # noqa: E731
+        lr = LogisticRegression(class_weight="balanced").fit(x(val), y)
+        combined_val = lr.decision_function(x(val))
+        thr["combined"] = eer(combined_val, y)[1]
+        thr["bundled"] = sync.threshold
+        for r, c in zip(test, lr.decision_function(x(test)) if test else []):
+            results.append({**r, "fold": f, "combined": float(c), **{f"pass_{m}": bool((c if m == "combined" else r[m]) >= t) for m, t in thr.items()}})
+        print(f"fold {f}: test {len(test_people)} people ({len(test)} trials), validation {len(val_people)} people; thresholds " + ", ".join(f"{m} {t:.2f}" for m, t in thr.items()), flush=True)
+    (out / "transfer.json").write_text(json.dumps(results))
+    report_rows(results, ("bundled", "bundled_pm2", "geometry", "combined"))
+
+
+def report_rows(rows: list[dict], models: tuple[str, ...]) -> None:
+    """Per source and pooled: each model's pass rates at its fold's threshold (pass_<model>),
+    with Wilson 95 % intervals, and its AUC of in-sync against every out-of-sync version."""
+    from sklearn.metrics import roc_auc_score
+
+    names = {"bundled": "bundled SyncNet, offset 0 (shipped)", "bundled_pm2": "bundled SyncNet, +-2 frames", "geometry": "mouth geometry, +-2 frames", "combined": "LR(SyncNet +-2, geometry)"}
+    print("| source | model | people | genuine pass (95 % CI) | swapped pass (95 % CI) | 0.5 s late pass (95 % CI) | 0.2 s late pass | AUC |")
+    print("|---|---|---|---|---|---|---|---|")
+    for source in sorted({r["source"] for r in rows}) + ["all"]:
+        mine = [r for r in rows if source in ("all", r["source"])]
+        for m in models:
+            cells = []
+            for kind in ("in_sync", "swapped", "shift_0.5s", "shift_0.2s"):
+                of = [r for r in mine if r["kind"] == kind]
+                n_pass = sum(r[f"pass_{m}"] for r in of)
+                lo, hi = wilson(n_pass, len(of))
+                cells.append(f"{n_pass}/{len(of)} ({100 * lo:.0f}–{100 * hi:.0f} %)" if kind != "shift_0.2s" else f"{n_pass}/{len(of)}")
+            real = np.array([r["kind"] == "in_sync" for r in mine])
+            auc = roc_auc_score(real, [r[m] for r in mine]) if 0 < real.sum() < len(real) else float("nan")
+            print(f"| {source} | {names[m]} | {len({r['person'] for r in mine})} | {' | '.join(cells)} | {auc:.3f} |", flush=True)
+
+
 def wilson(k: int, n: int) -> tuple[float, float]:
     """The Wilson 95 % interval of k successes in n (SciPy's)."""
     from scipy.stats import binomtest
@@ -188,11 +276,17 @@ def main() -> None:
     p.add_argument("--limit-train", type=int, help="train on about this many clips (a quick check of the script)")
     p = sub.add_parser("report")
     p.add_argument("--out", type=Path, default=Path("runs/sync-folds"))
+    p = sub.add_parser("transfer", help="the folds without training: the bundled SyncNet within +-2 frames, geometry, and their combiner")
+    p.add_argument("--clips", type=Path, default=Path("runs/sync-folds/clips"))
+    p.add_argument("--out", type=Path, default=Path("runs/sync-folds"))
+    p.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
     if args.what == "prepare":
         prepare(args.data, args.out)
     elif args.what == "fold":
         run_fold(args.f, args.clips, args.out, args.folds, args.epochs, args.device, args.limit_train)
+    elif args.what == "transfer":
+        transfer(args.clips, args.out, args.folds)
     else:
         report(args.out)
 
