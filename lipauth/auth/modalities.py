@@ -116,8 +116,7 @@ class ModalityScorer:
                 others = [o[m] for j, o in enumerate(new) if j != i and m in o] + list(enrolled.get(m, ()))
                 if others:
                     scores[m] = float(template_vector(np.stack(others)) @ v)
-            rule = self.fusion.rule_for(tuple(scores)) if isinstance(self.fusion, ScoreFusion) and "lips" in scores else None
-            out.append((scores, rule.llr(scores) if rule is not None else None))
+            out.append((scores, self.fusion.score_llr(scores) if self.fusion is not None else None))
         return out
 
     def decide(self, lips_score: float, template, clip: LipClip, operating_point: str, probe_lips: np.ndarray, per_user: bool = True) -> FusedVerdict:
@@ -145,19 +144,10 @@ class ModalityScorer:
         if self.fusion is None or len(scores) == 1:
             return FusedVerdict(scores, left_out, None, None, None)
         used = in_order(scores)
-        if isinstance(self.fusion, JointFusion):  # the joint embeddings of template and probe
-            enrolled = {"lips": template.mean, **{m: template.modality_vector(m) for m in used[1:]}}
-            llr, thresholds = self.fusion.llr(enrolled, {m: vectors[m] for m in used}), self.fusion.thresholds
-            how = "the model's threshold"
-        else:
-            rule = self.fusion.rule_for(used)
-            if rule is None:
-                return FusedVerdict(scores, left_out, None, None, None)
-            llr, thresholds, how = rule.llr(scores), rule.thresholds, "the rule's threshold"
-            own = rule.self_llr({"lips": template.embeddings, **{m: template.modalities[m] for m in used[1:]}}) if per_user and rule.normalised else None
-            if own is not None:  # this user's own level: their clips' LLR against each other
-                thresholds = {k: own + v for k, v in rule.normalised.items()}
-                how = f"this user's: own LLR {own:.2f} {rule.normalised.get(operating_point, float('nan')):+.2f}"
+        judged = self.fusion.judge(scores, {"lips": template.embeddings, **{m: template.modalities[m] for m in used[1:]}}, vectors, per_user)
+        if judged is None:
+            return FusedVerdict(scores, left_out, None, None, None)
+        llr, thresholds, how = judged
         if operating_point not in thresholds:
             raise InvalidInputError(f"fused decisions take a named operating point ({', '.join(thresholds)}), not {operating_point!r}")
         return FusedVerdict(scores, left_out, llr, thresholds[operating_point], llr >= thresholds[operating_point], used, how)

@@ -76,6 +76,29 @@ class ScoreFusion:
         key = in_order(available)
         return self.rules.get(key)
 
+    def judge(self, scores: dict[str, float], enrolled: dict[str, np.ndarray], probe: dict[str, np.ndarray], per_user: bool = True) -> tuple[float, dict[str, float], str] | None:
+        """The fusion interface, late and early alike (lipauth.scoring.joint.JointFusion.judge):
+        for a probe against a template over the modalities in `scores` (their cosines, lips
+        included), (its LLR, the LLR each operating point asks, how that was set), or None where
+        no rule covers those modalities. enrolled: modality -> (n, D) the template's clip
+        vectors; probe: modality -> the probe's vector. per_user: this user's own level (their
+        clips' LLR against each other) where the rule and the template allow it."""
+        used = in_order(scores)
+        rule = self.rule_for(used)
+        if rule is None:
+            return None
+        thresholds, how = dict(rule.thresholds), "the rule's threshold"
+        own = rule.self_llr({m: enrolled[m] for m in used}) if per_user and rule.normalised else None
+        if own is not None:
+            thresholds = {k: own + v for k, v in rule.normalised.items()}
+            how = f"this user's: own LLR {own:.2f}, offsets {', '.join(f'{k} {v:+.2f}' for k, v in rule.normalised.items())}"
+        return rule.llr(scores), thresholds, how
+
+    def score_llr(self, scores: dict[str, float]) -> float | None:
+        """The LLR of these cosines (lips included) by the rule for their modalities; None where none covers them."""
+        rule = self.rule_for(tuple(scores)) if "lips" in scores else None
+        return rule.llr(scores) if rule is not None else None
+
     @classmethod
     def fit(cls, scores: dict[str, np.ndarray], genuine: np.ndarray, source: str = "", weights: np.ndarray | None = None) -> "ScoreFusion":
         """scores: modality -> (N,) cosines of the same N validation trials (lips and at least

@@ -107,6 +107,22 @@ class JointFusion:
         """The LLR that `a` and `b` (modality -> vector; the lips always) are one person."""
         return self.llr_of(*self.embed([a, b]))
 
+    def judge(self, scores: dict[str, float], enrolled: dict[str, np.ndarray], probe: dict[str, np.ndarray], per_user: bool = True) -> tuple[float, dict[str, float], str] | None:
+        """The fusion interface (ScoreFusion.judge): the LLR of the template's joint embedding
+        (from each modality's template vector) against the probe's, and the model's
+        thresholds; no per-user level here."""
+        used = tuple(m for m in self.modalities if m in scores)
+        if used != tuple(self.modalities):
+            return None  # a joint embedding needs every modality it was trained on
+        from lipauth.scoring.templates import template_vector
+
+        llr = self.llr({m: template_vector(enrolled[m]) for m in used}, {m: probe[m] for m in used})
+        return llr, dict(self.thresholds), "the model's threshold"
+
+    def score_llr(self, scores: dict[str, float]) -> float | None:
+        """An LLR from cosines alone: none (the joint embedding needs the vectors)."""
+        return None
+
     def llr_of(self, za: np.ndarray, zb: np.ndarray) -> float:
         """The same, from two joint embeddings already made."""
         return self.slope * float(za @ zb) + self.bias
