@@ -124,14 +124,20 @@ class TokenError(LipauthError):
     code = "token_refused"
 
 
-class RateLimitedError(LipauthError):
-    """Too many requests from one client to a public endpoint; try again later."""
+class RetryLaterError(LipauthError):
+    """Refused for now: `retry_after_s` says when to try again (the service's Retry-After)."""
 
-    code = "rate_limited"
+    code = "retry_later"
 
     def __init__(self, message: str, retry_after_s: float = 0.0) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class RateLimitedError(RetryLaterError):
+    """Too many requests from one client to a public endpoint; try again later."""
+
+    code = "rate_limited"
 
 
 class StoreExistsError(StoreError):
@@ -146,11 +152,7 @@ class StoreNotFoundError(StoreError):
     code = "store_not_found"
 
 
-class TooManyAttemptsError(LipauthError):
+class TooManyAttemptsError(RetryLaterError):
     """Verification of this user is locked for a cool-down after too many failed attempts."""
 
     code = "too_many_attempts"
-
-    def __init__(self, message: str, retry_after_s: float = 0.0) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s

@@ -64,10 +64,10 @@ from lipauth.errors import (
     InvalidInputError,
     LipauthError,
     RateLimitedError,
+    RetryLaterError,
     StoreError,
     StoreExistsError,
     TokenError,
-    TooManyAttemptsError,
     UnknownUserError,
     VideoDecodeError,
 )
@@ -108,7 +108,7 @@ def _status(exc: LipauthError) -> int:
         return 401
     if isinstance(exc, ChallengeError):
         return 403
-    if isinstance(exc, (TooManyAttemptsError, RateLimitedError)):
+    if isinstance(exc, RetryLaterError):
         return 429
     if isinstance(exc, (VideoDecodeError, FailureToAcquire, FailureToEnrol, InvalidInputError)):
         return 422
@@ -231,7 +231,7 @@ def create_app(
         if status >= 500:  # the cause (paths, database URLs) goes to the log, not to the client
             log.error("request failed: %s", exc)
             return JSONResponse({"error": exc.code, "detail": "the service could not complete the request; its log says why"}, status_code=status)
-        headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))} if isinstance(exc, (TooManyAttemptsError, RateLimitedError)) else None
+        headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))} if isinstance(exc, RetryLaterError) else None
         return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
