@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml pins.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c pins.txt -e ".[mediapipe,dev,postgres,cluster,voice]"
-	$(BIN)/pip install -q -c pins.txt --no-deps mediapipe resemblyzer
+	$(BIN)/pip install -q -c pins.txt --no-deps mediapipe resemblyzer  # resemblyzer: only the test that lipauth's GE2E matches it
 	touch $(STAMP)
 
 # What the database and browser tests need from the system: Debian's PostgreSQL server and

@@ -23,7 +23,7 @@ def face_encoder():
 
 @pytest.fixture(scope="module")
 def voice_encoder():
-    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    pytest.importorskip("webrtcvad", reason="the voice encoder needs webrtcvad-wheels (a dependency of lipauth)")
     from lipauth.encoders.voice import VoiceEncoder
 
     return VoiceEncoder()
@@ -45,6 +45,20 @@ def test_the_face_encoder_tells_the_two_grid_speakers_apart(chip_pipeline, face_
     a, b, c = (face_encoder.embed(x) for x in (s2a, s2b, s1))
     assert np.linalg.norm(a) == pytest.approx(1.0, abs=1e-5)
     assert a @ b > 0.95 and a @ b > max(a @ c, b @ c) + 0.05
+
+
+def test_lipauths_ge2e_gives_resemblyzers_vectors(voice_encoder):
+    """lipauth runs Resemblyzer's GE2E weights itself (lipauth.encoders.ge2e), so that a plain
+    pip install brings the voice; on real speech it must give Resemblyzer's own vectors."""
+    resemblyzer = pytest.importorskip("resemblyzer", reason="the reference, resemblyzer, is installed by `make setup` (--no-deps)")
+    from lipauth.video.decode import decode_video
+
+    reference = resemblyzer.VoiceEncoder("cpu", verbose=False)
+    clips = [*sorted(need("grid-s2/video").glob("*.mpg"))[:2], *sorted(need("talking-faces").glob("*.mp4"))[:2]]
+    for path in clips:
+        audio = decode_video(path).audio
+        theirs = reference.embed_utterance(resemblyzer.preprocess_wav(audio.astype(np.float32) / 32768.0, source_sr=None))
+        np.testing.assert_allclose(voice_encoder.embed_wave(audio), theirs, atol=1e-5, err_msg=str(path))
 
 
 def test_no_chips_no_face_vector(grid_video, dlib_backend, face_encoder):

@@ -73,7 +73,7 @@ def fusion_clips():
     """The lips, voice and face vectors of 5 grid-s1 clips and 12 talking-face clips (the
     fusion recipe's embedding step): none of them of a person the tests below enrol or claim
     to be (grid-s2, p01)."""
-    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    pytest.importorskip("webrtcvad", reason="the voice encoder needs webrtcvad-wheels (a dependency of lipauth)")
     from lipauth.api import load_model
     from lipauth.recipes.fusion import FusionRecipe, embed_sources
 
@@ -463,7 +463,7 @@ def test_an_encoder_whose_package_is_missing_is_left_out_and_says_why(fused_mode
 def bundled_fused(tmp_path_factory):
     """The bundled lip model with its default settings: its shipped rules fuse the voice and
     the face (the rules inside lipauth/assets/default_model.pt); grid-s2 enrolled from one clip."""
-    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    pytest.importorskip("webrtcvad", reason="the voice encoder needs webrtcvad-wheels (a dependency of lipauth)")
     from lipauth.api import load_model
     from lipauth.auth.store import TemplateStore
     from lipauth.auth.verifier import Verifier
@@ -537,7 +537,7 @@ def test_the_cli_fuses_the_voice_and_face_by_default(tmp_path):
 
     from lipauth.cli import app
 
-    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    pytest.importorskip("webrtcvad", reason="the voice encoder needs webrtcvad-wheels (a dependency of lipauth)")
     runner, store = CliRunner(), str(tmp_path / "cli.db")
     done = runner.invoke(app, ["enroll", "s2", str(need("grid-s2/video/bbaf2a.mpg")), "--store", store])
     assert done.exit_code == 0 and "1 with voice, 1 with face" in done.output, done.output
@@ -559,7 +559,7 @@ def test_the_bundled_rules_are_what_their_recipe_makes(tmp_path):
     from lipauth.api import load_model
     from lipauth.recipes.fusion import run_fusion
 
-    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    pytest.importorskip("webrtcvad", reason="the voice encoder needs webrtcvad-wheels (a dependency of lipauth)")
     recipe = yaml.safe_load(open(__import__("pathlib").Path(__file__).parents[1] / "configs" / "fusion.yaml"))
     made = run_fusion(recipe, need("grid-s1").parent, tmp_path, "configs/fusion.yaml")
     ours, shipped = json.loads((tmp_path / "fusion.json").read_text()), load_model().embedder.fusion
@@ -659,7 +659,7 @@ def test_compare_asks_the_fusion_rules_about_two_videos(tmp_path):
     from lipauth.video.decode import decode_video
     from lipauth.video.encode import write_video
 
-    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    pytest.importorskip("webrtcvad", reason="the voice encoder needs webrtcvad-wheels (a dependency of lipauth)")
     model, every = load_model(), ("lips", "voice", "face")
     a, b = need("grid-s2/video/bbaf2a.mpg"), need("grid-s2/video/bbilzs.mpg")
     same = compare(model, a, b, modalities=every)
@@ -688,7 +688,7 @@ def test_verify_takes_the_users_own_fused_threshold_under_normalised_scoring(tmp
     from lipauth.auth.store import TemplateStore
     from lipauth.auth.verifier import Verifier
 
-    pytest.importorskip("resemblyzer", reason="the voice encoder needs resemblyzer (make setup installs it)")
+    pytest.importorskip("webrtcvad", reason="the voice encoder needs webrtcvad-wheels (a dependency of lipauth)")
     every, model = ("lips", "voice", "face"), load_model()
     store = TemplateStore(tmp_path / "t.db", create=True)
     own = Verifier(model, store, modalities=every)

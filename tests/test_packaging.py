@@ -32,5 +32,6 @@ def test_pip_install_into_a_fresh_venv_enrols_and_verifies(tmp_path):
     assert r.returncode == 0 and "enrolled 's2': 3 clips in the template" in r.stdout and "back it up" in r.stderr, r.stdout + r.stderr
     r = run("verify", "s2", s2[6])
     assert r.returncode == 0 and r.stdout.startswith("ACCEPT"), r.stdout + r.stderr
+    assert "lips+voice+face" in r.stdout, r.stdout  # the plain install brings every encoder of the default decision
     r = run("verify", "s2", need("grid-sample/bbaf2n.mpg"))
     assert r.returncode == 1 and r.stdout.startswith("REJECT"), r.stdout + r.stderr

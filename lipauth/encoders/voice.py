@@ -1,15 +1,10 @@
-"""The GE2E speaker encoder (Wan et al. 2018; 256-d, 40 mel bands) shipped, weights
-included, in the `resemblyzer` package (Apache-2.0), on the clip's own audio.
+"""The voice beside the lips: the GE2E speaker encoder (Wan et al. 2018; 256-d, 40 mel bands)
+that Resemblyzer trained and ships, run by lipauth.encoders.ge2e with its weights (Apache-2.0)
+in lipauth/assets/ge2e.pt, on the clip's own audio: raised to -30 dBFS where quieter, its
+silences longer than ~0.2 s removed (webrtcvad, aggressiveness 3), then embedded.
 
-The package is used as it is, not re-implemented: its mel front end and its VAD trimming
-(webrtcvad, aggressiveness 3: silences longer than ~0.2 s removed) are what its weights
-were trained with, and a copy would have to be kept identical by hand. It is installed
-without its declared dependencies (the Makefile, like mediapipe): it names `webrtcvad`,
-whose source needs a compiler, and the obsolete `typing`; `webrtcvad-wheels` provides the
-same module prebuilt, and librosa comes from PyPI.
-
-Resemblyzer's encoder was trained on LibriSpeech train-other, VoxCeleb1 and VoxCeleb2
-(dev): VoxCeleb2 people in a test set may be people it has heard.
+Resemblyzer's encoder was trained on LibriSpeech train-other, VoxCeleb1 and VoxCeleb2 (dev):
+VoxCeleb2 people in a test set may be people it has heard.
 """
 
 from __future__ import annotations
@@ -21,7 +16,7 @@ from lipauth.encoders import ENCODERS
 from lipauth.errors import BackendUnavailableError
 
 DIM = 256
-GE2E_RATE = 16000  # the rate resemblyzer's front end works at (lipauth's AUDIO_RATE too)
+GE2E_RATE = 16000  # the rate GE2E's front end works at (lipauth's AUDIO_RATE too)
 MIN_SPEECH_S = 0.5  # less voiced audio than this after trimming is no voice to embed
 
 
@@ -35,18 +30,26 @@ class VoiceEncoder:
 
     def __init__(self) -> None:
         try:
-            import resemblyzer
+            import librosa  # noqa: F401  (the mel front end)
+            import webrtcvad  # noqa: F401  (the silences)
         except ImportError as exc:  # pragma: no cover - depends on the install
-            raise BackendUnavailableError("the voice encoder needs resemblyzer, librosa and webrtcvad-wheels (make setup installs them)") from exc
-        self._resemblyzer = resemblyzer
-        self._net = resemblyzer.VoiceEncoder("cpu", verbose=False)
+            raise BackendUnavailableError("the voice encoder needs librosa and webrtcvad-wheels (dependencies of lipauth)") from exc
+        from lipauth.encoders.ge2e import load_ge2e
+
+        self._net, self.model_id = load_ge2e()
 
     def embed_wave(self, wave: np.ndarray, rate: int = AUDIO_RATE) -> np.ndarray | None:
         """int16 or float samples at `rate` -> the L2-normalised utterance vector; None where
         fewer than MIN_SPEECH_S seconds of speech remain after trimming silences."""
         audio = np.asarray(wave)
         audio = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
-        speech = self._resemblyzer.preprocess_wav(audio, source_sr=None if rate == GE2E_RATE else rate)
+        from lipauth.encoders.ge2e import embed_speech, louder, speech_only
+
+        if rate != GE2E_RATE:
+            import librosa
+
+            audio = librosa.resample(audio, orig_sr=rate, target_sr=GE2E_RATE)
+        speech = speech_only(louder(audio))
         if len(speech) < MIN_SPEECH_S * GE2E_RATE:
             return None
         import torch
@@ -57,14 +60,16 @@ class VoiceEncoder:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return self._net.embed_utterance(speech).astype(np.float32)
+            return embed_speech(self._net, speech)
         finally:
             torch.set_num_threads(threads)
 
     def warm_up(self) -> None:
         """Run the mel front end and the network once: librosa compiles its functions on
         first use (~1.2 s), which a long-lived process should pay before its first request."""
-        self._net.embed_utterance(np.zeros(2 * GE2E_RATE, np.float32))
+        from lipauth.encoders.ge2e import embed_speech
+
+        embed_speech(self._net, np.zeros(2 * GE2E_RATE, np.float32))
 
     def embed(self, clip: LipClip) -> np.ndarray | None:
         """The clip's voice vector, or None where it has no audio or too little speech."""
