@@ -142,29 +142,3 @@ def test_the_index_loads_the_same_in_parallel_processes(tmp_path):
     probe = rng.standard_normal(8).astype(np.float32)
     a, b = (x.index.search(probe / np.linalg.norm(probe), 5) for x in (one, two))
     assert [u for u, _ in a] == [u for u, _ in b] and [s for _, s in a] == pytest.approx([s for _, s in b])
-
-
-def test_the_index_shortlists_by_each_modality_too(tmp_path):
-    """identify's shortlist at scale: the lips do not hold across recordings, so the index
-    also keeps each user's face and voice template vectors (in the payload part it decrypts
-    at start) and finds a user by them whom the lips rank last."""
-    from lipauth.auth.indexed import IndexedTemplates
-    from lipauth.auth.store import TemplateStore
-    from lipauth.auth.templates import Template
-
-    rng = np.random.default_rng(1)
-    unit = lambda x: (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)  # noqa: E731
-    store = TemplateStore(tmp_path / "t.db", create=True)
-    probe_lips, probe_face = unit(rng.standard_normal(8)), unit(rng.standard_normal(4))
-    for i in range(30):  # everyone's lips nearer the probe than the target's
-        store.put(Template.from_embeddings(f"u{i:02d}", unit(probe_lips + 0.3 * rng.standard_normal((2, 8))), "m", modalities={"face": unit(rng.standard_normal((2, 4)))}))
-    store.put(Template.from_embeddings("target", unit(-probe_lips + 0.1 * rng.standard_normal((2, 8))), "m", modalities={"face": unit(probe_face + 0.05 * rng.standard_normal((2, 4)))}))
-    index = IndexedTemplates(store, "m")
-    assert [u for u, _, _ in index.nearest(probe_lips, 31)][-1] == "target"
-    assert index.nearest_by("face", probe_face, 1) == ["target"]
-    assert index.nearest_by("voice", probe_face, 1) == []  # nobody enrolled a voice
-    # kept in step: a user enrolled after start-up is found by the face at once
-    store.put(Template.from_embeddings("late", unit(rng.standard_normal((2, 8))), "m", modalities={"face": unit(-probe_face[None, :])}))
-    assert index.nearest_by("face", -probe_face, 1) == ["late"]
-    store.delete("target")
-    assert "target" not in index.nearest_by("face", probe_face, 5)

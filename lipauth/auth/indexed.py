@@ -19,24 +19,18 @@ from lipauth.scoring.templates import self_similarity, template_vector, template
 PARALLEL_FROM = 200_000  # users: below this, starting processes costs more than it saves
 
 
-def _index_part(store: TemplateStore, model_ids: frozenset[str], first: str | None = None, before: str | None = None):
-    """(users, lip template vectors, self-similarities, other modality -> (its users, their
-    template vectors)) of the store's templates of these models (with user ids in [first,
-    before) where given)."""
-    users, vectors, owns, others = [], [], [], {}
+def _index_part(store: TemplateStore, model_ids: frozenset[str], first: str | None = None, before: str | None = None) -> tuple[list[str], np.ndarray, list[float | None]]:
+    """(users, template vectors, self-similarities) of the store's templates of these models
+    (with user ids in [first, before) where given)."""
+    users, vectors, owns = [], [], []
     for batch in store.iter_index(first=first, before=before):
-        mine = [(u, e, means) for u, model_id, e, means in batch if model_id in model_ids]
-        v, o = template_vectors([e for _, e, _ in mine])
-        users += [u for u, _, _ in mine]
+        mine = [(u, e) for u, model_id, e in batch if model_id in model_ids]
+        v, o = template_vectors([e for _, e in mine])
+        users += [u for u, _ in mine]
         vectors.append(v)
         owns += o
-        for u, _, means in mine:
-            for m, vec in means.items():
-                others.setdefault(m, ([], []))
-                others[m][0].append(u)
-                others[m][1].append(vec)
     dims = [v for v in vectors if len(v)]
-    return users, (np.concatenate(dims) if dims else np.zeros((0, 0), np.float32)), owns, others
+    return users, (np.concatenate(dims) if dims else np.zeros((0, 0), np.float32)), owns
 
 
 def _index_part_in_process(job) -> tuple[list[str], np.ndarray, list[float | None]]:
@@ -55,16 +49,12 @@ class IndexedTemplates:
         store of PARALLEL_FROM users or more; 1: this process alone)."""
         self.store, self.model_ids = store, frozenset([model_ids]) if isinstance(model_ids, str) else frozenset(model_ids)
         self.index = NearestTemplates(**index_options)
-        # other modalities' template vectors, each in its own index: identify's shortlists where
-        # the lips alone would miss people (they do not hold across recordings)
-        self.by_modality: dict[str, NearestTemplates] = {}
-        self._options = index_options
         self._by_digest: dict[str, str] = {}  # how the change log names each indexed user once deleted
         self.seq = store.change_seq()  # read first: a change made while loading is applied again
         n = store.count()
         parts = max(1, min(workers if workers is not None else (os.cpu_count() or 1) if n >= PARALLEL_FROM else 1, n))
         if parts == 1:
-            users, vectors, owns, others = _index_part(store, self.model_ids)
+            users, vectors, owns = _index_part(store, self.model_ids)
         else:  # the store split by user id between processes: decryption is most of the time
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -76,14 +66,6 @@ class IndexedTemplates:
             users = [u for d in done for u in d[0]]
             vectors = np.concatenate([d[1] for d in done if d[0]]) if users else np.zeros((0, 0), np.float32)
             owns = [o for d in done for o in d[2]]
-            others = {}
-            for d in done:
-                for m, (us, vs) in d[3].items():
-                    others.setdefault(m, ([], []))
-                    others[m][0].extend(us)
-                    others[m][1].extend(vs)
-        for m, (us, vs) in others.items():
-            self._modality(m).upsert_many(us, np.stack(vs), [None] * len(us))
         if users:
             self.index.upsert_many(users, vectors, owns)
             self._by_digest = {store.user_digest(u): u for u in users}
@@ -94,37 +76,19 @@ class IndexedTemplates:
         for digest in gone:
             user = self._by_digest.pop(digest, None)
             if user is not None:
-                self._remove(user)
+                self.index.remove(user)
         for user in changed:
             try:
                 t = self.store.get(user)
             except UnknownUserError:  # deleted since: its digest came above, or comes next time
-                self._remove(user)
+                self.index.remove(user)
                 continue
-            self._remove(user)  # its modalities may have changed
             if t.model_id in self.model_ids:
                 self.index.upsert(user, template_vector(t.embeddings), self_similarity(t.embeddings))
-                for m in t.modalities:
-                    if (v := t.modality_vector(m)) is not None:
-                        self._modality(m).upsert(user, v)
                 self._by_digest[self.store.user_digest(user)] = user
+            else:
+                self.index.remove(user)  # enrolled again with another model: not comparable
         return len(changed) + len(gone)
-
-    def _modality(self, name: str) -> NearestTemplates:
-        if name not in self.by_modality:
-            self.by_modality[name] = NearestTemplates(**self._options)
-        return self.by_modality[name]
-
-    def _remove(self, user: str) -> None:
-        for index in (self.index, *self.by_modality.values()):
-            if user in index.own:
-                index.remove(user)
-
-    def nearest_by(self, modality: str, vector: np.ndarray, k: int) -> list[str]:
-        """Up to k users whose template of `modality` (voice, face) lies nearest `vector`."""
-        self.refresh()
-        index = self.by_modality.get(modality)
-        return [u for u, _ in index.search(vector, k)] if index is not None and len(index) else []
 
     def nearest(self, probe: np.ndarray, k: int) -> list[tuple[str, float, float | None]]:
         """Up to k (user, cosine, template self-similarity), nearest first."""

@@ -258,8 +258,8 @@ class TemplateStore:
             for rows in result.partitions(batch):
                 yield [self._unseal(r.user_id, r.payload) for r in rows]
 
-    def iter_index(self, batch: int = 10_000, *, first: str | None = None, before: str | None = None) -> Iterator[list[tuple[str, str, np.ndarray, dict[str, np.ndarray]]]]:
-        """(user, model id, lip embeddings, other modality -> template vector) of every template (with user ids from `first` on
+    def iter_index(self, batch: int = 10_000, *, first: str | None = None, before: str | None = None) -> Iterator[list[tuple[str, str, np.ndarray]]]:
+        """(user, model id, lip embeddings) of every template (with user ids from `first` on
         and before `before`, where given), `batch` at a time: only the part of each payload
         that holds them is decrypted (a service's start-up)."""
         c = users_table.c
@@ -276,7 +276,7 @@ class TemplateStore:
                     parts = self._split(r.payload)
                     if parts is None:
                         t = Template.from_bytes(r.user_id, self.cipher.decrypt(r.payload))
-                        out.append((r.user_id, t.model_id, t.embeddings, {m: t.modality_vector(m) for m in t.modalities if t.modality_vector(m) is not None}))
+                        out.append((r.user_id, t.model_id, t.embeddings))
                     else:
                         out.append((r.user_id, *Template.index_part(self.cipher.decrypt(parts[0]))))
                 yield out

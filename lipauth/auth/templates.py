@@ -98,8 +98,7 @@ class Template:
         index reads (the model and the lips' embeddings, a third of the bytes) and the rest
         (the other modalities, the passphrase's hash, the checks' state). A service coming up
         decrypts only the first (lipauth.auth.indexed)."""
-        means = {f"mean:{m}": template_vector(v)[None, :] for m, v in self.modalities.items() if len(v)}  # for the index's other shortlists
-        first = _binary({"model_id": self.model_id, "created_at": self.created_at}, {"embeddings": self.embeddings, **means})
+        first = _binary({"model_id": self.model_id, "created_at": self.created_at}, {"embeddings": self.embeddings})
         rest = {"passphrase_hash": self.passphrase_hash, **({"check_state": self.check_state} if self.check_state else {})}
         return first, _binary(rest, {f"modality:{k}": v for k, v in self.modalities.items()})
 
@@ -107,15 +106,13 @@ class Template:
     def from_parts(cls, user_id: str, first: bytes, rest: bytes) -> "Template":
         head, arrays = _read_binary(first)
         more, extra = _read_binary(rest)
-        arrays = {k: v for k, v in arrays.items() if not k.startswith("mean:")}  # derived from the modalities
         return cls._from_binary(user_id, _binary({**head, **more}, {**arrays, **extra}))
 
     @staticmethod
-    def index_part(first: bytes) -> tuple[str, np.ndarray, dict[str, np.ndarray]]:
-        """(model id, lip embeddings, other modality -> template vector) from a template's
-        first part (to_parts)."""
+    def index_part(first: bytes) -> tuple[str, np.ndarray]:
+        """(model id, embeddings) from a template's first part (to_parts)."""
         head, arrays = _read_binary(first)
-        return head["model_id"], arrays["embeddings"], {k.split(":", 1)[1]: v[0] for k, v in arrays.items() if k.startswith("mean:")}
+        return head["model_id"], arrays["embeddings"]
 
     @classmethod
     def _from_json(cls, user_id: str, data: bytes) -> "Template":

@@ -323,23 +323,18 @@ class Verifier:
         return [_candidate(templates[i].user_id, verdicts[i]) for i in order]
 
     def _identify_fused(self, video, k: int) -> list[Decision]:
-        """A shortlist (with the index: the CANDIDATE_POOL nearest by the lips and as many by
-        each other modality the probe has, since the lips do not hold across recordings;
-        without it, every template), then each candidate's fused decision, ranked by its margin
-        over its threshold: the probe's modalities are computed once."""
+        """The lips shortlist (the index's CANDIDATE_POOL nearest, or every template), then each
+        candidate's fused decision with the voice and face, ranked by its margin over its
+        threshold: the probe's other modalities are computed once."""
         clip = self.model.clip(video, audio=self.modal.needs_audio, face_chips=self.modal.face_chips)
         probe = self.model.embedder.embed_clips([clip])[0]
-        vectors, left_out = self.modal.vectors(clip)
         if self.index is not None:
-            pool = max(k, CANDIDATE_POOL)
-            users = dict.fromkeys(u for u, _, _ in self.index.nearest(probe, pool))
-            for m, v in vectors.items():
-                users.update(dict.fromkeys(self.index.nearest_by(m, v, pool)))
-            templates = {u: self.store.get(u) for u in users}
-            templates = {u: t for u, t in templates.items() if t.model_id in self.model.ids}
+            shortlist = [(u, self.policy.decide_score(c, own)) for u, c, own in self.index.nearest(probe, max(k, CANDIDATE_POOL))]
+            templates = {u: self.store.get(u) for u, _ in shortlist}
         else:
             templates = {t.user_id: t for t in self.store.templates() if t.model_id in self.model.ids}
-        shortlist = [(u, self.policy.decide(t.embeddings, probe)) for u, t in templates.items()]
+            shortlist = [(u, self.policy.decide(t.embeddings, probe)) for u, t in templates.items()]
+        vectors, left_out = self.modal.vectors(clip)
         vectors["lips"] = probe
         ranked = []
         for user, v in shortlist:
