@@ -87,7 +87,10 @@ class Template:
 
     @classmethod
     def _from_binary(cls, user_id: str, data: bytes) -> "Template":
-        head, arrays = _read_binary(data)
+        return cls._from_read(user_id, *_read_binary(data))
+
+    @classmethod
+    def _from_read(cls, user_id: str, head: dict, arrays: dict[str, np.ndarray]) -> "Template":
         return cls(
             user_id=user_id, embeddings=arrays.pop("embeddings"), model_id=head["model_id"], passphrase_hash=head.get("passphrase_hash"), created_at=head["created_at"],
             check_state=dict(head.get("check_state") or {}), modalities={k.split(":", 1)[1]: v for k, v in arrays.items()},
@@ -106,7 +109,7 @@ class Template:
     def from_parts(cls, user_id: str, first: bytes, rest: bytes) -> "Template":
         head, arrays = _read_binary(first)
         more, extra = _read_binary(rest)
-        return cls._from_binary(user_id, _binary({**head, **more}, {**arrays, **extra}))
+        return cls._from_read(user_id, {**head, **more}, {**arrays, **extra})
 
     @staticmethod
     def index_part(first: bytes) -> tuple[str, np.ndarray]:
