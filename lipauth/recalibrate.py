@@ -77,7 +77,7 @@ def recalibrate(model: LipModel, data: str | os.PathLike, out: str | os.PathLike
     if fusing:
         vectors = [(c.meta.speaker, {"lips": e, **modal.vectors(c)[0]}) for c, e in zip(clips, emb)]
         new = refit_thresholds(modal.fusion, vectors)
-        full = tuple(m for m in modal.fusion.modalities)
+        full = modal.fusion.modalities
         was, now = modal.fusion.rule_for(full), new.rule_for(full)
         fusion = {**fusion, **new.to_dict()}
         fused = {"modalities": full, "before": dict(was.thresholds), "after": dict(now.thresholds), "normalised_before": dict(was.normalised), "normalised_after": dict(now.normalised)}

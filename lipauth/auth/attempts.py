@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from lipauth.auth.audit import audited
 from lipauth.auth.store import TemplateStore, create_tables
-from lipauth.errors import InvalidInputError, StoreError, TooManyAttemptsError
+from lipauth.errors import InvalidInputError, StoreError, TooManyAttemptsError, UnknownUserError
 
 _meta = sa.MetaData()
 attempts_table = sa.Table(
@@ -97,3 +98,14 @@ class AttemptLimiter:
         """Forget the user's failures and end any cool-down; False if there was nothing."""
         with self.engine.begin() as conn:
             return conn.execute(attempts_table.delete().where(attempts_table.c.user_id == user_id)).rowcount > 0
+
+
+def unlock(store: TemplateStore, user_id: str, *, audit=None, origin=None) -> bool:
+    """Clear an enrolled user's failed attempts, ending a cool-down, with its audit row;
+    whether there were any. UnknownUserError for a user who is not enrolled."""
+    with audited(audit, "unlock", user_id, origin, None) as rec:
+        if user_id not in store:
+            raise UnknownUserError(f"no user {user_id!r} is enrolled")
+        cleared = AttemptLimiter(store).clear(user_id)
+        rec.done("unlocked" if cleared else "nothing_to_clear")
+    return cleared

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from lipauth.auth.audit import audited
 from lipauth.auth.store import TemplateStore, create_tables
 from lipauth.errors import ChallengeError, InvalidInputError, UnknownUserError
 from lipauth.pad import challenge_phrases as phrases
@@ -85,3 +86,12 @@ class ChallengeBook:
             if row.expires_at < now:
                 raise ChallengeError(f"this challenge expired {now - row.expires_at:.0f} s ago; ask for a new one")
         return Challenge(row.challenge_id, row.phrase, row.expires_at, row.user_id)
+
+
+def issue_challenge(book: ChallengeBook, user_id: str | None, *, ttl_s: float = DEFAULT_TTL_S, audit=None, origin=None, model_id: str | None = None) -> Challenge:
+    """A challenge with its audit row (issued, or the refusal: an unknown user, a bad ttl), as
+    the CLI and the service issue them."""
+    with audited(audit, "challenge", user_id, origin, model_id) as rec:
+        issued = book.issue(user_id, ttl_s=ttl_s)
+        rec.done("issued", challenge_id=issued.challenge_id)
+    return issued

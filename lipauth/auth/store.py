@@ -253,10 +253,8 @@ class TemplateStore:
     def iter_templates(self, batch: int = 10_000) -> Iterator[list[Template]]:
         """Every template, `batch` at a time, streamed from the database (a store of 10^6
         users is never held as encrypted rows and templates at once)."""
-        with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=batch).execute(sa.select(users_table.c.user_id, users_table.c.payload))
-            for rows in result.partitions(batch):
-                yield [self._unseal(r.user_id, r.payload) for r in rows]
+        for rows in self._stream(sa.select(users_table.c.user_id, users_table.c.payload), batch):
+            yield [self._unseal(r.user_id, r.payload) for r in rows]
 
     def iter_index(self, batch: int = 10_000, *, first: str | None = None, before: str | None = None) -> Iterator[list[tuple[str, str, np.ndarray]]]:
         """(user, model id, lip embeddings) of every template (with user ids from `first` on
@@ -268,18 +266,21 @@ class TemplateStore:
             query = query.where(c.user_id >= first)
         if before is not None:
             query = query.where(c.user_id < before)
+        for rows in self._stream(query, batch):
+            out = []
+            for r in rows:
+                parts = self._split(r.payload)
+                if parts is None:
+                    t = Template.from_bytes(r.user_id, self.cipher.decrypt(r.payload))
+                    out.append((r.user_id, t.model_id, t.embeddings))
+                else:
+                    out.append((r.user_id, *Template.index_part(self.cipher.decrypt(parts[0]))))
+            yield out
+
+    def _stream(self, query, batch: int):
+        """The query's rows, `batch` at a time, read as they come (not all held at once)."""
         with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
-            for rows in result.partitions(batch):
-                out = []
-                for r in rows:
-                    parts = self._split(r.payload)
-                    if parts is None:
-                        t = Template.from_bytes(r.user_id, self.cipher.decrypt(r.payload))
-                        out.append((r.user_id, t.model_id, t.embeddings))
-                    else:
-                        out.append((r.user_id, *Template.index_part(self.cipher.decrypt(parts[0]))))
-                yield out
+            yield from conn.execution_options(stream_results=True, yield_per=batch).execute(query).partitions(batch)
 
     def __contains__(self, user_id: str) -> bool:
         with self.engine.connect() as conn:

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from lipauth.auth.audit import audited
 from lipauth.auth.store import TemplateStore, create_tables
 from lipauth.errors import InvalidInputError, TokenError, UnknownUserError
 
@@ -132,3 +133,14 @@ class TokenBook:
         retry without a new token. Its expiry stands."""
         with self.engine.begin() as conn:
             conn.execute(tokens_table.update().where(tokens_table.c.token_hash == _digest(str(token))).values(used_at=None))
+
+
+def issue_enrol_token(book: TokenBook, user_id: str, *, mode: str = "new", ttl_s: float | None = None, audit=None, origin=None, model_id: str | None = None) -> IssuedToken:
+    """The operator's step, the CLI's and the service's alike: an enrol token for `user_id`
+    (mode new: refused, 409, where the user is enrolled already), with its audit row."""
+    with audited(audit, "token", user_id, origin, model_id) as rec:
+        if mode == "new":
+            book.store.refuse_enrolled(user_id)
+        issued = book.issue("enrol", user_id, ttl_s=ttl_s, mode=mode)
+        rec.done("issued", scope="enrol", mode=mode)
+    return issued

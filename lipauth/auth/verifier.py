@@ -14,9 +14,9 @@ from lipauth.auth.modalities import ModalityScorer
 from lipauth.auth.store import TemplateStore
 from lipauth.auth.templates import Template
 from lipauth.clip import LipClip
-from lipauth.auth.attempts import AttemptLimiter
+from lipauth.auth.attempts import AttemptLimiter, unlock
 from lipauth.auth.passphrase import hash_passphrase, passphrase_matches
-from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError, PassphraseRequiredError, UnknownUserError
+from lipauth.errors import FailureToEnrol, InvalidInputError, LipauthError, PassphraseRequiredError
 from lipauth.pad.checks import Check, PresentationChecks
 from lipauth.scoring.points import check_point_for_modalities, parse_operating_point
 from lipauth.scoring.policy import DecisionPolicy
@@ -349,13 +349,8 @@ class Verifier:
 
     def unlock(self, user_id: str, *, origin: Origin | None = None) -> bool:
         """Clear the user's failed attempts (ending a cool-down); whether there were any.
-        UnknownUserError for a user who is not enrolled."""
-        with audited(self.audit, "unlock", user_id, origin or Origin(self.client), None) as rec:
-            if user_id not in self.store:
-                raise UnknownUserError(f"no user {user_id!r} is enrolled")
-            cleared = bool(self.attempts.clear(user_id)) if self.attempts is not None else False
-            rec.done("unlocked" if cleared else "nothing_to_clear")
-        return cleared
+        UnknownUserError for a user who is not enrolled (lipauth.auth.attempts.unlock)."""
+        return unlock(self.store, user_id, audit=self.audit, origin=origin or Origin(self.client))
 
     def delete(self, user_id: str, *, origin: Origin | None = None) -> None:
         with audited(self.audit, "delete", user_id, origin or Origin(self.client), None) as rec:

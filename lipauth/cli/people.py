@@ -27,7 +27,7 @@ from lipauth.cli.common import (
     err_console,
     handle_errors,
 )
-from lipauth.errors import InvalidInputError, LipauthError, UnknownUserError
+from lipauth.errors import InvalidInputError, LipauthError
 
 
 @app.command()
@@ -149,13 +149,11 @@ def challenge_cmd(
     `lipauth verify USER VIDEO --challenge ID`."""
     import json
 
-    from lipauth.auth.audit import AuditLog, Origin, audited
-    from lipauth.auth.challenges import ChallengeBook
+    from lipauth.auth.audit import AuditLog, Origin
+    from lipauth.auth.challenges import ChallengeBook, issue_challenge
 
     opened = _store(store)
-    with audited(AuditLog(opened), "challenge", user, Origin(_cli_client()), None) as rec:
-        c = ChallengeBook(opened).issue(user, ttl_s=ttl)
-        rec.done("issued", challenge_id=c.challenge_id)
+    c = issue_challenge(ChallengeBook(opened), user, ttl_s=ttl, audit=AuditLog(opened), origin=Origin(_cli_client()))
     if as_json:
         print(json.dumps(c.to_dict()))
     else:
@@ -175,15 +173,11 @@ def enrol_token_cmd(
     the service's API key). Give it to the person; only its hash is stored."""
     import json
 
-    from lipauth.auth.audit import AuditLog, Origin, audited
-    from lipauth.auth.tokens import TokenBook
+    from lipauth.auth.audit import AuditLog, Origin
+    from lipauth.auth.tokens import TokenBook, issue_enrol_token
 
     opened = _store(store, create=True)  # the first user may be enrolled from the page
-    with audited(AuditLog(opened), "token", user, Origin(_cli_client()), None) as rec:
-        if mode == "new":
-            opened.refuse_enrolled(user)
-        t = TokenBook(opened).issue("enrol", user, ttl_s=ttl, mode=mode)
-        rec.done("issued", scope="enrol", mode=mode)
+    t = issue_enrol_token(TokenBook(opened), user, mode=mode, ttl_s=ttl, audit=AuditLog(opened), origin=Origin(_cli_client()))
     if as_json:
         print(json.dumps(t.to_dict()))
     else:
@@ -215,15 +209,11 @@ def users_list(store: Optional[str] = StoreOpt, as_json: bool = typer.Option(Fal
 @handle_errors
 def users_unlock(user: str = typer.Argument(..., help="The enrolled user to unlock."), store: Optional[str] = StoreOpt) -> None:
     """Clear a user's failed attempts and end their cool-down (an audit row says who did)."""
-    from lipauth.auth.attempts import AttemptLimiter
-    from lipauth.auth.audit import AuditLog, Origin, audited
+    from lipauth.auth.attempts import unlock
+    from lipauth.auth.audit import AuditLog, Origin
 
     opened = _store(store)
-    with audited(AuditLog(opened), "unlock", user, Origin(_cli_client()), None) as rec:
-        if user not in opened:
-            raise UnknownUserError(f"no user {user!r} is enrolled")
-        had = AttemptLimiter(opened).clear(user)
-        rec.done("unlocked" if had else "nothing_to_clear")
+    had = unlock(opened, user, audit=AuditLog(opened), origin=Origin(_cli_client()))
     console.print(f"cleared the failed attempts of {user!r}" if had else f"{user!r} had no failed attempts", highlight=False)
 
 

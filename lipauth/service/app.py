@@ -54,8 +54,8 @@ from fastapi_offline import FastAPIOffline
 
 from lipauth import __version__
 from lipauth.auth.audit import Origin, audited
-from lipauth.auth.challenges import ChallengeBook
-from lipauth.auth.tokens import TokenBook
+from lipauth.auth.challenges import ChallengeBook, issue_challenge
+from lipauth.auth.tokens import TokenBook, issue_enrol_token
 from lipauth.auth.verifier import Verifier
 from lipauth.errors import (
     ChallengeError,
@@ -279,21 +279,13 @@ def create_app(
     @app.post("/v1/challenges", status_code=201, dependencies=[Depends(require_key)], response_model=ChallengeOut, responses=errors(400, 401, 404, 422))
     def challenge(request: Request, user: str | None = Form(default=None), ttl_s: float = Form(default=120.0)) -> dict:
         """A one-time phrase to say on camera; verify with its challenge_id before it expires."""
-        with audited(audit, "challenge", user, origin(request), model_id) as rec:
-            issued = challenges.issue(user, ttl_s=ttl_s)
-            rec.done("issued", challenge_id=issued.challenge_id)
-        return issued.to_dict()
+        return issue_challenge(challenges, user, ttl_s=ttl_s, audit=audit, origin=origin(request), model_id=model_id).to_dict()
 
     @app.post("/v1/users/{user_id}/enrol-token", status_code=201, dependencies=[Depends(require_key)], response_model=TokenOut, responses=errors(400, 401, 409, 422))
     def enrol_token(request: Request, user_id: str, mode: str = Form(default="new"), ttl_s: float | None = Form(default=None)) -> dict:
         """A one-time token that lets the login page enrol this user (in `mode`) once, within
         `ttl_s` (default 15 min). Give it to the person; it is shown only here."""
-        with audited(audit, "token", user_id, origin(request), model_id) as rec:
-            if mode == "new":
-                verifier.store.refuse_enrolled(user_id)
-            issued = tokens.issue("enrol", user_id, ttl_s=ttl_s, mode=mode)
-            rec.done("issued", scope="enrol", mode=mode)
-        return issued.to_dict()
+        return issue_enrol_token(tokens, user_id, mode=mode, ttl_s=ttl_s, audit=audit, origin=origin(request), model_id=model_id).to_dict()
 
     @app.post("/v1/login", status_code=201, response_model=LoginOut, responses=errors(400, 404, 422, 429))
     def login(request: Request, user: str = Form(...)) -> dict:
