@@ -379,7 +379,7 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
     template = verifier.enroll("s2", s2[:3])
     state = template.check_state["face_liveness"]
     assert np.asarray(state["refs"]).shape == (24, 64) and state["model_id"] == verifier.checks["face_liveness"].model_id
-    assert "av_sync" not in template.check_state  # synchrony keeps nothing per user
+    assert template.check_state["av_sync"]["skew"] == [0]  # a studio: sound and picture in step
     probes = s2[3:]
     audio = {p: decode_video(p).audio for p in probes}
     genuine, shifted, dubbed = [], [], []
@@ -398,6 +398,34 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
     # re-muxing alone is no attack: a clip whose own audio is written back scores as before
     d = verifier.verify("s2", _dub(probes[0], tmp_path / "remux.mpg", audio[probes[0]]), liveness=True)
     assert d.checks[0].score == pytest.approx(verifier.verify("s2", probes[0], liveness=True).checks[0].score, abs=0.3)
+
+
+def test_capture_skew_is_where_most_enrolment_clips_agree_and_small():
+    from lipauth.pad.av_sync_check import capture_skew
+
+    assert capture_skew([2, 2, 3]) == (2, 3) and capture_skew([0, 0, 1]) == (0,) and capture_skew([-2, -1, -2]) == (-2, -1)
+    assert capture_skew([2, 2, 9]) == (2,)  # one clip off: left out
+    assert capture_skew([2, 9, -6]) == (0,)  # the clips disagree: no skew is learned
+    assert capture_skew([6, 6, 6]) == (0,) and capture_skew([3, 4, 4]) == (0,)  # 160-240 ms is no capture skew: scoring there would favour dubs
+
+
+def test_a_users_capture_skew_learned_at_enrolment_lets_their_late_audio_pass(checks, lip_model):
+    """A camera whose sound comes 2 frames (80 ms) late, as Chromium's does: enrolled from
+    three such clips, the user's probes from it are scored at +2 and pass, while read at 0
+    they score lower; audio 0.5 s late still fails, and a user enrolled in step keeps 0."""
+    from lipauth.training.attacks import shift_audio
+
+    check = checks["av_sync"]
+    clips = [lip_model.clip(p) for p in sorted(need("grid-s2/video").glob("*.mpg"))[:4]]
+    late = [shift_audio(c, 0.08) for c in clips]
+    state = check.enrol(late[:3])
+    assert 2 in state["skew"] and max(map(abs, state["skew"])) <= 3 and state["model_id"] == check.model_id, state
+    assert check.enrol(clips[:3])["skew"] == [0]
+    with_skew, without = check.run(late[3], state), check.run(late[3], None)
+    assert with_skew.passed and with_skew.extra["centres"] == tuple(state["skew"]) and "capture skew +2" in with_skew.detail
+    assert with_skew.score > without.score + 0.5, (with_skew.score, without.score)
+    assert not check.run(shift_audio(clips[3], 0.5), state).passed
+    assert check.run(late[3], {**state, "model_id": "another model"}).extra["centres"] == (0,)  # made by another network: not used
 
 
 @pytest.mark.slow

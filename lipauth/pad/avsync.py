@@ -145,8 +145,9 @@ class SyncResult:
     window_distances: list[float]  # per window, at offset 0
     best_offset: int
     confidence: float  # median - min distance over offsets
-    score: float  # (median - least distance within the tolerance of 0) / std over offsets: higher = in sync
-    tolerance: int = 0  # frames either side of 0 the score looked at
+    score: float  # (median - least distance within the tolerance of the centres) / std over offsets: higher = in sync
+    tolerance: int = 0  # frames either side of each centre the score looked at
+    centres: tuple[int, ...] = (0,)  # the offsets the score was read at: 0, or the user's own capture skew
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -197,7 +198,9 @@ class SyncModel:
         unit = torch.nn.functional.normalize  # as SyncNet.embed_video / embed_audio
         return (sum(torch.cdist(unit(v(video), dim=1), unit(a(audio), dim=1)) for v, a in self._streams(video, audio)) / len(self.nets)).cpu().numpy()
 
-    def analyse(self, clip: LipClip) -> SyncResult:
+    def analyse(self, clip: LipClip, centres: tuple[int, ...] = (0,)) -> SyncResult:
+        """centres: the offsets where in-sync audio sits for this camera (a user's enrolled
+        capture skew, lipauth.pad.av_sync_check); (0,) for a recording made in sync."""
         cfg = self.cfg
         d = self.window_distances(SyncInputs.from_clip(clip, cfg))
         n = len(d)
@@ -207,7 +210,9 @@ class SyncModel:
                 offsets.append(o)
                 means.append(float(np.diagonal(d, o).mean()))
         means_arr = np.asarray(means)
-        near = np.abs(np.asarray(offsets)) <= cfg.tolerance
+        near = (np.abs(np.asarray(offsets)[:, None] - np.asarray(centres)[None, :]) <= cfg.tolerance).any(axis=1)
+        if not near.any():
+            raise TooFewFramesError(f"the clip is too short to read its synchrony at offsets {list(centres)}")
         at_zero = float(means_arr[near].min())
         best = int(np.argmin(means_arr))
         median = float(np.median(means_arr))
@@ -219,6 +224,7 @@ class SyncModel:
             confidence=median - float(means_arr[best]),
             score=(median - at_zero) / (float(means_arr.std()) + 1e-6),
             tolerance=cfg.tolerance,
+            centres=tuple(int(c) for c in centres),
         )
 
     def score(self, clip: LipClip) -> float:
