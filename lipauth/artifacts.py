@@ -20,6 +20,7 @@ from lipauth.errors import InvalidInputError
 LIP_MODEL = "default_model.pt"  # the lips' network with the fusion rules for voice and face (configs/fusion.yaml) inside
 SYNC_MODEL = "avsync.pt"
 LIVENESS_MODEL = "liveness.pt"
+TEXTURE_MODEL = "texture.pt"
 
 
 def bundled(name: str) -> Path:

@@ -33,5 +33,7 @@ def test_pip_install_into_a_fresh_venv_enrols_and_verifies(tmp_path):
     r = run("verify", "s2", s2[6])
     assert r.returncode == 0 and r.stdout.startswith("ACCEPT"), r.stdout + r.stderr
     assert "lips+voice+face" in r.stdout, r.stdout  # the plain install brings every encoder of the default decision
+    r = run("verify", "s2", s2[6], "--liveness")  # and every check: the face texture's LBP (scikit-image) included
+    assert r.returncode == 0 and "face_liveness" in r.stdout and "LBP texture" in r.stdout, r.stdout + r.stderr
     r = run("verify", "s2", need("grid-sample/bbaf2n.mpg"))
     assert r.returncode == 1 and r.stdout.startswith("REJECT"), r.stdout + r.stderr

@@ -345,10 +345,15 @@ def lip_model():
 
 
 def test_bundled_models_carry_their_thresholds_and_evaluation(checks):
-    sync, face = checks["av_sync"].model, checks["face_liveness"].model
+    from lipauth.pad.checks import create_check
+
+    sync, texture, face = checks["av_sync"].model, checks["face_liveness"].model, create_check("face_liveness_siamese").model
     assert sync.threshold is not None and "evaluation" in sync.info
     assert {"eer", "apcer_5pct", "midpoint", "generic_eer", "generic_midpoint"} <= set(face.thresholds)
-    assert face.reference is not None and len(sync.id) == len(face.id) == 16
+    assert face.reference is not None and len(sync.id) == len(face.id) == len(texture.id) == 16
+    # the texture model: settings by leave-one-person-out on NUAA's train list, then its test list scored
+    assert texture.info["n_people"] == 9 and texture.info["recipe"]["kind"] == "face_texture"
+    assert texture.info["evaluation"]["test"]["n_people"] == 16  # NUAA's test list: later sessions, 7 of its 16 people new
 
 
 def _dub(src: Path, out: Path, audio: np.ndarray) -> Path:
@@ -377,8 +382,7 @@ def test_verify_with_liveness_rejects_dubbed_and_shifted_videos(tmp_path, monkey
     verifier = Verifier(lip_model, TemplateStore(tmp_path / "t.db", create=True))
     s2 = sorted(need("grid-s2/video").glob("*.mpg"))
     template = verifier.enroll("s2", s2[:3])
-    state = template.check_state["face_liveness"]
-    assert np.asarray(state["refs"]).shape == (24, 64) and state["model_id"] == verifier.checks["face_liveness"].model_id
+    assert "face_liveness" not in template.check_state  # texture is the probe's own
     assert template.check_state["av_sync"]["skew"] == [0]  # a studio: sound and picture in step
     probes = s2[3:]
     audio = {p: decode_video(p).audio for p in probes}
@@ -475,7 +479,8 @@ def test_held_out_speakers_dubbed_videos_are_mostly_rejected(checks, lip_model):
 
 
 @pytest.mark.slow
-def test_face_liveness_rejects_simulated_prints_and_replays_of_the_enrolled_user(tmp_path, checks):
+def test_the_siamese_face_liveness_rejects_simulated_prints_and_replays_of_the_enrolled_user(tmp_path):
+    from lipauth.pad.checks import create_check
     from lipauth.training.face_data import face_samples_from_video
     from lipauth.video.pipeline import LipPipeline
 
@@ -483,7 +488,7 @@ def test_face_liveness_rejects_simulated_prints_and_replays_of_the_enrolled_user
     s2 = sorted(need("grid-s2/video").glob("*.mpg"))
     rng = np.random.default_rng(42)
     enrolled = np.concatenate([face_samples_from_video(p, "s2", pipe, rng, attacks=())[0].crops for p in s2[:3]])
-    check = checks["face_liveness"]
+    check = create_check("face_liveness_siamese")
     refs = check.model.embed(enrolled)
     thr = check.model.thresholds[check.point]
     for p in s2[-3:]:
@@ -499,20 +504,23 @@ def test_templates_keep_each_checks_state_and_read_the_old_face_refs():
     assert Template.from_bytes("u", old).check_state == {}
     # templates enrolled before checks kept their own state stored the liveness refs apart
     older = json.dumps({"embeddings": [[1.0, 0.0]], "model_id": "m", "created_at": "x", "face_refs": [[0.5] * 64] * 3, "face_refs_model": "abc"}).encode()
-    assert Template.from_bytes("u", older).check_state == {"face_liveness": {"model_id": "abc", "refs": [[0.5] * 64] * 3}}
+    assert Template.from_bytes("u", older).check_state == {"face_liveness_siamese": {"model_id": "abc", "refs": [[0.5] * 64] * 3}}
     state = {"face_liveness": {"model_id": "abc", "refs": np.ones((3, 64)).tolist()}, "phrase": {"anything": [1, 2]}}
     back = Template.from_bytes("u", Template.from_embeddings("u", np.eye(2), "m", check_state=state).to_bytes())
     assert back.check_state == state
 
 
-def test_enrolled_face_crops_of_another_liveness_model_are_not_used(checks):
+def test_enrolled_face_crops_of_another_liveness_model_are_not_used():
+    from lipauth.pad.checks import PresentationChecks
+
+    checks = PresentationChecks.load(("av_sync", "face_liveness_siamese", "motion"))
     crops = np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8)
     clip = LipClip(frames=np.zeros((12, 18, 30), np.uint8), meta=ClipMeta("x"), fps=25.0, views=FaceViews(crops=crops))
-    check = checks["face_liveness"]
+    check = checks["face_liveness_siamese"]
     state = check.enrol([clip])
     assert state["model_id"] == check.model_id and np.allclose(state["refs"], check.model.embed(crops), atol=1e-6)
-    (same,), skipped = checks.run(clip, {"face_liveness": state})
-    (other,), _ = checks.run(clip, {"face_liveness": {**state, "model_id": "another-model"}})
+    (same,), skipped = checks.run(clip, {"face_liveness_siamese": state})
+    (other,), _ = checks.run(clip, {"face_liveness_siamese": {**state, "model_id": "another-model"}})
     assert same.score == pytest.approx(check.model.score(crops, np.asarray(state["refs"], np.float32))) and "enrolled face crops" in same.detail
     assert other.score == pytest.approx(check.model.score(crops)) and "another liveness model" in other.detail
     # no audio: AV synchrony could not run and says why; required, it fails

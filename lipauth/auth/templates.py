@@ -123,7 +123,7 @@ class Template:
         d = json.loads(data)
         state = dict(d.get("check_state") or {})
         if d.get("face_refs") is not None:  # templates enrolled before checks kept their own state
-            state.setdefault("face_liveness", {"model_id": d.get("face_refs_model"), "refs": d["face_refs"]})
+            state.setdefault("face_liveness_siamese", {"model_id": d.get("face_refs_model"), "refs": d["face_refs"]})
         secret = d.get("passphrase_hash")
         if secret is None and d.get("passphrase") is not None:  # templates from before hashing kept it in the clear
             secret = hash_passphrase(d["passphrase"])

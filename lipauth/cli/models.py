@@ -26,7 +26,7 @@ from lipauth.errors import InvalidInputError
 @app.command()
 @handle_errors
 def train(
-    config: Path = typer.Option(..., "--config", help="Recipe YAML (see configs/): its `kind` says what it trains (lip_embedding, av_sync, face_liveness)."),
+    config: Path = typer.Option(..., "--config", help="Recipe YAML (see configs/): its `kind` says what it trains (lip_embedding, av_sync, face_liveness, face_texture)."),
     data: Path = typer.Option(..., "--data", help="Corpus folder, or a folder made by `lipauth preprocess`; for av_sync and face_liveness the data root (../shared/data)."),
     out: Path = typer.Option(..., "--out", help="Run folder: the model file, its metrics and config."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="For lip_embedding recipes: crema-d, grid, avletters or folder."),

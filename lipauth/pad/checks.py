@@ -22,7 +22,7 @@ from lipauth.registry import Registry
 
 PASSED, FAILED, NOT_RUN = "passed", "failed", "not_run"
 
-CHECKS = Registry("presentation-attack check", ("lipauth.pad.av_sync_check", "lipauth.pad.face_liveness_check", "lipauth.pad.motion_check"))
+CHECKS = Registry("presentation-attack check", ("lipauth.pad.av_sync_check", "lipauth.pad.face_texture_check", "lipauth.pad.face_liveness_check", "lipauth.pad.motion_check"))
 register_check = CHECKS.register
 #: the order checks run and are reported in
 DEFAULT_CHECKS = ("av_sync", "face_liveness", "motion")
