@@ -60,3 +60,18 @@ def test_the_av_sync_streams_frozen_give_the_same_sync_analysis(grid_video):
         assert b.score == pytest.approx(a.score, abs=1e-3) and b.best_offset == a.best_offset
         assert np.allclose(a.distances, b.distances, atol=1e-4)
     assert isinstance(fast._frozen[0][0], torch.jit.ScriptModule)
+
+
+def test_one_call_prepares_a_verifier_for_serving(tmp_path, grid_video):
+    """Verifier.prepare_for_serving, what the service calls at start: the index built, the lip
+    and AV-synchrony networks set to freeze, the other modalities' encoders loaded."""
+    from lipauth.api import load_model
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+
+    verifier = Verifier(load_model(), TemplateStore(tmp_path / "t.db", create=True), attempts=False, audit=False)
+    assert verifier.index is None and verifier.model.embedder._frozen is None
+    assert verifier.prepare_for_serving() is verifier
+    assert verifier.index is not None and verifier.model.embedder._frozen is False  # frozen at the next clip
+    assert verifier.checks["av_sync"].model._frozen is False
+    assert set(verifier.modal._encoders) == set(verifier.modal.extra) == {"voice", "face"}  # loaded now, not at the first request

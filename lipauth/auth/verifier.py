@@ -294,6 +294,21 @@ class Verifier:
             rec.done("matched" if matched else "no_match", matched=matched, candidates=[{"user": c.user, "score": c.score, "threshold": c.threshold} for c in found])
             return found
 
+    def prepare_for_serving(self, **index_options) -> "Verifier":
+        """Ready this verifier for a long-lived process that answers many requests (the
+        service): identify's index built, the lip and AV-synchrony networks frozen (half
+        the embedding time), the voice and face encoders loaded and warmed, so that the
+        first request costs what the others do. Returns self."""
+        if self.index is None:
+            self.build_index(**index_options)
+        self.model.embedder.freeze_for_inference()
+        self.modal.warm_up()
+        for check in self.checks.checks:
+            freeze = getattr(getattr(check, "model", None), "freeze_for_inference", None)
+            if freeze is not None:  # checks with a network (AV synchrony); others have none
+                freeze()
+        return self
+
     def build_index(self, **index_options):
         """Index this model's templates for identify (lipauth.auth.indexed): the store's
         templates are decrypted once, here; later enrolments and deletions, by any process,

@@ -154,14 +154,7 @@ def create_app(
     limiter, login_limit = MovingWindowRateLimiter(MemoryStorage()), login_rate_limit(login_rate)
     if allowed_origins:  # their pages may read the answers (preflight included)
         app.add_middleware(CORSMiddleware, allow_origins=list(allowed_origins), allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "X-API-Key", "X-Request-ID"])
-    if verifier.index is None:  # identify searches an index of the templates, built once here
-        verifier.build_index()
-    verifier.model.embedder.freeze_for_inference()  # a long-lived process: half the embedding time
-    verifier.modal.warm_up()  # the voice and face encoders load now, not in the first request
-    try:  # liveness checks: loaded now, their AV-synchrony streams frozen like the lip network
-        verifier.checks["av_sync"].model.freeze_for_inference()
-    except (KeyError, AttributeError):  # checks of the caller's own, without that model
-        pass
+    verifier.prepare_for_serving()  # the index, frozen networks, warm encoders: the first request costs what the others do
     audit, model_id = verifier.audit, verifier.model.id
 
     @app.middleware("http")
