@@ -5,8 +5,8 @@ from lipauth.corpora.cache import load_clip, save_clip
 from lipauth.errors import LandmarkGapError, NoFaceError, TooFewFramesError, VideoDecodeError, VideoTooLongError
 from lipauth.video.encode import write_video
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
-from lipauth.clip import CropSpec
-from tests.conftest import blank_out
+from lipauth.clip import AUDIO_RATE, CropSpec
+from tests.conftest import blank_out, need
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,32 @@ def test_video_without_a_face(tmp_path, pipeline):
     frames = rng.integers(0, 255, (20, 120, 160, 3), dtype=np.uint8)
     with pytest.raises(NoFaceError, match="no face"):
         pipeline.process(write_video(tmp_path / "noise.mp4", frames, 25.0))
+
+
+def test_a_video_that_fades_in_starts_where_the_face_does(tmp_path, grid_decoded, pipeline):
+    """No face on the first 15 frames (a fade-in, a camera setting its exposure): the clip
+    starts at frame 15, its sound cut by the same 0.6 s; 30 face-less frames (over 1 s) are
+    still refused, as a face-less video is."""
+    whole, _ = pipeline.process_traced(write_video(tmp_path / "whole.avi", grid_decoded.frames, 25.0, grid_decoded.audio))
+    clip, trace = pipeline.process_traced(write_video(tmp_path / "fade.avi", blank_out(grid_decoded.frames, 0, 15), 25.0, grid_decoded.audio))
+    assert clip.extra["lead_frames_cut"] == 15 and whole.extra["lead_frames_cut"] == 0
+    assert clip.n_frames == whole.n_frames - 15 and len(clip.audio) == len(whole.audio) - 15 * AUDIO_RATE // 25
+    assert np.array_equal(clip.audio, whole.audio[15 * AUDIO_RATE // 25 :])
+    assert np.abs(clip.boxes - whole.boxes[15:]).max() < 3  # the same lips, found again by detection at frame 15
+    with pytest.raises(NoFaceError):
+        pipeline.process(write_video(tmp_path / "late.avi", blank_out(grid_decoded.frames, 0, 30), 25.0, grid_decoded.audio))
+
+
+def test_two_grid_clips_that_fade_in_from_grey_are_read(pipeline):
+    """grid-s1's brwg8p and lgbf8n fade in over 12 frames (no face the detector finds until
+    frame 12); they were refused as face-less."""
+    from lipauth.video.decode import decode_video
+
+    for name in ("brwg8p", "lgbf8n"):
+        path = need(f"grid-s1/video/{name}.mpg")
+        clip = pipeline.process(path)
+        assert clip.extra["lead_frames_cut"] == 12 and clip.n_frames == 75 - 12
+        assert np.array_equal(clip.audio, decode_video(path).audio[12 * AUDIO_RATE // 25 :])
 
 
 def test_too_few_frames(tmp_path, grid_decoded, pipeline):
@@ -118,7 +144,8 @@ def test_a_too_long_video_is_cut_to_its_first_seconds_or_refused(grid_video, dli
 
 def test_a_video_without_a_face_stops_after_a_few_frames(tmp_path, dlib_backend):
     """Tracking gives up at the first face-less run the gap filler would refuse: a long
-    video of a plain frame costs max_gap + 1 frames of face search, not all of them."""
+    video of a plain frame costs max_gap + 1 frames of face search, and as many again until
+    MAX_LEAD_S (1 s: 25 frames) has been searched for a face that fades in, not all of them."""
     frames = np.full((60, 120, 160, 3), 90, np.uint8)
     seen = []
 
@@ -134,7 +161,7 @@ def test_a_video_without_a_face_stops_after_a_few_frames(tmp_path, dlib_backend)
     pipe = LipPipeline(PipelineConfig(), backend=Counting())
     with pytest.raises(NoFaceError, match="no face found in the first 9 of 60 frames"):
         pipe.process(write_video(tmp_path / "plain.mp4", frames, 25.0))
-    assert seen == [9]
+    assert seen == [9, 9, 9]  # frames 0-8, 9-17, 18-26: past the first second, refused
 
 
 def test_the_pipeline_keeps_frames_no_larger_than_it_needs(tmp_path, grid_decoded, pipeline):

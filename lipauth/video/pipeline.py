@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 import cv2
 import numpy as np
 
-from lipauth.clip import ClipMeta, FaceViews, LipClip
+from lipauth.clip import AUDIO_RATE, ClipMeta, FaceViews, LipClip
 from lipauth.errors import LandmarkGapError, NoFaceError, TooFewFramesError
 from lipauth.video.decode import DecodedVideo, InputLimits, decode_video
 from lipauth.video.face import aligned_face_chips, face_chip_frames, face_crops, spread_frames
@@ -29,6 +29,7 @@ from lipauth.video.roi import crop_frames, lip_boxes, normalise_to_boxes
 # to 1 point of sync score. High-rate video is brought back into that range (decode_video).
 MODEL_FPS = 27.5
 THUMBNAIL = 32  # side of the frame thumbnails the motion check compares (PipelineConfig.thumbnails)
+MAX_LEAD_S = 1.0  # face-less frames at the start of a video that are cut rather than refused (_start_at_the_face)
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,16 @@ class LipPipeline:
         cfg = self.config if face_chips is None else replace(self.config, face_chips=face_chips)
         cfg = cfg if thumbnails is None else replace(cfg, thumbnails=thumbnails)
         video, track = self.decode_and_track(path, audio=cfg.audio if audio is None else audio)
+        lead = 0
+        if not track.found.any() and len(track.points) < video.n_frames:
+            video, track, lead = self._start_at_the_face(path, video, track)
         if len(track.points) < video.n_frames:
             if not track.found.any():
                 raise NoFaceError(f"no face found in the first {len(track.points)} of {video.n_frames} frames")
             raise LandmarkGapError(f"no face on {cfg.max_gap + 1} consecutive frames (at most {cfg.max_gap} allowed); stopped after {len(track.points)} of {video.n_frames} frames")
         points, missing = interpolate_gaps(track.points, max_gap=cfg.max_gap, max_missing_fraction=cfg.max_missing_fraction)
         boxes = lip_boxes(points, cfg.crop)
-        extra = {"missing": missing, "detected": track.detected, "backend": self.backend.name}
+        extra = {"missing": missing, "detected": track.detected, "backend": self.backend.name, "lead_frames_cut": lead}
         views = {}
         if cfg.face_crops:
             picked = spread_frames(video.n_frames, cfg.face_crops)
@@ -150,6 +154,27 @@ class LipPipeline:
         video, track = decode_while_tracking(decode, lambda frames: self.backend.track(frames, max_missing_run=stop))
         self._enough(path, video)
         return video, track
+
+    def _start_at_the_face(self, path, video: DecodedVideo, track: LandmarkTrack) -> tuple[DecodedVideo, LandmarkTrack, int]:
+        """A video whose first frames hold no face the detector finds (a fade-in, a camera
+        still setting its exposure: two of grid-s1's clips fade in from grey over 12 frames)
+        starts where the face does, if that is within MAX_LEAD_S; its sound is cut by the same
+        time, so the two stay in step. (video, track, frames cut); nothing cut where no face
+        is found that early, and the caller refuses the video as before."""
+        stop, lead = self.config.max_gap + 1, len(track.points)
+        grey = getattr(self.backend, "frame_colour", "rgb") == "grey"
+        while lead < min(int(MAX_LEAD_S * video.fps), video.n_frames):
+            frames = (video.grey[i] if grey else video.rgb([i])[0] for i in range(lead, video.n_frames))
+            rest = self.backend.track(frames, max_missing_run=stop)
+            if rest.found.any():
+                first = int(np.argmax(rest.found))
+                cut = lead + first
+                kept = LandmarkTrack(rest.points[first:], rest.detected[first:], None if rest.face is None else rest.face[first:])
+                audio = None if video.audio is None else video.audio[int(round(cut / video.fps * AUDIO_RATE)) :]
+                trimmed = replace(video, grey=video.grey[cut:], chroma=video.chroma[cut:], audio=audio)
+                return self._enough(path, trimmed), kept, cut
+            lead += len(rest.points)
+        return video, track, 0
 
     def _enough(self, path, video: DecodedVideo) -> DecodedVideo:
         if video.n_frames < self.config.min_frames:
