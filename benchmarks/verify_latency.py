@@ -8,9 +8,8 @@ also decoded the 16 kHz audio, which a lips-only verify now skips), landmarks (d
 step: tracking in this thread while decoding goes on in another; the earlier revision ran
 them one after the other), crop (gap fill, ROI, resize), embed (the model's networks +
 whitening) and score (template lookup, decryption, cosine). "total" is a separate call of
-`Verifier.verify` itself, lips only, prepared as the service prepares it
-(`Verifier.prepare_for_serving`: networks frozen, the landmarks tracked in a warm worker
-process beside the decoding; --no-worker tracks them here); "total --liveness" one of `Verifier.verify(liveness=True)`,
+`Verifier.verify` itself, lips only, with the network frozen as the service runs it
+(lipauth.models.frozen); "total --liveness" one of `Verifier.verify(liveness=True)`,
 the multimodal path (the lips, the audio against the mouth, the face), with the two checks
 also timed alone. Where the voice and face encoders are installed, their branches are timed
 alone on the same clip, and "total, lips+voice+face" is a verify with the bundled fusion
@@ -59,7 +58,6 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--video", type=Path, default=default_data_root() / "grid-s2" / "video" / "bbilzs.mpg")
     ap.add_argument("--model", type=Path, default=None)
-    ap.add_argument("--no-worker", action="store_true", help="track the landmarks in this process, as before Verifier.prepare_for_serving started a worker")
     ap.add_argument("--baseline", default=BASELINE, help="git revision to measure beside this one, or 'none'")
     args = ap.parse_args()
     old = baseline_stages(args.baseline, args) if args.baseline != "none" else {}
@@ -82,11 +80,6 @@ def main() -> None:
         if encoders:  # the bundled rules (the default decision), the same enrolment
             fused = Verifier(model, TemplateStore(Path(tmp) / "f.db", create=True), modalities=("lips", "voice", "face"), attempts=False)
             fused.enroll("user", enrol)
-        if not args.no_worker:  # as the service prepares them: the landmarks tracked in a warm worker process
-            for v in (verifier, fused):
-                if v is not None:
-                    v.prepare_for_serving()
-            print(f"tracking worker: {'running' if model.pipeline._worker is not None else 'could not start'}")
         for i in range(args.runs + 1):
             t0 = time.perf_counter()
             video = decode_video(args.video, audio=False, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits())

@@ -298,11 +298,9 @@ class Verifier:
         """Ready this verifier for a long-lived process that answers many requests (the
         service): identify's index built, the lip and AV-synchrony networks frozen (half
         the embedding time), the voice and face encoders loaded and warmed, so that the
-        first request costs what the others do, and the landmarks tracked in a warm worker
-        process beside the decoding (lipauth.video.landmarks.worker). Returns self."""
+        first request costs what the others do. Returns self."""
         if self.index is None:
             self.build_index(**index_options)
-        self.model.pipeline.start_tracking_worker()
         self.model.embedder.freeze_for_inference()
         self.modal.warm_up()
         for check in self.checks.checks:

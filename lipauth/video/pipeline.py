@@ -84,22 +84,9 @@ class LipPipeline:
     def __init__(self, config: PipelineConfig | None = None, backend: LandmarkBackend | None = None) -> None:
         self.config = config or PipelineConfig()
         self.backend = backend or create_backend(self.config.backend)
-        self._worker = None  # a warm tracking process (start_tracking_worker), or None: track here
         # dlib's detector keeps scratch space in the object: two threads tracking with one
         # backend at once got other landmarks (measured: 0.9 px off on a CREMA-D clip)
         self._tracking = threading.Lock()
-
-    def start_tracking_worker(self) -> bool:
-        """Track in a warm child process from now on, beside the decoding (for a long-lived
-        process: it costs ~1 s to start and ~150 MB); whether one runs. Backends that work
-        on RGB frames, or cannot say how to make another like them, track here."""
-        from lipauth.video.landmarks.worker import shared_worker
-
-        options = getattr(self.backend, "options", None)
-        if getattr(self.backend, "frame_colour", "rgb") != "grey" or options is None:
-            return False
-        self._worker = shared_worker(self.backend.name, options)
-        return self._worker is not None
 
     def process(self, path: str | os.PathLike, meta: ClipMeta | None = None, *, audio: bool | None = None, face_chips: int | None = None, thumbnails: bool | None = None) -> LipClip:
         """`audio`: decode the sound track (None: as the config says); a lips-only verify
@@ -168,18 +155,6 @@ class LipPipeline:
             video = self._enough(path, decode())
             with self._tracking:
                 return video, self.backend.track((video.rgb([i])[0] for i in range(video.n_frames)), max_missing_run=stop)
-        worker = self._worker
-        if worker is not None and worker.lock.acquire(blocking=False):  # busy with another clip: track here
-            from lipauth.video.landmarks.worker import WorkerGone, drop
-
-            try:
-                video, track = worker.track(decode, max_missing_run=stop)
-                return self._enough(path, video), track
-            except WorkerGone:  # dead or hung: this clip, and the next ones, are tracked here
-                self._worker = None
-                drop(worker)
-            finally:
-                worker.lock.release()
         with self._tracking:
             video, track = decode_while_tracking(decode, lambda frames: self.backend.track(frames, max_missing_run=stop))
         self._enough(path, video)

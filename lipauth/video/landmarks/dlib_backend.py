@@ -75,8 +75,6 @@ class DlibLandmarks:
         self.max_detect_side = max_detect_side
         self.quick_detect_side = quick_detect_side
         self.verify_every = verify_every
-        # what makes another one track alike (lipauth.video.landmarks.worker)
-        self.options = {"track": track, "upsample": upsample, "max_detect_side": max_detect_side, "quick_detect_side": quick_detect_side, "verify_every": verify_every}
 
     # -- public ---------------------------------------------------------------------------
     def track(self, frames: Iterable[np.ndarray], *, max_missing_run: int | None = None) -> LandmarkTrack:
