@@ -8,8 +8,8 @@ also decoded the 16 kHz audio, which a lips-only verify now skips), landmarks (d
 step: tracking in this thread while decoding goes on in another; the earlier revision ran
 them one after the other), crop (gap fill, ROI, resize), embed (the model's networks +
 whitening) and score (template lookup, decryption, cosine). "total" is a separate call of
-`Verifier.verify` itself, lips only, with the network frozen as the service runs it
-(lipauth.models.frozen); "total --liveness" one of `Verifier.verify(liveness=True)`,
+`Verifier.verify` itself, lips only, prepared as the service prepares it
+(`Verifier.prepare_for_serving`: networks frozen, encoders warm); "total --liveness" one of `Verifier.verify(liveness=True)`,
 the multimodal path (the lips, the audio against the mouth, the face), with the two checks
 also timed alone. Where the voice and face encoders are installed, their branches are timed
 alone on the same clip, and "total, lips+voice+face" is a verify with the bundled fusion
@@ -80,6 +80,9 @@ def main() -> None:
         if encoders:  # the bundled rules (the default decision), the same enrolment
             fused = Verifier(model, TemplateStore(Path(tmp) / "f.db", create=True), modalities=("lips", "voice", "face"), attempts=False)
             fused.enroll("user", enrol)
+        for v in (verifier, fused):  # as the service prepares them (frozen networks, warm encoders)
+            if v is not None:
+                v.prepare_for_serving()
         for i in range(args.runs + 1):
             t0 = time.perf_counter()
             video = decode_video(args.video, audio=False, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits())

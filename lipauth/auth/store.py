@@ -310,4 +310,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten with zeros
     cur.execute("PRAGMA journal_mode = WAL")  # readers do not block the writer (service)
     cur.execute("PRAGMA busy_timeout = 5000")
+    # with WAL, NORMAL is corruption-safe and durable across process crashes; a power cut may
+    # lose the last commits. FULL fsynced every audit row: 18-21 ms of each verify.
+    cur.execute("PRAGMA synchronous = NORMAL")
     cur.close()
