@@ -57,6 +57,17 @@ def lbp_features(crop: np.ndarray) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def official_lists(root: Path, transform=None):
+    """(train, test, fit, val): NUAA's official lists, and the train list split into the
+    people who train and VAL_CLIENTS, who set the thresholds. transform: applied to each
+    sample first (another benchmark's input, e.g. LBP code maps)."""
+    train, _ = read_nuaa(root, "train", variant="normalized")
+    test, _ = read_nuaa(root, "test", variant="normalized")
+    if transform is not None:
+        train, test = [transform(s) for s in train], [transform(s) for s in test]
+    return train, test, [s for s in train if s.client not in VAL_CLIENTS], [s for s in train if s.client in VAL_CLIENTS]
+
+
 def report(name: str, val_scores, val_bona, test_scores, test_bona, test_species, threshold: float | None = None) -> dict:
     """threshold: the operating point, where the model sets its own; else the EER point of
     the validation scores."""
@@ -75,11 +86,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10, help="the seed Siamese's epochs")
     ap.add_argument("--json", type=Path, help="write the figures here too")
     args = ap.parse_args()
-    root = args.data / "nuaa"
-    train, _ = read_nuaa(root, "train", variant="normalized")
-    test, _ = read_nuaa(root, "test", variant="normalized")
-    fit = [s for s in train if s.client not in VAL_CLIENTS]
-    val = [s for s in train if s.client in VAL_CLIENTS]
+    train, test, fit, val = official_lists(args.data / "nuaa")
     crops = lambda samples: np.concatenate([s.crops for s in samples])  # noqa: E731
     bona = lambda samples: np.array([s.bona_fide for s in samples])  # noqa: E731
     species = np.array([s.attack or "bona_fide" for s in test], object)

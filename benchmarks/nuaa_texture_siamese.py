@@ -28,9 +28,6 @@ import torch
 
 from lipauth.corpora.shared import default_data_root
 
-VAL_CLIENTS = ("0005", "0008")
-
-
 def lbp_maps(crops: np.ndarray) -> np.ndarray:
     """(n, 64, 64, 3) uint8 RGB faces -> (n, 64, 64, 3) uint8 LBP code maps."""
     import cv2
@@ -87,9 +84,8 @@ def train_histogram_siamese(x: np.ndarray, bona: np.ndarray, client: np.ndarray,
 
 
 def main() -> None:
-    from nuaa_liveness import report  # this folder is on the path when run as a script
+    from nuaa_liveness import VAL_CLIENTS, official_lists, report  # this folder is on the path when run as a script
     from lipauth.artifacts import TEXTURE_MODEL, bundled
-    from lipauth.corpora.nuaa import read_nuaa
     from lipauth.pad.texture import TextureLiveness
     from lipauth.training.liveness import LivenessTrainConfig, train_liveness
 
@@ -98,12 +94,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = ap.parse_args()
-    train, _ = read_nuaa(args.data / "nuaa", "train", variant="normalized")
-    test, _ = read_nuaa(args.data / "nuaa", "test", variant="normalized")
-    as_maps = lambda ss: [replace(s, crops=lbp_maps(s.crops)) for s in ss]  # noqa: E731
-    train_maps, test_maps = as_maps(train), as_maps(test)
-    fit = [s for s in train_maps if s.client not in VAL_CLIENTS]
-    val = [s for s in train_maps if s.client in VAL_CLIENTS]
+    train, test, fit_raw, val_raw = official_lists(args.data / "nuaa")
+    _, test_maps, fit, val = official_lists(args.data / "nuaa", lambda s: replace(s, crops=lbp_maps(s.crops)))
     stack = lambda ss: np.concatenate([s.crops for s in ss])  # noqa: E731
     bona = lambda ss: np.array([s.bona_fide for s in ss])  # noqa: E731
     species = np.array([s.attack or "bona_fide" for s in test], object)
@@ -117,8 +109,6 @@ def main() -> None:
     from lipauth.pad.texture import lbp_features
 
     hist = lambda ss: lbp_features(stack(ss))  # noqa: E731
-    fit_raw = [s for s in train if s.client not in VAL_CLIENTS]
-    val_raw = [s for s in train if s.client in VAL_CLIENTS]
     x_fit, x_val, x_test = hist(fit_raw), hist(val_raw), hist(test)
     for seed in args.seeds:
         t = time.time()
