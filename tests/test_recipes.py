@@ -147,3 +147,4 @@ def test_a_texture_recipe_trains_through_the_cli_and_scores_the_official_test_li
     assert test["eer"] <= 0.05 and test["acer"] <= 0.07 and test["n_bona_fide"] + test["n_attack"] > 9000
     # the shipped model chose this setting from the whole grid: the same fit, the same threshold
     assert (shipped.info["C"], shipped.info["gamma"]) == (0.01, 10.0) and model.threshold == pytest.approx(shipped.threshold, abs=1e-6)
+    assert (tmp_path / "out" / "texture-test-scores.png").stat().st_size > 10_000  # the test scores' histogram

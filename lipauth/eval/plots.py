@@ -60,12 +60,15 @@ def roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, title:
     _finish(plt, fig, ax, out, title)
 
 
-def histogram_plot(scores: np.ndarray, genuine: np.ndarray, out: Path, title: str, threshold: float | None = None, *, xlabel: str = "cosine similarity", label: str = "threshold") -> None:
+def histogram_plot(
+    scores: np.ndarray, genuine: np.ndarray, out: Path, title: str, threshold: float | None = None, *, xlabel: str = "cosine similarity", label: str = "threshold", names: tuple[str, str] = ("impostor", "genuine")
+) -> None:
+    """names: what the two classes are called (("attack", "bona fide") for liveness scores)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     bins = np.linspace(min(-0.2, scores.min()), max(1.0, scores.max()), 60)
-    ax.hist(scores[~genuine], bins=bins, density=True, alpha=0.55, label=f"impostor (n={int((~genuine).sum())})")
-    ax.hist(scores[genuine], bins=bins, density=True, alpha=0.55, label=f"genuine (n={int(genuine.sum())})")
+    ax.hist(scores[~genuine], bins=bins, density=True, alpha=0.55, label=f"{names[0]} (n={int((~genuine).sum())})")
+    ax.hist(scores[genuine], bins=bins, density=True, alpha=0.55, label=f"{names[1]} (n={int(genuine.sum())})")
     if threshold is not None:
         ax.axvline(threshold, c="k", ls="--", lw=1, label=f"{label} {threshold:.3f}")
     ax.set_xlabel(xlabel)

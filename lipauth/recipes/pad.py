@@ -258,6 +258,7 @@ def run_face_texture(raw: dict, data: Path, out: Path, where: str = "recipe") ->
     official test list (later sessions; 7 of its 16 people are not in the train list) is then
     scored at it."""
     from lipauth.corpora.nuaa import read_nuaa
+    from lipauth.eval.plots import histogram_plot
     from lipauth.pad.texture import fit, lbp_features
 
     r = parse(TextureRecipe, raw, where)
@@ -275,10 +276,15 @@ def run_face_texture(raw: dict, data: Path, out: Path, where: str = "recipe") ->
         "selection": dict(model.info),
     }
     model.info["evaluation"] = report
+    out.mkdir(parents=True, exist_ok=True)
+    histogram_plot(scores, bona, out / "texture-test-scores.png", "Face texture on NUAA's official test list", model.threshold, xlabel="SVM decision value", label="threshold (train out-of-fold EER)", names=("photo", "live face"))
     header = "| NUAA official test list | bona fide / attack images | EER (%) | APCER (%) | BPCER (%) | ACER (%) | accuracy (%) |"
     e = report["test"]
     rows = [f"| at the out-of-fold threshold {model.threshold:.3f} | {e['n_bona_fide']} / {e['n_attack']} | {100 * e['eer']:.1f} | {100 * e['apcer']:.1f} | {100 * e['bpcer']:.1f} | {100 * e['acer']:.1f} | {100 * accuracy:.1f} |"]
-    footer = f"C {model.info['C']:g}, gamma {model.info['gamma']:g} by leave-one-person-out over {model.info['n_people']} train people (out-of-fold AUC {model.info['cv_auc']:.3f}, EER {100 * model.info['oof_eer']:.1f} %); {time.time() - t:.0f} s."
+    footer = (
+        f"C {model.info['C']:g}, gamma {model.info['gamma']:g} by leave-one-person-out over {model.info['n_people']} train people (out-of-fold AUC {model.info['cv_auc']:.3f}, "
+        f"EER {100 * model.info['oof_eer']:.1f} %); {time.time() - t:.0f} s. The test scores' histogram: {out / 'texture-test-scores.png'}."
+    )
     return _save(model, "texture", raw, out, report, header, rows, footer)
 
 
