@@ -113,7 +113,7 @@ def main() -> None:
 
     texture = fit_texture(texture_features(crops(train)), bona(train), np.array([s.client for s in train]))
     test_texture = texture.decision(texture_features(crops(test)))
-    rows.append(report(f"texture, Maatta et al. (lipauth.pad.texture: C {texture.info['C']:g}, gamma {texture.info['gamma']:g} by grouped CV)", None, None, test_texture, bona(test), species, texture.threshold) | {"seconds": round(time.time() - t)})
+    rows.append(report(f"texture, Maatta et al. (lipauth.pad.texture: C {texture.info['C']:g}, gamma {texture.info['gamma']:g} by leave-one-person-out)", None, None, test_texture, bona(test), species, texture.threshold) | {"seconds": round(time.time() - t)})
 
     from lipauth.artifacts import TEXTURE_MODEL
     from lipauth.pad.texture import TextureLiveness
