@@ -782,3 +782,21 @@ def test_geometry_sync_finds_the_offset_of_a_mouth_that_follows_its_sound():
     assert late.best_offset == pytest.approx(8, abs=1) and late.score < synced.score - 1.5
     with pytest.raises(InvalidInputError):
         geometry_sync(LipClip(frames=np.zeros((n, 18, 30), np.uint8), meta=ClipMeta("x"), fps=fps))
+
+
+def test_adding_clips_keeps_each_checks_state_and_enrols_checks_added_since(tmp_path, lip_model, monkeypatch):
+    """A template enrolled before a check existed (here: before AV synchrony kept a capture
+    skew) gets that check's state from the clips added later; what the others kept stays."""
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+    from lipauth.pad.checks import PresentationChecks
+
+    monkeypatch.delenv("LIPAUTH_STORE_KEY", raising=False)
+    store = TemplateStore(tmp_path / "t.db", create=True)
+    s2 = sorted(need("grid-s2/video").glob("*.mpg"))
+    before = Verifier(lip_model, store, checks=PresentationChecks.load(("face_liveness_siamese",)), attempts=False, audit=False)
+    first = before.enroll("s2", s2[:2])
+    assert set(first.check_state) == {"face_liveness_siamese"}
+    added = Verifier(lip_model, store, attempts=False, audit=False).enroll("s2", s2[2:3], mode="add")
+    assert added.check_state["face_liveness_siamese"] == first.check_state["face_liveness_siamese"]
+    assert len(added.check_state["av_sync"]["offsets"]) == 1 and added.check_state["av_sync"]["skew"] == [0]

@@ -138,7 +138,9 @@ class Verifier:
         per_clip = [{"lips": e, **others} for e, others in zip(new, self.modal.enrol(clips))]
         enrolled = {"lips": old.embeddings, **old.modalities} if old is not None else {}
         self._check_agreement(user_id, per_clip, enrolled, [_name(v) for v in videos])
-        state = old.check_state if old is not None and old.check_state else self._check_state(clips)
+        # adding clips keeps what each check enrolled before; a check with nothing kept yet
+        # (one added since, like AV synchrony's capture skew) enrols from the new clips
+        state = {**self._check_state(clips), **(old.check_state if old is not None else {})}
         stacked = {m: [*enrolled.get(m, ()), *(c[m] for c in per_clip if m in c)] for m in ("lips", *self.modal.extra, *enrolled)}
         modalities = {m: np.stack(v) for m, v in stacked.items() if v and m != "lips"}
         embeddings = np.stack(stacked["lips"])
@@ -164,8 +166,9 @@ class Verifier:
             raise FailureToEnrol(f"the enrolment clips of {user_id!r} do not agree (are they all the same person?): " + "; ".join(bad))
 
     def _check_state(self, clips: list[LipClip]) -> dict:
-        """Each check's enrolment state (the face liveness check keeps this user's own real
-        faces). Enrolment never fails for want of the optional checks."""
+        """Each check's enrolment state (AV synchrony keeps this user's capture skew; the
+        opt-in Siamese face check their real faces). Enrolment never fails for want of the
+        optional checks."""
         try:
             return self.checks.enrol(clips)
         except LipauthError:
