@@ -115,7 +115,7 @@ def main() -> None:
         embed, ref = train_histogram_siamese(x_fit, bona(fit_raw), np.array([s.client for s in fit_raw]), epochs=args.epochs, seed=seed)
         rows.append(report(f"Siamese MLP on LBP histograms, seed {seed}", embed(x_val) @ ref, bona(val_raw), embed(x_test) @ ref, bona(test), species) | {"seconds": round(time.time() - t)})
     texture = TextureLiveness.load(bundled(TEXTURE_MODEL))
-    rows.append(report("texture SVM, bundled", None, None, texture.decision(lbp_features(stack(test))), bona(test), species, texture.threshold))
+    rows.append(report("texture SVM, bundled", None, None, texture.decision(x_test), bona(test), species, texture.threshold))
     print(f"NUAA official test list: {int(bona(test).sum())} bona fide / {int((~bona(test)).sum())} photo images; thresholds from {', '.join(VAL_CLIENTS)} (Siamese) or the recipe's out-of-fold scores (SVM)\n")
     print("| model | APCER (%) | BPCER (%) | ACER (%) | BPCER @ APCER 5 % | BPCER @ APCER 1 % | test EER (%) | s |")
     print("|---|---|---|---|---|---|---|---|")

@@ -144,7 +144,7 @@ def transfer(clips_dir: Path, out: Path, k: int) -> None:
     from lipauth.artifacts import SYNC_MODEL, bundled
     from lipauth.errors import LipauthError
     from lipauth.measure.metrics import eer
-    from lipauth.pad.avsync import SyncModel
+    from lipauth.pad.avsync import SyncModel, score_at
     from lipauth.pad.sync_geometry import geometry_sync
     from lipauth.training.sync import attack_trials
 
@@ -170,7 +170,7 @@ def transfer(clips_dir: Path, out: Path, k: int) -> None:
         except LipauthError:
             scored[key] = None
             continue
-        scored[key] = {"person": person, "source": source, "kind": kind, "bundled": r.score, "bundled_pm2": read_at(r.offsets, r.distances, range(-2, 3)), "geometry": g, "offsets": r.offsets, "distances": r.distances, "best_offset": r.best_offset, "half_best_offset": half}
+        scored[key] = {"person": person, "source": source, "kind": kind, "bundled": r.score, "bundled_pm2": score_at(r.offsets, r.distances, (0,), tolerance=2), "geometry": g, "offsets": r.offsets, "distances": r.distances, "best_offset": r.best_offset, "half_best_offset": half}
         if i % 50 == 49:
             out.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps(scored))
@@ -200,13 +200,6 @@ def transfer(clips_dir: Path, out: Path, k: int) -> None:
     print(f"\nuser's skew from their other clips for {sum(r['skew_from'] == 'others' for r in results if r['kind'] == 'in_sync')} genuine clips, from the clip's own first half for {len(halves)}")
 
 
-def read_at(offsets: list[int], distances: list[float], centres) -> float:
-    """The sync score (lipauth.pad.avsync.SyncModel.analyse) read at the best of `centres`."""
-    d = np.asarray(distances)
-    near = np.isin(np.asarray(offsets), list(centres))
-    return (float(np.median(d)) - float(d[near].min())) / (float(d.std()) + 1e-6)
-
-
 def first_half(clip):
     """The clip's first half, picture and sound (no face views: synchrony reads the mouth)."""
     from dataclasses import replace
@@ -225,6 +218,7 @@ def add_user_skew(rows: list[dict], threshold: float) -> None:
     was made from; a person with no other clip enrols on the first half of this clip (its
     second half is then not held out from the skew, so their genuine rate is optimistic)."""
     from lipauth.pad.av_sync_check import capture_skew
+    from lipauth.pad.avsync import score_at
 
     genuine = [r for r in rows if r["kind"] == "in_sync"]
     for r in rows:
@@ -233,7 +227,7 @@ def add_user_skew(rows: list[dict], threshold: float) -> None:
         enrolled = others or ([own["half_best_offset"]] if own and own["half_best_offset"] is not None else [])
         r["skew_from"] = "others" if others else "half"
         r["skew"] = list(capture_skew(enrolled)) if enrolled else [0]
-        r["user_skew"] = read_at(r["offsets"], r["distances"], r["skew"])
+        r["user_skew"] = score_at(r["offsets"], r["distances"], r["skew"])
 
 
 def report_rows(rows: list[dict], models: tuple[str, ...]) -> None:

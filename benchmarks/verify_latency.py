@@ -62,7 +62,6 @@ def main() -> None:
     args = ap.parse_args()
     old = baseline_stages(args.baseline, args) if args.baseline != "none" else {}
     model = load_model(args.model)
-    model.embedder.freeze_for_inference()  # as the service runs it: a warm verify is a served one
     enrol = sorted(args.video.parent.glob(f"*{args.video.suffix}"))
     enrol = [p for p in enrol if p != args.video][:3]
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,7 +72,6 @@ def main() -> None:
         stages: dict[str, list[float]] = {k: [] for k in STAGES + BRANCHES}
         encoders = branch_encoders()
         checks = verifier.checks
-        checks["av_sync"].model.freeze_for_inference()  # as the service runs it
         template = verifier.store.get("user")
         full_clip = model.clip(args.video)
         fused = None

@@ -140,7 +140,8 @@ class Verifier:
         self._check_agreement(user_id, per_clip, enrolled, [_name(v) for v in videos])
         # adding clips keeps what each check enrolled before; a check with nothing kept yet
         # (one added since, like AV synchrony's capture skew) enrols from the new clips
-        state = {**self._check_state(clips), **(old.check_state if old is not None else {})}
+        kept = old.check_state if old is not None else {}
+        state = {**self._check_state(clips, skip=tuple(kept)), **kept}
         stacked = {m: [*enrolled.get(m, ()), *(c[m] for c in per_clip if m in c)] for m in ("lips", *self.modal.extra, *enrolled)}
         modalities = {m: np.stack(v) for m, v in stacked.items() if v and m != "lips"}
         embeddings = np.stack(stacked["lips"])
@@ -165,12 +166,12 @@ class Verifier:
         if bad:
             raise FailureToEnrol(f"the enrolment clips of {user_id!r} do not agree (are they all the same person?): " + "; ".join(bad))
 
-    def _check_state(self, clips: list[LipClip]) -> dict:
+    def _check_state(self, clips: list[LipClip], skip=()) -> dict:
         """Each check's enrolment state (AV synchrony keeps this user's capture skew; the
         opt-in Siamese face check their real faces). Enrolment never fails for want of the
         optional checks."""
         try:
-            return self.checks.enrol(clips)
+            return self.checks.enrol(clips, skip=skip)
         except LipauthError:
             return {}
 

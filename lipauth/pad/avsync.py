@@ -153,6 +153,16 @@ class SyncResult:
         return asdict(self)
 
 
+def score_at(offsets: list[int], distances: list[float], centres=(0,), tolerance: int = 0) -> float:
+    """The sync score of an offset curve read at `centres` (each +- tolerance frames):
+    (median - least distance there) / spread of the distances over all offsets."""
+    d = np.asarray(distances)
+    near = (np.abs(np.asarray(offsets)[:, None] - np.asarray(centres)[None, :]) <= tolerance).any(axis=1)
+    if not near.any():
+        raise TooFewFramesError(f"the clip is too short to read its synchrony at offsets {list(centres)}")
+    return (float(np.median(d)) - float(d[near].min())) / (float(d.std()) + 1e-6)
+
+
 class SyncModel:
     """Trained SyncNets with their threshold: scores clips, saves and loads itself.
 
@@ -210,10 +220,6 @@ class SyncModel:
                 offsets.append(o)
                 means.append(float(np.diagonal(d, o).mean()))
         means_arr = np.asarray(means)
-        near = (np.abs(np.asarray(offsets)[:, None] - np.asarray(centres)[None, :]) <= cfg.tolerance).any(axis=1)
-        if not near.any():
-            raise TooFewFramesError(f"the clip is too short to read its synchrony at offsets {list(centres)}")
-        at_zero = float(means_arr[near].min())
         best = int(np.argmin(means_arr))
         median = float(np.median(means_arr))
         return SyncResult(
@@ -222,7 +228,7 @@ class SyncModel:
             window_distances=[float(v) for v in np.diagonal(d)],
             best_offset=offsets[best],
             confidence=median - float(means_arr[best]),
-            score=(median - at_zero) / (float(means_arr.std()) + 1e-6),
+            score=score_at(offsets, means, centres, cfg.tolerance),
             tolerance=cfg.tolerance,
             centres=tuple(int(c) for c in centres),
         )

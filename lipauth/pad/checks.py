@@ -87,9 +87,10 @@ class PresentationChecks:
                 return c
         raise KeyError(name)
 
-    def enrol(self, clips: list[LipClip]) -> dict[str, dict]:
-        """Every check's enrolment state; a check with nothing to keep is left out."""
-        return {c.name: s for c in self.checks if (s := c.enrol(clips)) is not None}
+    def enrol(self, clips: list[LipClip], *, skip=()) -> dict[str, dict]:
+        """Every check's enrolment state; a check with nothing to keep is left out, and so
+        are the checks named in `skip` (state the template already holds)."""
+        return {c.name: s for c in self.checks if c.name not in skip and (s := c.enrol(clips)) is not None}
 
     def run(self, clip: LipClip, state: dict[str, dict] | None = None, *, require_audio: bool = False) -> tuple[list[Check], list[Check]]:
         """The checks that ran (passed or failed), and those that could not (status not_run,
