@@ -47,6 +47,41 @@ def test_the_face_encoder_tells_the_two_grid_speakers_apart(chip_pipeline, face_
     assert a @ b > 0.95 and a @ b > max(a @ c, b @ c) + 0.05
 
 
+def test_the_face_network_in_torch_gives_dlibs_descriptors(chip_pipeline):
+    """lipauth runs dlib's face ResNet in torch from dlib's own weights file
+    (lipauth.encoders.dlib_resnet); on real aligned chips it must give dlib's vectors."""
+    import dlib
+
+    from lipauth.encoders.dlib_resnet import DlibFaceResNet
+    from lipauth.video.landmarks.dlib_backend import model_path
+
+    path = model_path("dlib_face_recognition_resnet_model_v1.dat")
+    theirs, ours = dlib.face_recognition_model_v1(str(path)), DlibFaceResNet(path)
+    clips = [need("grid-s1/video/bbaf2n.mpg"), *sorted(need("talking-faces").glob("*.mp4"))[:2]]
+    chips = np.concatenate([np.asarray(chip_pipeline.process(c).views.chips) for c in clips])
+    assert len(chips) == 12
+    expected = np.array(theirs.compute_face_descriptor([np.ascontiguousarray(c) for c in chips]))
+    got = ours.descriptors(chips)
+    assert got.shape == (12, 128)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # and they are not all alike: different people stay apart
+    assert np.linalg.norm(expected[0] - expected[-1]) > 0.3
+
+
+def test_a_file_that_is_not_dlibs_face_resnet_is_refused(tmp_path):
+    from lipauth.encoders.dlib_resnet import DlibFaceResNet
+    from lipauth.errors import BackendUnavailableError
+    from lipauth.video.landmarks.dlib_backend import model_path
+
+    shape_predictor = model_path()  # a dlib file, but not this network
+    with pytest.raises(BackendUnavailableError, match="not dlib's face ResNet"):
+        DlibFaceResNet(shape_predictor)
+    cut = tmp_path / "cut.dat"
+    cut.write_bytes(model_path("dlib_face_recognition_resnet_model_v1.dat").read_bytes()[:5_000_000])
+    with pytest.raises(BackendUnavailableError):
+        DlibFaceResNet(cut)
+
+
 def test_lipauths_ge2e_gives_resemblyzers_vectors(voice_encoder):
     """lipauth runs Resemblyzer's GE2E weights itself (lipauth.encoders.ge2e), so that a plain
     pip install brings the voice; on real speech it must give Resemblyzer's own vectors."""

@@ -64,14 +64,20 @@ def test_the_av_sync_streams_frozen_give_the_same_sync_analysis(grid_video):
 
 def test_one_call_prepares_a_verifier_for_serving(tmp_path, grid_video):
     """Verifier.prepare_for_serving, what the service calls at start: the index built, the lip
-    and AV-synchrony networks set to freeze, the other modalities' encoders loaded."""
+    and AV-synchrony networks set to freeze, the other modalities' encoders loaded, numpy's
+    BLAS on one thread (its idle threads spin on the cores a verify needs)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
     from lipauth.api import load_model
     from lipauth.auth.store import TemplateStore
     from lipauth.auth.verifier import Verifier
 
     verifier = Verifier(load_model(), TemplateStore(tmp_path / "t.db", create=True), attempts=False, audit=False)
     assert verifier.index is None and verifier.model.embedder._frozen is None
+    blas = {i["prefix"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
     assert verifier.prepare_for_serving() is verifier
+    assert blas and all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+    threadpool_limits(blas)  # the other tests run as before
     assert verifier.index is not None and verifier.model.embedder._frozen is False  # frozen at the next clip
     assert verifier.checks["av_sync"].model._frozen is False
     assert set(verifier.modal._encoders) == set(verifier.modal.extra) == {"voice", "face"}  # loaded now, not at the first request
