@@ -97,9 +97,11 @@ class DlibLandmarks:
             if ran_detector:
                 since_check = 0
             pts = self._fit(grey, box) if box is not None else None
-            if pts is not None and not ran_detector and not self._plausible(pts, box, grey.shape):
+            fitted = _box_from_landmarks(pts) if pts is not None else None
+            if pts is not None and not ran_detector and not self._plausible(pts, box, fitted, grey.shape):
                 box, ran_detector, since_check = self._detect(grey), True, 0
                 pts = self._fit(grey, box) if box is not None else None
+                fitted = _box_from_landmarks(pts) if pts is not None else None
             if pts is None:
                 points.append(np.full((self.n_points, 2), np.nan, np.float32))
                 faces.append(np.full((68, 2), np.nan, np.float32))
@@ -107,7 +109,7 @@ class DlibLandmarks:
             else:
                 points.append(pts[LIP_INDICES].astype(np.float32))
                 faces.append(pts)
-                box = _box_from_landmarks(pts)
+                box = fitted
                 reference = _face_patch(grey, box) if self.tracking else None
             detected.append(ran_detector)
             since_check += 1
@@ -170,9 +172,9 @@ class DlibLandmarks:
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
     @staticmethod
-    def _plausible(pts: np.ndarray, box, shape) -> bool:
-        """A fit that wandered off the face leaves the box it was given, or shrinks/grows."""
-        fitted = _box_from_landmarks(pts)
+    def _plausible(pts: np.ndarray, box, fitted, shape) -> bool:
+        """A fit that wandered off the face leaves the box it was given, or shrinks/grows
+        (`fitted`: the box of the fitted landmarks)."""
         size = box[2] - box[0]
         shift = np.hypot(fitted[0] - box[0], fitted[1] - box[1])
         ratio = (fitted[2] - fitted[0]) / max(size, 1e-6)
@@ -197,11 +199,15 @@ def _face_patch(grey: np.ndarray, box) -> np.ndarray | None:
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
-    patch = cv2.resize(grey[y0:y1, x0:x1], (24, 24), interpolation=cv2.INTER_AREA).astype(np.float32)
-    std = patch.std()
+    # every step-th pixel first: a 200 px face averaged down to 24 px costs 4x less from
+    # ~50 px, and the correlations barely move (consecutive GRID frames: min 0.998 -> 0.997;
+    # another video's frame: max 0.404 -> 0.402)
+    step = max(1, min(x1 - x0, y1 - y0) // 48)
+    patch = cv2.resize(grey[y0:y1:step, x0:x1:step], (24, 24), interpolation=cv2.INTER_AREA).astype(np.float32)
+    mean, std = (float(v[0, 0]) for v in cv2.meanStdDev(patch))
     if std < MIN_TEXTURE:
         return None
-    return (patch - patch.mean()) / std
+    return (patch - mean) / std
 
 
 def _same_face(reference: np.ndarray | None, current: np.ndarray | None) -> bool:
