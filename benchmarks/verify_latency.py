@@ -50,7 +50,7 @@ FUSED_TARGET_S = 0.25  # issue #24: a warm lips+voice+face verify within 250 ms
 BASELINE = "ab95758"
 STAGES = ("decode", "landmarks", "decode + landmarks", "crop", "embed", "score", "total", "av_sync", "face_liveness", "total --liveness")
 # the other modalities' branches (issue #14), timed on the same clip: new, so no baseline
-BRANCHES = ("decode + landmarks + audio + face chips", "voice (GE2E)", f"face (dlib ResNet, {CHIPS_PER_CLIP} chip{'s' if CHIPS_PER_CLIP > 1 else ''})", "total, lips+voice+face")
+BRANCHES = ("decode + landmarks + audio + face chips", "voice (GE2E)", f"face (dlib's ResNet in torch, {CHIPS_PER_CLIP} chip{'s' if CHIPS_PER_CLIP > 1 else ''})", "total, lips+voice+face")
 
 
 def main() -> None:
@@ -183,7 +183,7 @@ def baseline_stages(revision: str, args) -> dict[str, float]:
         out = subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True, text=True).stdout
     stages = {m[1].strip(): float(m[2]) for m in re.finditer(r"^  (\S.*?)\s+([\d.]+) ms", out, re.M)}
     # the same stages under the names they had with 4 face chips (before issue #24)
-    for before, now in (("decode + landmarks + audio + 4 face chips", BRANCHES[0]), ("face (dlib ResNet, 4 chips)", BRANCHES[2])):
+    for before, now in (("decode + landmarks + audio + 4 face chips", BRANCHES[0]), ("face (dlib ResNet, 4 chips)", BRANCHES[2]), ("face (dlib ResNet, 1 chip)", BRANCHES[2])):
         if before in stages:
             stages[now] = stages.pop(before)
     # before the two ran at once, decode and landmarks ran one after the other

@@ -741,30 +741,3 @@ def test_a_new_modality_joins_the_decision_without_touching_the_verifier(lip_mod
     finally:
         ENCODERS._factories.pop("mouth_shape", None)
 
-
-def test_the_voice_and_face_run_beside_the_lips_and_decide_as_one_after_another(bundled_fused, monkeypatch):
-    """Verifier._lips_beside: the other modalities' encoders run in a second thread while the
-    lip network runs (torch lets go of the GIL); the decision is the one made in sequence."""
-    import threading
-
-    from lipauth.encoders.face import FaceEncoder
-
-    seen = []
-    embed = FaceEncoder.embed
-
-    def spy(self, clip):
-        seen.append(threading.current_thread().name)
-        return embed(self, clip)
-
-    monkeypatch.setattr(FaceEncoder, "embed", spy)
-    probe = need("grid-s2/video/bbilzs.mpg")
-    d = bundled_fused.verify("s2", probe)
-    assert d.accepted and d.fused == ["lips", "voice", "face"]
-    assert len(seen) == 1 and seen[0].startswith("lipauth-modalities")
-    # in sequence, by hand: the same scores and LLR
-    template, clip = bundled_fused.store.get("s2"), bundled_fused.model.clip(probe, audio=True, face_chips=1)
-    lips = bundled_fused.model.embedder.embed_clips([clip])[0]
-    v = bundled_fused.policy.decide(template.embeddings, lips)
-    f = bundled_fused.modal.decide(v.score, template, clip, bundled_fused.policy.operating_point, lips)
-    assert seen[1] == threading.current_thread().name
-    assert f.scores == pytest.approx(d.modality_scores, abs=1e-5) and f.llr == pytest.approx(d.llr, abs=1e-4)

@@ -124,16 +124,10 @@ class ModalityScorer:
         probe_lips its lip embedding. Only the encoders of modalities the template holds run
         (the face costs ~300 ms). per_user: the user's own threshold where the rule and the
         template allow it (the verifier's normalised scoring)."""
-        vectors, left_out = self.probe_vectors(template, clip)
-        return self.fuse(lips_score, template, {"lips": probe_lips, **vectors}, left_out, operating_point, per_user)
-
-    def probe_vectors(self, template, clip: LipClip) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        """(modality -> vector, modality -> why not) of a probe clip, for the modalities
-        `template` holds; those asked for that it does not hold are left out, saying so."""
         enrolled = self.enrolled(template)
         vectors, left_out = self.vectors(clip, enrolled)
         left_out.update({m: self._unavailable.get(m, "not enrolled for this user") for m in self.extra if m not in enrolled})
-        return vectors, left_out
+        return self.fuse(lips_score, template, {"lips": probe_lips, **vectors}, left_out, operating_point, per_user)
 
     def fuse(self, lips_score: float, template, vectors: dict[str, np.ndarray], left_out: dict[str, str], operating_point: str, per_user: bool = True) -> FusedVerdict:
         """The same, from the probe's vectors already computed, its lip embedding among them

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -253,10 +251,10 @@ class Verifier:
         # the sound only where the checks or the user's enrolled voice listen to it
         audio, chips = self.modal.probe_needs(template)
         clip = self.model.clip(video, audio=liveness or audio, face_chips=chips, thumbnails=liveness)
-        probe, (vectors, left_out) = self._lips_beside(clip, self.modal.probe_vectors, template, clip)
+        probe = self.model.embedder.embed_clips([clip])[0]
         v = self.policy.decide(template.embeddings, probe)
         accepted = v.accepted
-        fused = self.modal.fuse(v.score, template, {"lips": probe, **vectors}, left_out, self.policy.operating_point, per_user=self.fused_per_user)
+        fused = self.modal.decide(v.score, template, clip, self.policy.operating_point, probe, per_user=self.fused_per_user)
         llr, llr_threshold = v.llr, v.llr_threshold
         if fused.accepted is not None:  # the fused LLR decides; the lip score stays for reading
             accepted, llr, llr_threshold = fused.accepted, fused.llr, fused.llr_threshold
@@ -278,20 +276,6 @@ class Verifier:
             modality_scores=fused.scores if self.modal.extra else {}, left_out=fused.left_out, fused=list(fused.modalities), not_run=not_run,
             how=v.how, fused_how=fused.how, passphrase_refused=refused, trimmed_s=clip.trimmed_s,
         )
-
-    def _lips_beside(self, clip: LipClip, others, *args):
-        """(the clip's lip embedding, others(*args)): the other modalities' encoders run in a
-        second thread while the lip network runs here. All of them are torch, which lets go
-        of the GIL, so on two cores the two overlap (a fused verify ~30 ms faster:
-        docs/results.md); with no other modality nothing is started."""
-        if not self.modal.extra:
-            return self.model.embedder.embed_clips([clip])[0], others(*args)
-        beside = _beside().submit(others, *args)
-        try:
-            probe = self.model.embedder.embed_clips([clip])[0]
-        finally:
-            result = beside.result()  # waited for even when the lips failed: nothing left running
-        return probe, result
 
     def decide_embedding(self, user_id: str, probe: np.ndarray):
         """The identity decision alone for a probe already embedded (batch scoring): a
@@ -369,13 +353,14 @@ class Verifier:
         candidate's fused decision with the voice and face, ranked by its margin over its
         threshold: the probe's other modalities are computed once."""
         clip = self.model.clip(video, audio=self.modal.needs_audio, face_chips=self.modal.face_chips)
-        probe, (vectors, left_out) = self._lips_beside(clip, self.modal.vectors, clip)
+        probe = self.model.embedder.embed_clips([clip])[0]
         if self.index is not None:
             shortlist = [(u, self.policy.decide_score(c, own)) for u, c, own in self.index.nearest(probe, max(k, CANDIDATE_POOL))]
             templates = {u: self.store.get(u) for u, _ in shortlist}
         else:
             templates = {t.user_id: t for t in self.store.templates() if t.model_id in self.model.ids}
             shortlist = [(u, self.policy.decide(t.embeddings, probe)) for u, t in templates.items()]
+        vectors, left_out = self.modal.vectors(clip)
         vectors["lips"] = probe
         ranked = []
         for user, v in shortlist:
@@ -401,20 +386,6 @@ class Verifier:
     def _check_model(self, template: Template) -> None:
         if template.model_id not in self.model.ids:
             raise InvalidInputError(f"user {template.user_id!r} was enrolled with another model ({template.model_id}); enrol again with this one ({self.model.id})")
-
-
-_BESIDE: ThreadPoolExecutor | None = None
-_BESIDE_LOCK = threading.Lock()
-
-
-def _beside() -> ThreadPoolExecutor:
-    """The threads the other modalities' encoders run in beside the lips (made on first use;
-    two, for two requests at once in the service)."""
-    global _BESIDE
-    with _BESIDE_LOCK:
-        if _BESIDE is None:
-            _BESIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lipauth-modalities")
-        return _BESIDE
 
 
 def _candidate(user: str, v) -> Decision:
