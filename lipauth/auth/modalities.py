@@ -122,7 +122,7 @@ class ModalityScorer:
     def decide(self, lips_score: float, template, clip: LipClip, operating_point: str, probe_lips: np.ndarray, per_user: bool = True) -> FusedVerdict:
         """The fused decision of a probe clip against a template (lipauth.auth.templates),
         probe_lips its lip embedding. Only the encoders of modalities the template holds run
-        (the face costs ~300 ms). per_user: the user's own threshold where the rule and the
+        (each costs time: the voice ~13 ms, the face ~9 ms a chip). per_user: the user's own threshold where the rule and the
         template allow it (the verifier's normalised scoring)."""
         enrolled = self.enrolled(template)
         vectors, left_out = self.vectors(clip, enrolled)
