@@ -65,7 +65,8 @@ def test_the_av_sync_streams_frozen_give_the_same_sync_analysis(grid_video):
 def test_one_call_prepares_a_verifier_for_serving(tmp_path, grid_video):
     """Verifier.prepare_for_serving, what the service calls at start: the index built, the lip
     and AV-synchrony networks set to freeze, the other modalities' encoders loaded, numpy's
-    BLAS on one thread (its idle threads spin on the cores a verify needs)."""
+    BLAS on one thread (its idle threads spin on the cores a verify needs), the decoding in
+    a child process."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
     from lipauth.api import load_model
@@ -77,6 +78,9 @@ def test_one_call_prepares_a_verifier_for_serving(tmp_path, grid_video):
     blas = {i["prefix"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
     assert verifier.prepare_for_serving() is verifier
     assert blas and all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+    from lipauth.video.decode_process import DecoderProcess, shared
+
+    assert verifier.model.pipeline.decoder is (shared() if DecoderProcess.available() else None)  # frames decoded in a child
     threadpool_limits(blas)  # the other tests run as before
     assert verifier.index is not None and verifier.model.embedder._frozen is False  # frozen at the next clip
     assert verifier.checks["av_sync"].model._frozen is False

@@ -87,6 +87,7 @@ class LipPipeline:
         # dlib's detector keeps scratch space in the object: two threads tracking with one
         # backend at once got other landmarks (measured: 0.9 px off on a CREMA-D clip)
         self._tracking = threading.Lock()
+        self.decoder = None  # a DecoderProcess once decode_in_a_process() was called
 
     def process(self, path: str | os.PathLike, meta: ClipMeta | None = None, *, audio: bool | None = None, face_chips: int | None = None, thumbnails: bool | None = None) -> LipClip:
         """`audio`: decode the sound track (None: as the config says); a lips-only verify
@@ -144,21 +145,33 @@ class LipPipeline:
         tracking (dlib keeps the GIL, so the decoding thread waits for its calls to end)."""
         cfg = self.config
         stop = cfg.max_gap + 1  # tracking stops at the first face-less run interpolate_gaps would refuse
+        how = dict(audio=audio, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits(), trim=not cfg.refuse_long)
 
         def decode(on_frame=None) -> DecodedVideo:
-            return decode_video(
-                path, audio=audio, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits(), on_frame=on_frame,
-                trim=not cfg.refuse_long,
-            )
+            return decode_video(path, on_frame=on_frame, **how)
+
+        def track(frames):
+            return self.backend.track(frames, max_missing_run=stop)
 
         if getattr(self.backend, "frame_colour", "rgb") != "grey":
             video = self._enough(path, decode())
             with self._tracking:
-                return video, self.backend.track((video.rgb([i])[0] for i in range(video.n_frames)), max_missing_run=stop)
+                return video, track(video.rgb([i])[0] for i in range(video.n_frames))
         with self._tracking:
-            video, track = decode_while_tracking(decode, lambda frames: self.backend.track(frames, max_missing_run=stop))
+            done = self.decoder.decode_while_tracking(path, how, track) if self.decoder is not None else None
+            video, found = done if done is not None else decode_while_tracking(decode, track)
         self._enough(path, video)
-        return video, track
+        return video, found
+
+    def decode_in_a_process(self) -> bool:
+        """From now on decode in a warm child process while this one tracks
+        (lipauth.video.decode_process: for a long-lived process, the service); whether that
+        is available here (Linux's /dev/shm). The thread stays the fallback."""
+        from lipauth.video import decode_process
+
+        if self.decoder is None and decode_process.DecoderProcess.available():
+            self.decoder = decode_process.shared()
+        return self.decoder is not None
 
     def _start_at_the_face(self, path, video: DecodedVideo, track: LandmarkTrack) -> tuple[DecodedVideo, LandmarkTrack, int]:
         """A video whose first frames hold no face the detector finds (a fade-in, a camera
