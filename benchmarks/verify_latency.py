@@ -14,6 +14,8 @@ the multimodal path (the lips, the audio against the mouth, the face), with the 
 also timed alone. Where the voice and face encoders are installed, their branches are timed
 alone on the same clip, and "total, lips+voice+face" is a verify with the bundled fusion
 rules (the default decision) beside the lips-only "total" (--modalities lips). Medians of --runs runs after one warm-up.
+Last, served verifies decoding in the serving child process (lipauth.video.decode_process, what
+prepare_for_serving sets up) and in a thread as before, interleaved, --runs each.
 
 The baseline is the earlier revision's own copy of this script, run from `git archive` of
 --baseline in a subprocess on the same clip, model and machine just before the new path;
@@ -31,6 +33,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 from lipauth.api import load_model
 from lipauth.auth.store import TemplateStore
@@ -123,6 +127,7 @@ def main() -> None:
                 assert fused_decision.fused == ["lips", "voice", "face"]
                 for k, v in zip(BRANCHES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                     stages[k].append(v)
+        decoder_ab = decoder_in_a_child_or_thread(model, verifier, fused, args)
     n_frames = video.n_frames
     new = {k: 1000 * statistics.median(v) for k, v in stages.items()}
     print(f"verify latency: {args.video.name} ({n_frames} frames, {n_frames / video.fps:.1f} s, {video.grey.shape[2]}x{video.grey.shape[1]}), median of {args.runs} runs each")
@@ -140,6 +145,27 @@ def main() -> None:
         print(f"  model files: {model_sizes(model)}")
     print(f"  the liveness checks add {new['total --liveness'] - new['total']:.1f} ms to a verify; checks: {[(c.name, round(c.score, 3), c.passed) for c in live.checks]}")
     print(f"  score {decision.score:.3f}, accepted {decision.accepted}")
+    for (how, which), v in sorted(decoder_ab.items()):
+        print(f"  served verify, {which}, decoding in {how}: {1000 * statistics.median(v):.1f} ms (IQR {1000 * (np.percentile(v, 75) - np.percentile(v, 25)):.1f})")
+
+
+def decoder_in_a_child_or_thread(model, verifier, fused, args) -> dict:
+    """Verifies interleaved, decoding in the serving child (lipauth.video.decode_process) or
+    in a thread as before: {(how, lips|fused): seconds}; empty where there is no child."""
+    child = model.pipeline.decoder
+    if child is None:
+        return {}
+    out: dict = {}
+    for i in range(2 * args.runs):
+        how = "the child" if i % 2 else "a thread"
+        model.pipeline.decoder = child if how == "the child" else None
+        for which, v in (("lips", verifier), ("lips+voice+face", fused)):
+            if v is not None:
+                t = time.perf_counter()
+                v.verify("user", args.video)
+                out.setdefault((how, which), []).append(time.perf_counter() - t)
+    model.pipeline.decoder = child
+    return out
 
 
 def branch_encoders() -> dict:
