@@ -197,7 +197,9 @@ class TemplateStore:
         with self.engine.begin() as conn:
             n = conn.execute(users_table.delete().where(users_table.c.user_id == user_id)).rowcount
             if n:
-                conn.execute(changes_table.delete().where(changes_table.c.user_id == user_id))
+                # the log forgets the id but keeps the rows: deleting them let SQLite give
+                # their number to the row below, which a reader that had seen that number missed
+                conn.execute(changes_table.update().where(changes_table.c.user_id == user_id).values(user_id=None))
                 conn.execute(changes_table.insert().values(gone=self.cipher.digest(user_id)))
         if n == 0:
             raise UnknownUserError(f"no user {user_id!r} is enrolled")
