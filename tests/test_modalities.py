@@ -741,3 +741,29 @@ def test_a_new_modality_joins_the_decision_without_touching_the_verifier(lip_mod
     finally:
         ENCODERS._factories.pop("mouth_shape", None)
 
+
+
+def test_identify_in_the_service_shortlists_by_the_voice_and_face_too(bundled_fused, tmp_path):
+    """The service's index holds the voice and face vectors beside the lips: a person the lips
+    leave out of their shortlist (here: the lips' search answers with another man only) is
+    still found, by the face and voice, and matched on the fused LLR."""
+    from lipauth.auth.store import TemplateStore
+    from lipauth.auth.verifier import Verifier
+
+    verifier = Verifier(bundled_fused.model, TemplateStore(tmp_path / "t.db", create=True), attempts=False, audit=False)
+    verifier.enroll("s2", [need("grid-s2/video/bbaf2a.mpg")])
+    verifier.enroll("s1", [need("grid-s1/video/bbaf2n.mpg")])
+    index = verifier.build_index()
+    assert index.wait_for_modalities(60)  # built in a thread after start
+    assert set(index.by_modality) == {"voice", "face"} and len(index.by_modality["face"]) == 2
+    lips_only = index.nearest
+    index.nearest = lambda probe, k: [x for x in lips_only(probe, k) if x[0] == "s1"]
+    found = verifier.identify(need("grid-s2/video/bbilzs.mpg"), k=2)
+    assert [c.user for c in found] == ["s2", "s1"] and found[0].accepted and not found[1].accepted
+    assert found[0].fused == ["lips", "voice", "face"]
+    # enrolled after the index was built: picked up from the store's change log, face included
+    verifier.enroll("p01", [need("talking-faces/hdtf_obama.mp4")])
+    face = verifier.modal.vectors(verifier.model.clip(need("talking-faces/hdtf_obama.mp4"), face_chips=1), ("face",))[0]["face"]
+    assert index.nearest_by("face", face, 1)[0][0] == "p01"
+    verifier.store.delete("p01")
+    assert "p01" not in {u for u, _ in index.nearest_by("face", np.ones(128, np.float32) / np.sqrt(128), 5)}

@@ -160,3 +160,35 @@ def test_the_index_loads_the_same_in_parallel_processes(tmp_path):
     probe = rng.standard_normal(8).astype(np.float32)
     a, b = (x.index.search(probe / np.linalg.norm(probe), 5) for x in (one, two))
     assert [u for u, _ in a] == [u for u, _ in b] and [s for _, s in a] == pytest.approx([s for _, s in b])
+
+
+def test_the_voice_and_face_are_indexed_after_start_with_the_changes_made_meanwhile(tmp_path, monkeypatch):
+    """IndexedTemplates(modalities=...) indexes the other modalities in a thread after start
+    (they need each template decrypted whole); users enrolled and deleted while it reads the
+    store are applied before the indexes join, and the change log keeps them in step after."""
+    from cryptography.fernet import Fernet
+
+    monkeypatch.setenv("LIPAUTH_STORE_KEY", Fernet.generate_key().decode())
+    store = TemplateStore(tmp_path / "t.db", create=True)
+    face = {u: unit(np.eye(8)[i : i + 1]) for i, u in enumerate(("ann", "bob", "cat", "dan"))}
+
+    def put(u, with_face=True):
+        store.put(Template.from_embeddings(u, unit(np.ones((1, 4))), "m", modalities={"face": face[u]} if with_face else None), replace=True)
+
+    put("ann"), put("bob"), put("dan", with_face=False)
+    reading = store.iter_templates
+
+    def meanwhile(*args, **kwargs):  # while the thread reads the store, another process writes it
+        batches = list(reading(*args, **kwargs))
+        put("cat")
+        store.delete("ann")
+        return iter(batches)
+
+    monkeypatch.setattr(store, "iter_templates", meanwhile)
+    indexed = IndexedTemplates(store, "m", modalities=("face",))
+    assert indexed.wait_for_modalities(30)
+    assert set(indexed.by_modality["face"].own) == {"bob", "cat"}  # ann gone, dan has no face
+    assert indexed.nearest_by("face", face["cat"][0], 1)[0][0] == "cat"
+    put("dan")  # after start: the change log
+    assert indexed.nearest_by("face", face["dan"][0], 1)[0][0] == "dan"
+    assert indexed.nearest_by("voice", face["dan"][0], 1) == []  # not indexed

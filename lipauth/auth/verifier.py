@@ -328,7 +328,8 @@ class Verifier:
         are picked up from the store's change log at each search."""
         from lipauth.auth.indexed import IndexedTemplates
 
-        self.index = IndexedTemplates(self.store, self.model.ids, **index_options)
+        others = self.modal.extra if self.modal.fusion is not None else ()  # identify shortlists by them too
+        self.index = IndexedTemplates(self.store, self.model.ids, modalities=others, **index_options)
         return self.index
 
     def _identify(self, video, k: int) -> list[Decision]:
@@ -351,18 +352,26 @@ class Verifier:
         return [_candidate(templates[i].user_id, verdicts[i]) for i in order]
 
     def _identify_fused(self, video, k: int) -> list[Decision]:
-        """The lips shortlist (the index's CANDIDATE_POOL nearest, or every template), then each
-        candidate's fused decision with the voice and face, ranked by its margin over its
-        threshold: the probe's other modalities are computed once."""
+        """The shortlist (the index's CANDIDATE_POOL nearest by the lips, by the voice and by
+        the face, or every template), then each candidate's fused decision, ranked by its
+        margin over its threshold: the probe's other modalities are computed once."""
         clip = self.model.clip(video, audio=self.modal.needs_audio, face_chips=self.modal.face_chips)
         probe = self.model.embedder.embed_clips([clip])[0]
+        vectors, left_out = self.modal.vectors(clip)
         if self.index is not None:
-            shortlist = [(u, self.policy.decide_score(c, own)) for u, c, own in self.index.nearest(probe, max(k, CANDIDATE_POOL))]
+            pool = max(k, CANDIDATE_POOL)
+            shortlist = [(u, self.policy.decide_score(c, own)) for u, c, own in self.index.nearest(probe, pool)]
             templates = {u: self.store.get(u) for u, _ in shortlist}
+            # the pool nearest by the voice and by the face too: the lips do not hold across
+            # recordings, so a person the lips put outside their pool is still found
+            for name, v in vectors.items():
+                for u, _ in self.index.nearest_by(name, v, pool):
+                    if u not in templates:
+                        templates[u] = self.store.get(u)
+                        shortlist.append((u, self.policy.decide(templates[u].embeddings, probe)))
         else:
             templates = {t.user_id: t for t in self.store.templates() if t.model_id in self.model.ids}
             shortlist = [(u, self.policy.decide(t.embeddings, probe)) for u, t in templates.items()]
-        vectors, left_out = self.modal.vectors(clip)
         vectors["lips"] = probe
         ranked = []
         for user, v in shortlist:
