@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lipauth.artifacts import LIP_MODEL, artifact_id, bundled
-from lipauth.clip import LipClip
+from lipauth.clip import AUDIO_RATE, ClipMeta, LipClip
 from lipauth.errors import InvalidInputError
 from lipauth.models.embedder import LipEmbedder
 from lipauth.video.pipeline import LipPipeline, PipelineConfig
@@ -59,6 +59,18 @@ class LipModel:
 
     def embed(self, video: str | os.PathLike | LipClip) -> np.ndarray:
         return self.embedder.embed_clips([self.clip(video)])[0]
+
+    def warm_up(self, n_frames: int = 75) -> None:
+        """Run the lip network once on a blank clip of the pipeline's crop size, so that what
+        runs on first use (a frozen network is traced then: ~0.5 s) runs now, not in the
+        first request (Verifier.prepare_for_serving)."""
+        crop = self.embedder.crop
+        shape = (n_frames, crop.height, crop.width, *((3,) if crop.color == "rgb" else ()))
+        blank = LipClip(
+            frames=np.zeros(shape, np.uint8), meta=ClipMeta(clip_id="warm-up"), fps=25.0,
+            landmarks=np.zeros((n_frames, self.pipeline.backend.n_points, 2), np.float32), audio=np.zeros(int(n_frames / 25.0 * AUDIO_RATE), np.int16),
+        )
+        self.embedder.embed_clips([blank])
 
     def embed_many(self, videos) -> np.ndarray:
         return self.embedder.embed_clips([self.clip(v) for v in videos])

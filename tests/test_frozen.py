@@ -82,6 +82,6 @@ def test_one_call_prepares_a_verifier_for_serving(tmp_path, grid_video):
 
     assert verifier.model.pipeline.decoder is (shared() if DecoderProcess.available() else None)  # frames decoded in a child
     threadpool_limits(blas)  # the other tests run as before
-    assert verifier.index is not None and verifier.model.embedder._frozen is False  # frozen at the next clip
+    assert verifier.index is not None and isinstance(verifier.model.embedder._frozen, torch.jit.ScriptModule)  # traced now, not at the first request
     assert verifier.checks["av_sync"].model._frozen is False
     assert set(verifier.modal._encoders) == set(verifier.modal.extra) == {"voice", "face"}  # loaded now, not at the first request

@@ -315,6 +315,7 @@ class Verifier:
         if self.index is None:
             self.build_index(**index_options)
         self.model.embedder.freeze_for_inference()
+        self.model.warm_up()  # traced and frozen now
         self.modal.warm_up()
         for check in self.checks.checks:
             freeze = getattr(getattr(check, "model", None), "freeze_for_inference", None)

@@ -46,6 +46,10 @@ class FaceEncoder:
         mean = self._net.descriptors(chips).mean(axis=0)
         return mean / np.linalg.norm(mean)
 
+    def warm_up(self) -> None:
+        """Run the network once: torch's first call on a new shape costs ~0.1 s."""
+        self._net.descriptors(np.zeros((1, CHIP_SIZE, CHIP_SIZE, 3), np.uint8))
+
     def embed(self, clip: LipClip) -> np.ndarray | None:
         """The clip's face vector, or None where the pipeline kept no chips (no face fitted,
         or a backend without dlib's 68 points)."""
