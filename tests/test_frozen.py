@@ -85,3 +85,5 @@ def test_one_call_prepares_a_verifier_for_serving(tmp_path, grid_video):
     assert verifier.index is not None and isinstance(verifier.model.embedder._frozen, torch.jit.ScriptModule)  # traced now, not at the first request
     assert verifier.checks["av_sync"].model._frozen is False
     assert set(verifier.modal._encoders) == set(verifier.modal.extra) == {"voice", "face"}  # loaded now, not at the first request
+    # traced on a blank clip, the frozen network embeds a real one as the network itself does
+    assert np.allclose(verifier.model.embed(grid_video), load_model().embed(grid_video), atol=1e-5)
