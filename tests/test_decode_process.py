@@ -104,3 +104,20 @@ def test_a_child_that_dies_mid_video_leaves_it_to_the_thread(pipelines):
     assert served.decoder.decode_while_tracking(path, kwargs, track) is None  # the caller decodes in a thread
     assert served.decoder._process is None
     _same(served.decode_and_track(path), threaded.decode_and_track(path))
+
+
+def test_a_tracker_that_fails_mid_video_leaves_nothing_for_the_next(pipelines):
+    """The tracker's error reaches the caller, and the child's messages about that video
+    do not reach the next one (its child is replaced)."""
+    threaded, served = pipelines
+    path = sorted(need("talking-faces").glob("*.mp4"))[0]
+
+    def track(frames):
+        next(iter(frames))
+        raise RuntimeError("the tracker broke")
+
+    kwargs = {"audio": True, "max_seconds": 30.0, "max_bytes": 512 << 20}
+    with pytest.raises(RuntimeError, match="the tracker broke"):
+        served.decoder.decode_while_tracking(path, kwargs, track)
+    other = need("grid-s2/video/bbilzs.mpg")
+    _same(served.decode_and_track(other), threaded.decode_and_track(other))

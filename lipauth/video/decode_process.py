@@ -230,10 +230,16 @@ class DecoderProcess:
                     restarted = True
                     return
 
-        result = track(stream())
-        while not ended:  # the tracker may stop early (the face lost): the child goes on to the end
-            if receive()[0] == "restart":
-                restarted = True
+        try:
+            result = track(stream())
+            while not ended:  # the tracker may stop early (the face lost): the child goes on to the end
+                if receive()[0] == "restart":
+                    restarted = True
+        except (_ChildGone, EOFError, OSError):
+            raise
+        except BaseException:  # the tracker failed: this video's messages are still coming
+            self._kill()  # so the next video starts with a fresh child
+            raise
         if "error" in ended:
             raise ended["error"]
         meta, n, arrays = ended["end"]
