@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -63,7 +64,6 @@ def _serve(conn) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the parent's to act on
-    n_request = 0
     while True:
         try:
             request = conn.recv()
@@ -71,8 +71,8 @@ def _serve(conn) -> None:
             return
         if request is None:
             return
-        n_request += 1
-        _decode_one(conn, *request, name=f"lipauth-decode-{os.getpid()}-{n_request}")
+        # a name nobody else can guess and take first (the file is made with O_EXCL, 0600)
+        _decode_one(conn, *request, name=f"lipauth-decode-{os.getpid()}-{secrets.token_hex(8)}")
 
 
 def _decode_one(conn, path: str, kwargs: dict, name: str) -> None:
