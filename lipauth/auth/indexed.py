@@ -108,9 +108,9 @@ class IndexedTemplates:
                 _, changed, gone = self.store.changes_since(seq)
                 if gone:  # a user deleted while this ran: the log names them by digest only
                     digests = {self.store.user_digest(u): u for u in {u for index in built.values() for u in index.own}}
-                    for digest in gone:
+                    for user in filter(None, map(digests.get, gone)):
                         for index in built.values():
-                            index.remove(digests.get(digest, ""))
+                            index.remove(user)
                 for user in changed:
                     try:
                         t = self.store.get(user)
@@ -152,10 +152,12 @@ class IndexedTemplates:
         self.refresh()
         return [(u, c, self.index.own.get(u)) for u, c in self.index.search(probe, k)]
 
-    def nearest_by(self, modality: str, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+    def nearest_by(self, modality: str, vector: np.ndarray, k: int, *, refresh: bool = True) -> list[tuple[str, float]]:
         """Up to k (user, cosine) nearest by another modality's vector, nearest first; [] for
-        a modality not indexed, or not yet (wait_for_modalities)."""
-        self.refresh()
+        a modality not indexed, or not yet (wait_for_modalities). refresh=False: the caller
+        has just refreshed (nearest), so the change log is not read again."""
+        if refresh:
+            self.refresh()
         index = self.by_modality.get(modality)
         return [] if index is None else index.search(vector, k)
 

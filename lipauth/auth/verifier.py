@@ -366,7 +366,7 @@ class Verifier:
             # the pool nearest by the voice and by the face too: the lips do not hold across
             # recordings, so a person the lips put outside their pool is still found
             for name, v in vectors.items():
-                for u, _ in self.index.nearest_by(name, v, pool):
+                for u, _ in self.index.nearest_by(name, v, pool, refresh=False):  # nearest() just read the log
                     if u not in templates:
                         templates[u] = self.store.get(u)
                         shortlist.append((u, self.policy.decide(templates[u].embeddings, probe)))
