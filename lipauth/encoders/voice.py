@@ -9,8 +9,6 @@ VoxCeleb2 people in a test set may be people it has heard.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from lipauth.clip import AUDIO_RATE, LipClip
@@ -20,7 +18,6 @@ from lipauth.errors import BackendUnavailableError
 DIM = 256
 GE2E_RATE = 16000  # the rate GE2E's front end works at (lipauth's AUDIO_RATE too)
 MIN_SPEECH_S = 0.5  # less voiced audio than this after trimming is no voice to embed
-_ONE_THREAD = threading.Lock()  # held while torch is set to one thread (embed_wave)
 
 
 @ENCODERS.register("voice")
@@ -59,15 +56,14 @@ class VoiceEncoder:
 
         # one utterance's LSTM on one thread: on two, it took 11 or ~100 ms from one call to the
         # next (the second thread's wake-up), on one a steady 15 (measured 2026-12-03, 10 calls
-        # after a fresh clip each). The setting is the process's: the lock keeps two requests
-        # at once from leaving it at one thread
-        with _ONE_THREAD:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                return embed_speech(self._net, speech)
-            finally:
-                torch.set_num_threads(threads)
+        # after a fresh clip each). OpenMP keeps the setting per thread, so two requests at
+        # once each restore their own
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return embed_speech(self._net, speech)
+        finally:
+            torch.set_num_threads(threads)
 
     def warm_up(self) -> None:
         """Run the mel front end and the network once: librosa compiles its functions on
