@@ -302,12 +302,13 @@ class Verifier:
         """Ready this verifier for a long-lived process that answers many requests (the
         service): identify's index built, the lip and AV-synchrony networks frozen (half
         the embedding time), the voice and face encoders loaded and warmed, so that the
-        first request costs what the others do; numpy's BLAS on one thread for the whole
+        first request does not pay for them (it still costs more than the next: 390 against
+        ~250 ms, measured beside a training job); numpy's BLAS on one thread for the whole
         process; the frames decoded in a warm child process while this one tracks them
         (lipauth.video.decode_process). Returns self."""
         from threadpoolctl import threadpool_limits
 
-        # OpenBLAS keeps an idle thread spinning for ~0.1 s after a call, on one of the two
+        # OpenBLAS keeps an idle thread spinning for a while after a call, on one of the two
         # cores the tracking and the networks need (the face network took 83 ms instead of 8
         # after one); a verify's BLAS work is on vectors, which a second thread cannot speed.
         threadpool_limits(1, user_api="blas")

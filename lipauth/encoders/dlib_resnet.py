@@ -19,7 +19,6 @@ over the picture and the projection. tests/test_encoders.py checks it against dl
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,27 +102,22 @@ def read_dlib_resnet(path: str | Path) -> dict:
         r = _Reader(data, _tokens(data, "fc_2")[0])
         outputs, inputs = r.int(), r.int()
         fc = r.tensor().reshape(inputs, outputs)
-    except (OSError, IndexError, ValueError, struct.error) as exc:
+    except (OSError, IndexError, ValueError) as exc:
         raise BackendUnavailableError(f"{path}: not dlib's face ResNet as this reader knows it ({exc})") from exc
     if len(convs) != 1 + 2 * len(BLOCKS) or len(affines) != len(convs):
         raise BackendUnavailableError(f"{path}: {len(convs)} convolutions and {len(affines)} batch norms, expected {1 + 2 * len(BLOCKS)} of each")
     return {"mean": mean, "convs": convs, "affines": affines, "fc": fc}
 
 
-class _ConvAffine(nn.Module):
-    """A convolution followed by its batch norm, folded into the convolution's weights."""
-
-    def __init__(self, conv: _Conv, affine: tuple[np.ndarray, np.ndarray]) -> None:
-        super().__init__()
-        scale, shift = affine
-        out, inp, k, _ = conv.weight.shape
-        self.conv = nn.Conv2d(inp, out, k, conv.stride, conv.padding)
-        with torch.no_grad():
-            self.conv.weight.copy_(torch.from_numpy(conv.weight * scale[:, None, None, None]))
-            self.conv.bias.copy_(torch.from_numpy(conv.bias * scale + shift))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
+def _folded(conv: _Conv, affine: tuple[np.ndarray, np.ndarray]) -> nn.Conv2d:
+    """A convolution with the batch norm after it folded into its weights and bias."""
+    scale, shift = affine
+    out, inp, k, _ = conv.weight.shape
+    folded = nn.Conv2d(inp, out, k, conv.stride, conv.padding)
+    with torch.no_grad():
+        folded.weight.copy_(torch.from_numpy(conv.weight * scale[:, None, None, None]))
+        folded.bias.copy_(torch.from_numpy(conv.bias * scale + shift))
+    return folded
 
 
 def _add_padded(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -139,7 +133,7 @@ def _add_padded(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class _Residual(nn.Module):
-    def __init__(self, first: _ConvAffine, second: _ConvAffine, down: bool) -> None:
+    def __init__(self, first: nn.Conv2d, second: nn.Conv2d, down: bool) -> None:
         super().__init__()
         self.first, self.second, self.down = first, second, down
 
@@ -155,11 +149,11 @@ class DlibFaceResNet(nn.Module):
     def __init__(self, path: str | Path) -> None:
         super().__init__()
         w = read_dlib_resnet(path)
-        layers = [_ConvAffine(c, a) for c, a in zip(w["convs"], w["affines"])]
+        layers = [_folded(c, a) for c, a in zip(w["convs"], w["affines"])]
         self.stem = layers[0]
         self.blocks = nn.Sequential(*(_Residual(layers[1 + 2 * i], layers[2 + 2 * i], down) for i, (_, down) in enumerate(BLOCKS)))
         for block, (filters, down) in zip(self.blocks, BLOCKS):
-            if block.second.conv.out_channels != filters or (block.first.conv.stride[0] == 2) != down:
+            if block.second.out_channels != filters or (block.first.stride[0] == 2) != down:
                 raise BackendUnavailableError(f"{path}: its residual blocks are not dlib's face ResNet's")
         self.register_buffer("mean", torch.from_numpy(w["mean"]).view(1, 3, 1, 1))
         self.fc = nn.Linear(*w["fc"].shape, bias=False)

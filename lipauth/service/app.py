@@ -154,7 +154,7 @@ def create_app(
     limiter, login_limit = MovingWindowRateLimiter(MemoryStorage()), login_rate_limit(login_rate)
     if allowed_origins:  # their pages may read the answers (preflight included)
         app.add_middleware(CORSMiddleware, allow_origins=list(allowed_origins), allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "X-API-Key", "X-Request-ID"])
-    verifier.prepare_for_serving()  # the index, frozen networks, warm encoders: the first request costs what the others do
+    verifier.prepare_for_serving()  # the index, frozen networks, warm encoders, the decoding child: not in the first request
     audit, model_id = verifier.audit, verifier.model.id
 
     @app.middleware("http")

@@ -2,18 +2,19 @@
 long-lived process that verifies video after video (the service: Verifier.prepare_for_serving).
 
 Why: the pipeline tracks the landmarks while the frames decode, but in one process the two
-share the GIL, and dlib holds it through each 1 ms fit, so the decoding thread waits: a 3 s
-SD clip took 187 ms to decode and track in two threads, 132 ms with the decoding in a child
-process (docs/results.md). The child runs decode_video as the thread would, writes each grey
+share the GIL, and dlib holds it through each 1 ms fit, so the decoding thread waits: a
+served fused verify of a 3 s SD clip took 233 ms decoding in a thread, 189 ms in the child
+(benchmarks/verify_latency.py, docs/results.md). The child runs decode_video as the thread would, writes each grey
 frame into a shared-memory file it made for this video (/dev/shm) and says over a pipe which
 frame is ready; the chroma follows at the end, with the audio and the rest of DecodedVideo.
 This process maps the file and unlinks it at once, tracks the frames as they are announced,
 and keeps the mapping as the DecodedVideo's arrays: the memory goes when they do.
 
 One child for the process (shared(), whatever pipeline asks), one video at a time: a
-second video while the child is busy is decoded in a thread, as without it. A child that dies (out of memory; a /dev/shm smaller than the video: Docker's
-default is 64 MB, `--shm-size` raises it) is started again for the next video, and the video
-it was decoding is decoded again in a thread. decode_video's errors reach the caller as
+second video while the child is busy is decoded in a thread, as without it. A child that
+dies (out of memory; a /dev/shm smaller than the video: Docker's default is 64 MB,
+`--shm-size` raises it) is started again for the next video, and the video it was decoding
+is decoded again in a thread. decode_video's errors reach the caller as
 they would from the thread.
 """
 
@@ -26,6 +27,7 @@ import socket
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Callable, Iterator
@@ -121,15 +123,15 @@ def _decode_into(conn, path: str, kwargs: dict, name: str, state: dict, segment:
     except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
         conn.send(("error", exc))
         return
-    meta = {"fps": video.fps, "audio": video.audio, "declared_duration": video.declared_duration, "trimmed": video.trimmed}
     if segment and not state["overflow"] and video.n_frames <= segment["capacity"]:
         h, w = video.grey.shape[1:]
         chroma = np.frombuffer(segment["memory"], np.uint8, video.chroma.size, segment["capacity"] * h * w).reshape(video.chroma.shape)
         chroma[...] = video.chroma
         del chroma
-        conn.send(("end", meta, video.n_frames, None))
+        # the rest of the DecodedVideo, its frames left out: they are in the segment
+        conn.send(("end", replace(video, grey=video.grey[:0], chroma=video.chroma[:0]), video.n_frames, True))
     else:
-        conn.send(("end", meta, video.n_frames, (video.grey, video.chroma)))
+        conn.send(("end", video, video.n_frames, False))
 
 
 class DecoderProcess:
@@ -242,14 +244,11 @@ class DecoderProcess:
             raise
         if "error" in ended:
             raise ended["error"]
-        meta, n, arrays = ended["end"]
-        if arrays is not None:
-            grey, chroma = arrays
-        else:
+        video, n, in_segment = ended["end"]
+        if in_segment:
             h, w, capacity = frames["h"], frames["w"], frames["capacity"]
-            grey = frames["grey"][:n]
             chroma = np.frombuffer(frames["memory"], np.uint8, n * 2 * (h // 2) * (w // 2), capacity * h * w).reshape(n, 2, h // 2, w // 2)
-        video = DecodedVideo(grey=grey, chroma=chroma, **meta)
+            video = replace(video, grey=frames["grey"][:n], chroma=chroma)
         if restarted:
             result = track(iter(video.grey))
         return video, result

@@ -142,7 +142,9 @@ class LipPipeline:
         """Decode and find the landmarks; a backend that works on grey frames tracks them in
         this thread while the next ones decode in another (PyAV and OpenCV let go of the GIL
         while they work): of a 3 s SD clip's 74 ms of decoding, 33 are left on top of the
-        tracking (dlib keeps the GIL, so the decoding thread waits for its calls to end)."""
+        tracking (dlib keeps the GIL, so the decoding thread waits for its calls to end).
+        After decode_in_a_process() the decoding runs in a child process instead, the thread
+        being the fallback."""
         cfg = self.config
         stop = cfg.max_gap + 1  # tracking stops at the first face-less run interpolate_gaps would refuse
         how = dict(audio=audio, max_seconds=cfg.max_seconds, near_fps=MODEL_FPS, max_pixels=cfg.max_pixels, max_bytes=cfg.max_frame_bytes, limits=InputLimits(), trim=not cfg.refuse_long)
