@@ -131,73 +131,126 @@ def run_fold(f: int, clips_dir: Path, out: Path, k: int, epochs: int, device: st
     print(f"fold {f}: {len(test_people)} people, {len(rows)} trials, threshold {model.threshold:.3f}, {seconds:.0f} s", flush=True)
 
 
-def transfer(clips_dir: Path, out: Path, k: int) -> None:
-    """The same folds without training anything (issue #25, item 1): the bundled SyncNet scored
-    at offset 0 (as shipped, at its own threshold) and within +-2 frames of it (capture skew),
-    the mouth-geometry score (lipauth.pad.sync_geometry), and a logistic regression on both;
-    every threshold but the shipped one from the fold's validation people (the EER point of
-    their trials; the combiner is fitted on them too), applied to its test people. The bundled
-    SyncNet learned from grid-s2 and CREMA-D's actor 1001 (configs/avsync.yaml), so only its
-    talking-face and grid-s1 figures are on people it never saw."""
+def transfer(clips_dir: Path, out: Path, k: int, model_path: Path | None = None, before_path: Path | None = None, write_threshold: Path | None = None) -> None:
+    """The same folds without training anything (issue #25, item 1). The sync model (the
+    bundled one unless --model) is scored with its own score at offset 0 and at each person's
+    capture skew, at the threshold in its file and at one set by leave-people-out cross-
+    validation: each fold's threshold from the other folds' people by
+    lipauth.training.sync.attack_threshold (at most 2 % of swapped audio and no 0.5 s-late
+    clip passes). --before adds an older model file's rows beside it. Also the network's
+    curve read within +-2 frames of 0, the mouth-geometry score (lipauth.pad.sync_geometry)
+    and a logistic regression on both, at the EER point of the fold's validation people (half
+    of the next fold's). The bundled SyncNet learned from grid-s2 and CREMA-D's actor 1001
+    (configs/avsync.yaml), so only its talking-face and grid-s1 figures are on people it never
+    saw. --write-threshold OUT: the model with the threshold the same rule sets on all the
+    people (the shipped operating point)."""
     from sklearn.linear_model import LogisticRegression
 
     from lipauth.artifacts import SYNC_MODEL, bundled
-    from lipauth.errors import LipauthError
     from lipauth.measure.metrics import eer
     from lipauth.pad.avsync import SyncModel, score_at
-    from lipauth.pad.sync_geometry import geometry_sync
-    from lipauth.training.sync import attack_trials
+    from lipauth.training.sync import attack_threshold
 
     videos, _ = load_people(clips_dir)
     folds = folds_of(videos, k)
-    sync = SyncModel.load(bundled(SYNC_MODEL))
-    cache = out / "transfer-scores.json"
-    scored = json.loads(cache.read_text()) if cache.exists() else {}
-    who = {c.meta.clip_id: (p, s) for c, p, s in videos}
-    # every clip as recorded, 0.2 s and 0.5 s late, and with another person's audio, as run_fold
-    # makes them (a person's trials do not depend on the fold), scored once and cached
-    trials = attack_trials([c for c, _, _ in videos], shifts_s=(0.2, 0.5), seed=0)
-    for i, (clip, kind) in enumerate(trials):
-        key = f"{clip.meta.clip_id}|{kind}"
-        if key in scored and (scored[key] is None or "offsets" in scored[key]):
+    models = {"now": SyncModel.load(model_path or bundled(SYNC_MODEL))}
+    if before_path:
+        models["before"] = SyncModel.load(before_path)
+    curves = {name: trial_curves(videos, m, out) for name, m in models.items()}
+    geometry = trial_geometry(videos, out)
+    rows = []
+    for key, c in curves["now"].items():
+        if c is None or any(curves[n].get(key) is None for n in models) or geometry.get(key) is None:
             continue
-        person, source = who[clip.meta.clip_id.split("+")[0]]
-        try:
-            r = sync.analyse(clip)
-            g = scored[key]["geometry"] if key in scored else geometry_sync(clip, tolerance=2).score
-            # the first half of a genuine clip, as a stand-in enrolment of a person with one clip
-            half = sync.analyse(first_half(clip)).best_offset if kind == "in_sync" else None
-        except LipauthError:
-            scored[key] = None
-            continue
-        scored[key] = {"person": person, "source": source, "kind": kind, "bundled": r.score, "bundled_pm2": score_at(r.offsets, r.distances, (0,), tolerance=2), "geometry": g, "offsets": r.offsets, "distances": r.distances, "best_offset": r.best_offset, "half_best_offset": half}
-        if i % 50 == 49:
-            out.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps(scored))
-            print(f"{i + 1} of {len(trials)} trials scored", flush=True)
-    out.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(scored))
-    rows = [{**r, "clip": k.split("|")[0].split("+")[0]} for k, r in scored.items() if r is not None]
-    add_user_skew(rows, sync.threshold)
+        rows.append({"person": c["person"], "source": c["source"], "kind": c["kind"], "clip": key.split("|")[0].split("+")[0], "geometry": geometry[key], **{f"{n}_curve": curves[n][key] for n in models}})
+    add_user_skew(rows, models)
+    for r in rows:
+        r["now_pm2"] = score_at(r["now_curve"]["offsets"], r["now_curve"]["distances"], (0,), 2, models["now"].cfg.null_from)
     results = []
     for f in range(k):
         test_people, val_people = set(folds[f]), set(folds[(f + 1) % k][0::2])
         val = [r for r in rows if r["person"] in val_people]
         test = [r for r in rows if r["person"] in test_people]
+        rest = [r for r in rows if r["person"] not in test_people]
         y = np.array([r["kind"] == "in_sync" for r in val])
-        thr = {m: eer(np.array([r[m] for r in val]), y)[1] for m in ("bundled_pm2", "geometry")}
-        x = lambda rs: np.array([[r["bundled_pm2"], r["geometry"]] for r in rs])  # noqa: E731
+        thr = {m: eer(np.array([r[m] for r in val]), y)[1] for m in ("now_pm2", "geometry")}
+        x = lambda rs: np.array([[r["now_pm2"], r["geometry"]] for r in rs])  # noqa: E731
         lr = LogisticRegression(class_weight="balanced").fit(x(val), y)
-        combined_val = lr.decision_function(x(val))
-        thr["combined"] = eer(combined_val, y)[1]
-        thr["bundled"] = thr["user_skew"] = sync.threshold
+        thr["combined"] = eer(lr.decision_function(x(val)), y)[1]
+        for n, m in models.items():
+            thr[n] = thr[f"{n}_skew"] = float(m.threshold)
+            thr[f"{n}_skew_cv"] = attack_threshold([r[n] for r in rest], [r["kind"] for r in rest])
         for r, c in zip(test, lr.decision_function(x(test)) if test else []):
-            results.append({**r, "fold": f, "combined": float(c), **{f"pass_{m}": bool((c if m == "combined" else r[m]) >= t) for m, t in thr.items()}})
+            scores = {**r, "combined": float(c)}
+            for n in models:
+                scores[f"{n}_skew_cv"] = r[f"{n}_skew"]
+            results.append({**scores, "fold": f, **{f"pass_{m}": bool(scores[m] >= t) for m, t in thr.items()}})
         print(f"fold {f}: test {len(test_people)} people ({len(test)} trials), validation {len(val_people)} people; thresholds " + ", ".join(f"{m} {t:.2f}" for m, t in thr.items()), flush=True)
-    (out / "transfer.json").write_text(json.dumps(results))
-    report_rows(results, ("bundled", "user_skew", "bundled_pm2", "geometry", "combined"))
+    (out / "transfer.json").write_text(json.dumps([{k2: v for k2, v in r.items() if not k2.endswith("_curve")} for r in results]))
+    report_rows(results, tuple(m for n in models for m in (n, f"{n}_skew", f"{n}_skew_cv")) + ("now_pm2", "geometry", "combined"), {n: m for n, m in models.items()})
     halves = [r for r in results if r["kind"] == "in_sync" and r["skew_from"] == "half"]
     print(f"\nuser's skew from their other clips for {sum(r['skew_from'] == 'others' for r in results if r['kind'] == 'in_sync')} genuine clips, from the clip's own first half for {len(halves)}")
+    everyone = attack_threshold([r["now"] for r in rows], [r["kind"] for r in rows])
+    print(f"the operating point on all {len({r['person'] for r in rows})} people ({len(rows)} trials): {everyone:.3f} (the file's: {models['now'].threshold:.3f})")
+    if write_threshold:
+        m = models["now"]
+        m.threshold = everyone
+        m.info["operating_point"] = {"rule": "at most 2 % of swapped audio and no 0.5 s-late clip pass", "people": len({r["person"] for r in rows}), "trials": len(rows), "by": "benchmarks/sync_folds.py transfer"}
+        m.save(write_threshold)
+        print(f"wrote {write_threshold}")
+
+
+def trial_curves(videos, model, out: Path) -> dict:
+    """Every clip as recorded, 0.2 s and 0.5 s late, and with another person's audio, as
+    run_fold makes them (a person's trials do not depend on the fold): the model's offset curve
+    of each, and the best offset of a genuine clip's first half (a stand-in enrolment for a
+    person with one clip); cached per model file."""
+    from lipauth.errors import LipauthError
+    from lipauth.training.sync import attack_trials
+
+    cache = out / f"transfer-curves-{model.id[:12]}.json"
+    done = json.loads(cache.read_text()) if cache.exists() else {}
+    who = {c.meta.clip_id: (p, s) for c, p, s in videos}
+    trials = attack_trials([c for c, _, _ in videos], shifts_s=(0.2, 0.5), seed=0)
+    for i, (clip, kind) in enumerate(trials):
+        key = f"{clip.meta.clip_id}|{kind}"
+        if key in done:
+            continue
+        person, source = who[clip.meta.clip_id.split("+")[0]]
+        try:
+            r = model.analyse(clip)
+            half = model.analyse(first_half(clip)).best_offset if kind == "in_sync" else None
+        except LipauthError:
+            done[key] = None
+            continue
+        done[key] = {"person": person, "source": source, "kind": kind, "offsets": r.offsets, "distances": r.distances, "best_offset": r.best_offset, "half_best_offset": half}
+        if i % 50 == 49:
+            out.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(done))
+            print(f"{i + 1} of {len(trials)} trials scored", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(done))
+    return done
+
+
+def trial_geometry(videos, out: Path) -> dict:
+    """The mouth-geometry score (+-2 frames) of the same trials, cached."""
+    from lipauth.errors import LipauthError
+    from lipauth.pad.sync_geometry import geometry_sync
+    from lipauth.training.sync import attack_trials
+
+    cache = out / "transfer-geometry.json"
+    done = json.loads(cache.read_text()) if cache.exists() else {}
+    for clip, kind in attack_trials([c for c, _, _ in videos], shifts_s=(0.2, 0.5), seed=0):
+        key = f"{clip.meta.clip_id}|{kind}"
+        if key not in done:
+            try:
+                done[key] = geometry_sync(clip, tolerance=2).score
+            except LipauthError:
+                done[key] = None
+    out.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(done))
+    return done
 
 
 def first_half(clip):
@@ -212,30 +265,37 @@ def first_half(clip):
     return replace(clip, frames=clip.frames[:n], landmarks=cut(clip.landmarks), boxes=cut(clip.boxes), audio=audio, views=FaceViews())
 
 
-def add_user_skew(rows: list[dict], threshold: float) -> None:
-    """Each trial scored at its person's capture skew (lipauth.pad.av_sync_check.capture_skew),
-    learned from the best offsets of their other genuine clips, leaving out the clip the trial
-    was made from; a person with no other clip enrols on the first half of this clip (its
-    second half is then not held out from the skew, so their genuine rate is optimistic)."""
+def add_user_skew(rows: list[dict], models: dict) -> None:
+    """Each trial scored by each model at offset 0 (row[name]) and at its person's capture
+    skew (row[name + "_skew"]; lipauth.pad.av_sync_check.capture_skew), learned from the best
+    offsets of their other genuine clips, leaving out the clip the trial was made from; a
+    person with no other clip enrols on the first half of this clip (its second half is then
+    not held out from the skew, so their genuine rate is optimistic)."""
     from lipauth.pad.av_sync_check import capture_skew
     from lipauth.pad.avsync import score_at
 
     genuine = [r for r in rows if r["kind"] == "in_sync"]
     for r in rows:
-        others = [g["best_offset"] for g in genuine if g["person"] == r["person"] and g["clip"] != r["clip"]]
-        own = next((g for g in genuine if g["clip"] == r["clip"]), None)
-        enrolled = others or ([own["half_best_offset"]] if own and own["half_best_offset"] is not None else [])
-        r["skew_from"] = "others" if others else "half"
-        r["skew"] = list(capture_skew(enrolled)) if enrolled else [0]
-        r["user_skew"] = score_at(r["offsets"], r["distances"], r["skew"])
+        for name, model in models.items():
+            curve = lambda g: g[f"{name}_curve"]  # noqa: E731
+            others = [curve(g)["best_offset"] for g in genuine if g["person"] == r["person"] and g["clip"] != r["clip"]]
+            own = next((curve(g) for g in genuine if g["clip"] == r["clip"]), None)
+            enrolled = others or ([own["half_best_offset"]] if own and own["half_best_offset"] is not None else [])
+            r["skew_from"] = "others" if others else "half"
+            c, cfg = curve(r), model.cfg
+            r[name] = score_at(c["offsets"], c["distances"], (0,), cfg.tolerance, cfg.null_from)
+            r[f"{name}_skew"] = score_at(c["offsets"], c["distances"], capture_skew(enrolled) if enrolled else (0,), cfg.tolerance, cfg.null_from)
 
 
-def report_rows(rows: list[dict], models: tuple[str, ...]) -> None:
+def report_rows(rows: list[dict], models: tuple[str, ...], files: dict) -> None:
     """Per source and pooled: each model's pass rates at its fold's threshold (pass_<model>),
     with Wilson 95 % intervals, and its AUC of in-sync against every out-of-sync version."""
     from sklearn.metrics import roc_auc_score
 
-    names = {"bundled": "bundled SyncNet, offset 0 (shipped)", "user_skew": "bundled SyncNet at the user's capture skew", "bundled_pm2": "bundled SyncNet, +-2 frames", "geometry": "mouth geometry, +-2 frames", "combined": "LR(SyncNet +-2, geometry)"}
+    names = {"now_pm2": "SyncNet, +-2 frames", "geometry": "mouth geometry, +-2 frames", "combined": "LR(SyncNet +-2, geometry)"}
+    for n, m in files.items():
+        score = f"null from {m.cfg.null_from}" if m.cfg.null_from else "spread"
+        names |= {n: f"{n} ({score}), offset 0, threshold {m.threshold:.2f}", f"{n}_skew": f"{n} ({score}), user's skew, threshold {m.threshold:.2f}", f"{n}_skew_cv": f"{n} ({score}), user's skew, threshold by the other folds"}
     print("| source | model | people | genuine pass (95 % CI) | swapped pass (95 % CI) | 0.5 s late pass (95 % CI) | 0.2 s late pass | AUC |")
     print("|---|---|---|---|---|---|---|---|")
     for source in sorted({r["source"] for r in rows}) + ["all"]:
@@ -309,17 +369,20 @@ def main() -> None:
     p.add_argument("--limit-train", type=int, help="train on about this many clips (a quick check of the script)")
     p = sub.add_parser("report")
     p.add_argument("--out", type=Path, default=Path("runs/sync-folds"))
-    p = sub.add_parser("transfer", help="the folds without training: the bundled SyncNet within +-2 frames, geometry, and their combiner")
+    p = sub.add_parser("transfer", help="the folds without training: a sync model at its threshold and at one from the other folds, geometry, a combiner")
     p.add_argument("--clips", type=Path, default=Path("runs/sync-folds/clips"))
     p.add_argument("--out", type=Path, default=Path("runs/sync-folds"))
     p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--model", type=Path, help="a sync model file (default: the bundled one)")
+    p.add_argument("--before", type=Path, help="an older sync model file, scored beside it")
+    p.add_argument("--write-threshold", type=Path, help="write the model with the threshold set on all the people here")
     args = ap.parse_args()
     if args.what == "prepare":
         prepare(args.data, args.out)
     elif args.what == "fold":
         run_fold(args.f, args.clips, args.out, args.folds, args.epochs, args.device, args.limit_train)
     elif args.what == "transfer":
-        transfer(args.clips, args.out, args.folds)
+        transfer(args.clips, args.out, args.folds, args.model, args.before, args.write_threshold)
     else:
         report(args.out)
 

@@ -15,12 +15,12 @@ import torch
 
 from lipauth.clip import AUDIO_RATE, ClipMeta, FaceViews, LipClip
 from lipauth.features.mfcc import deltas, mel_filterbank, mfcc, video_aligned_features
-from lipauth.errors import CorpusError, InvalidInputError, TooFewFramesError
+from lipauth.errors import CorpusError, EmptyCorpusError, InvalidInputError, TooFewFramesError
 from lipauth.measure.pad_metrics import apcer_bpcer, bpcer_at_apcer, threshold_at_apcer
 from lipauth.training.attacks import apply_attack, attack_frames, map_points, sample_params
-from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet
+from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet, score_at
 from lipauth.training.attacks import shift_audio, swap_audio
-from lipauth.training.sync import SyncTrainConfig, _augment, _pairs, _voiced
+from lipauth.training.sync import SyncTrainConfig, _augment, _pairs, _voiced, attack_threshold
 from tests.conftest import need
 
 
@@ -114,6 +114,39 @@ def test_sync_tolerance_scores_the_best_offset_near_zero_and_is_saved(tmp_path):
     assert r.score >= strict.analyse(_talking_clip(40)).score  # the same net, tolerance 0
     assert SyncModel.load(model.save(tmp_path / "t.pt")).cfg.tolerance == 2
 
+
+
+def test_the_null_score_compares_offset_zero_with_the_offsets_far_from_it(tmp_path):
+    """null_from: (mean - distance at the centre) / std of the offsets null_from+ frames from
+    every centre; a dip wider than the null's gap is not in the null."""
+    offsets = list(range(-15, 16))
+    flat = [1.0 + 0.01 * ((o * 7) % 5) for o in offsets]  # no dip: about 0
+    dipped = [1.0 - 0.5 * (o == 0) - 0.2 * (abs(o) == 1) + 0.01 * ((o * 7) % 5) for o in offsets]
+    d, far = np.array(dipped), np.abs(np.array(offsets)) >= 4
+    assert score_at(offsets, dipped, null_from=4) == pytest.approx((d[far].mean() - d[15]) / d[far].std(), rel=1e-4)
+    assert abs(score_at(offsets, flat, null_from=4)) < 2 < score_at(offsets, dipped, null_from=4)
+    # read at a capture skew of +2: the null moves with it (offsets -1 .. +5 are left out)
+    skewed = np.roll(d, 2)
+    null = np.abs(np.array(offsets) - 2) >= 4
+    assert score_at(offsets, skewed, (2,), null_from=4) == pytest.approx((skewed[null].mean() - skewed[17]) / skewed[null].std(), rel=1e-4)
+    with pytest.raises(TooFewFramesError):  # 7 offsets: none 4+ frames from 0
+        score_at(list(range(-3, 4)), [1.0] * 7, null_from=4)
+    torch.manual_seed(0)
+    model = SyncModel(SyncNet(SyncConfig(null_from=4)), threshold=2.0)
+    r = model.analyse(_talking_clip(40))
+    assert r.score == pytest.approx(score_at(r.offsets, r.distances, null_from=4), rel=1e-6)
+    assert SyncModel.load(model.save(tmp_path / "n.pt")).cfg.null_from == 4
+
+
+def test_the_attack_threshold_passes_at_most_2_percent_of_swaps_and_no_late_audio():
+    swapped = list(np.linspace(0.0, 3.0, 100))
+    t = attack_threshold(swapped + [1.0], ["swapped"] * 100 + ["shift_0.5s"])
+    assert sum(s >= t for s in swapped) == 2 and t > swapped[97]  # 2 of 100 may pass, no more
+    late_high = attack_threshold(swapped + [2.995], ["swapped"] * 100 + ["shift_0.5s"])
+    assert late_high > 2.995 and sum(s >= late_high for s in swapped) == 1  # the late clip decides
+    assert attack_threshold([1.0, 2.0], ["swapped", "in_sync"]) > 1.0  # one swap: it may not pass
+    with pytest.raises(EmptyCorpusError):
+        attack_threshold([1.0], ["in_sync"])
 
 
 def test_a_sync_ensemble_averages_its_networks_distances(tmp_path):
@@ -349,6 +382,8 @@ def test_bundled_models_carry_their_thresholds_and_evaluation(checks):
 
     sync, texture, face = checks["av_sync"].model, checks["face_liveness"].model, create_check("face_liveness_siamese").model
     assert sync.threshold is not None and "evaluation" in sync.info
+    # the sync score against the clip's own null, its threshold set by the attacks of the 35 fold people
+    assert sync.cfg.null_from == 4 and sync.info["operating_point"]["people"] == 35
     assert {"eer", "apcer_5pct", "midpoint", "generic_eer", "generic_midpoint"} <= set(face.thresholds)
     assert face.reference is not None and len(sync.id) == len(face.id) == len(texture.id) == 16
     # the texture model: settings by leave-one-person-out on NUAA's train list, then its test list scored

@@ -180,7 +180,7 @@ def run_av_sync(raw: dict, data: Path, out: Path, where: str = "recipe") -> dict
         )
     model.info["evaluation"] = {k: v for k, v in report.items() if k != "train"}
     header = "| set | in-sync / out-of-sync | EER (%) | AUC | AP | shift 0.2 s: EER (% accepted) | shift 0.5 s | swapped audio | in-sync rejected at threshold (%) | in-sync best offset within 1 frame (%) |"
-    footer = f"Threshold {model.threshold:.3f} (sync score), chosen at the EER of the validation videos. Training: {info['n_train_clips']} clips, {len(model.nets)} network(s), {info['seconds']:.0f} s."
+    footer = f"Threshold {model.threshold:.3f} (sync score), chosen at the EER of the validation videos (the middle of the gap where they separate). Training: {info['n_train_clips']} clips, {len(model.nets)} network(s), {info['seconds']:.0f} s."
     return _save(model, "avsync", raw, out, report, header, rows, footer)
 
 
