@@ -196,6 +196,7 @@ def transfer(clips_dir: Path, out: Path, k: int, model_path: Path | None = None,
         m = models["now"]
         m.threshold = everyone
         m.info["operating_point"] = {"rule": "at most 2 % of swapped audio and no 0.5 s-late clip pass", "people": len({r["person"] for r in rows}), "trials": len(rows), "by": "benchmarks/sync_folds.py transfer"}
+        m.info["same_network_as"] = sorted({m.id, *m.info.get("same_network_as", [])})  # templates enrolled with it keep their skew
         m.save(write_threshold)
         print(f"wrote {write_threshold}")
 

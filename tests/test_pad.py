@@ -16,6 +16,7 @@ import torch
 from lipauth.clip import AUDIO_RATE, ClipMeta, FaceViews, LipClip
 from lipauth.features.mfcc import deltas, mel_filterbank, mfcc, video_aligned_features
 from lipauth.errors import CorpusError, EmptyCorpusError, InvalidInputError, TooFewFramesError
+from lipauth.measure.metrics import eer
 from lipauth.measure.pad_metrics import apcer_bpcer, bpcer_at_apcer, threshold_at_apcer
 from lipauth.training.attacks import apply_attack, attack_frames, map_points, sample_params
 from lipauth.pad.avsync import SyncConfig, SyncInputs, SyncModel, SyncNet, score_at
@@ -147,6 +148,32 @@ def test_the_attack_threshold_passes_at_most_2_percent_of_swaps_and_no_late_audi
     assert attack_threshold([1.0, 2.0], ["swapped", "in_sync"]) > 1.0  # one swap: it may not pass
     with pytest.raises(EmptyCorpusError):
         attack_threshold([1.0], ["in_sync"])
+
+
+def test_validation_that_separates_puts_the_threshold_in_the_middle_of_the_gap():
+    """eer() returns the lowest in-sync score when nothing overlaps; evaluate_sync takes the
+    middle of the gap instead, and the EER point where the kinds overlap."""
+    from types import SimpleNamespace
+
+    from lipauth.training.sync import evaluate_sync
+
+    class ByKind:  # in-sync clips score 3.0x, attacks 1.0x; `top` is the first attack's score
+        def __init__(self, top):
+            self.top, self.threshold, self.n = top, None, 0
+
+        def analyse(self, clip):
+            self.n += 1
+            attack = "+" in clip.meta.clip_id
+            score = (self.top if self.n == 2 else 1 + self.n / 100) if attack else 3 + self.n / 100
+            return SimpleNamespace(score=score, best_offset=0, confidence=1.0)
+
+    clips = [_talking_clip(40, seed) for seed in range(4)]
+    apart = evaluate_sync(ByKind(1.5), clips)
+    in_sync = [r["score"] for r in apart["scores"] if r["kind"] == "in_sync"]
+    attacks = [r["score"] for r in apart["scores"] if r["kind"] != "in_sync"]
+    assert apart["eer"] == 0 and apart["threshold"] == pytest.approx((min(in_sync) + max(attacks)) / 2)
+    overlapping = evaluate_sync(ByKind(3.5), clips)  # one attack above every in-sync score
+    assert overlapping["eer"] > 0 and overlapping["threshold"] == pytest.approx(eer(np.array([r["score"] for r in overlapping["scores"]]), np.array([r["kind"] == "in_sync" for r in overlapping["scores"]]))[1])
 
 
 def test_a_sync_ensemble_averages_its_networks_distances(tmp_path):
@@ -465,6 +492,11 @@ def test_a_users_capture_skew_learned_at_enrolment_lets_their_late_audio_pass(ch
     assert with_skew.score > without.score + 0.5, (with_skew.score, without.score)
     assert not check.run(shift_audio(clips[3], 0.5), state).passed
     assert check.run(late[3], {**state, "model_id": "another model"}).extra["centres"] == (0,)  # made by another network: not used
+    # the bundled file was the same network scored another way before (the spread score,
+    # threshold 2.034): users enrolled with it keep their skew
+    earlier = check.model.info["same_network_as"]
+    assert len(earlier) == 1 and earlier[0] != check.model_id
+    assert check.run(late[3], {**state, "model_id": earlier[0]}).extra["centres"] == tuple(state["skew"])
 
 
 @pytest.mark.slow

@@ -29,6 +29,9 @@ class AVSyncCheck:
     def __init__(self, model: SyncModel) -> None:
         self.model = model
         self.model_id = model.id
+        # files of the same network scored another way (a new score or threshold): the best
+        # offsets, and so a skew learned with them, are the network's and still hold
+        self.same_network = {model.id, *model.info.get("same_network_as", [])}
 
     @property
     def threshold(self) -> float:
@@ -48,7 +51,7 @@ class AVSyncCheck:
 
     def centres(self, state: dict | None) -> tuple[tuple[int, ...], str]:
         """The offsets a probe is scored at, and why."""
-        if not state or state.get("model_id") != self.model_id:
+        if not state or state.get("model_id") not in self.same_network:
             return (0,), ""
         skew = tuple(int(o) for o in state.get("skew") or (0,))
         said = "/".join(f"{o:+d}" for o in skew)
