@@ -112,7 +112,8 @@ def run_fold(f: int, clips_dir: Path, out: Path, k: int, epochs: int, device: st
     for clip, kind in attack_trials([c for c, _, _ in test], shifts_s=(0.2, 0.5), seed=f):
         person, source = source_of[(clip.meta.clip_id.split("+")[0], clip.meta.speaker)]
         try:
-            rows.append({"fold": f, "person": person, "source": source, "clip": clip.meta.clip_id, "kind": kind, "new": model.score(clip), "old": old.score(clip)})  # noqa: E501
+            r = model.analyse(clip)  # the curve kept too: other scores, and ensembles with the bundled network, are read from it later
+            rows.append({"fold": f, "person": person, "source": source, "clip": clip.meta.clip_id, "kind": kind, "new": r.score, "old": old.score(clip), "new_offsets": r.offsets, "new_distances": r.distances})  # noqa: E501
         except LipauthError as exc:
             rows.append({"fold": f, "person": person, "source": source, "clip": clip.meta.clip_id, "kind": kind, "error": str(exc)})
     out.mkdir(parents=True, exist_ok=True)
@@ -128,6 +129,7 @@ def run_fold(f: int, clips_dir: Path, out: Path, k: int, epochs: int, device: st
         "rows": rows,
     }
     (out / f"fold{f}.json").write_text(json.dumps(summary, default=float))
+    model.save(out / f"fold{f}.pt")
     print(f"fold {f}: {len(test_people)} people, {len(rows)} trials, threshold {model.threshold:.3f}, {seconds:.0f} s", flush=True)
 
 
