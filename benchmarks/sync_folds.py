@@ -7,6 +7,8 @@ the bundled model scored on the same trials beside it.
     python benchmarks/sync_folds.py fold 0 --clips runs/sync-folds/clips --out runs/sync-folds [--device cuda]
     ...                                  fold 1 .. fold K-1 (independent: run them side by side)
     python benchmarks/sync_folds.py report --out runs/sync-folds
+    python benchmarks/sync_folds.py transfer [--model F] [--before F] [--write-threshold OUT]   # nothing retrained
+    python benchmarks/sync_folds.py ensemble --out runs/sync-folds-v2   # folds whose networks were kept
 
 `prepare` runs the pipeline over every audio-visual source of --data (the GRID, CREMA-D and
 talking-face videos) and writes AVLetters' crops with its shipped MFCCs beside them: a
@@ -356,6 +358,49 @@ def report(out: Path) -> None:
             print(f"| {source} | {name} | {n_people} | {sum(real)} | {' | '.join(cells)} | {auc:.3f} | {100 * e:.1f} |")
 
 
+def ensemble(clips_dir: Path, out: Path, k: int) -> None:
+    """The folds whose networks were kept (their JSON has the test trials' curves): each test
+    trial scored against the clip's own null by the bundled network, the fold's retrained one,
+    and the two averaged (the mean offset curve is the ensemble's: each offset's distance is a
+    mean over windows), at the bundled threshold and at each fold's own attack threshold
+    (attack_threshold on the fold's test trials: a diagnosis of separability at the targets'
+    operating point, not a held-out rate)."""
+    from lipauth.artifacts import SYNC_MODEL, bundled
+    from lipauth.errors import LipauthError
+    from lipauth.pad.avsync import SyncModel, score_at
+    from lipauth.training.sync import attack_threshold, attack_trials
+
+    videos, _ = load_people(clips_dir)
+    folds = folds_of(videos, k)
+    shipped = SyncModel.load(bundled(SYNC_MODEL))
+    null_from = shipped.cfg.null_from or 4
+    print(f"| fold | people | network | genuine pass at {shipped.threshold:.2f} | swapped | 0.5 s late | threshold at <= 2 % swaps, none late | genuine pass there | swapped |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path in sorted(out.glob("fold*.json")):
+        fold = json.loads(path.read_text())
+        rows = [r for r in fold["rows"] if "new_distances" in r]
+        if not rows:
+            continue
+        test = [c for c, p, _ in videos if p in set(folds[fold["fold"]])]
+        mine = {}
+        for clip, _ in attack_trials(test, shifts_s=(0.2, 0.5), seed=fold["fold"]):  # the fold's own trials again
+            try:
+                mine[clip.meta.clip_id] = shipped.analyse(clip).distances
+            except LipauthError:
+                pass
+        rows = [r for r in rows if r["clip"] in mine]
+        kinds = np.array([r["kind"] for r in rows])
+        curves = {"bundled": lambda r: np.asarray(mine[r["clip"]]), "retrained": lambda r: np.asarray(r["new_distances"])}
+        curves["average of the two"] = lambda r: (curves["bundled"](r) + curves["retrained"](r)) / 2
+        for name, curve in curves.items():
+            scores = np.array([score_at(r["new_offsets"], list(curve(r)), (0,), 0, null_from) for r in rows])
+            at = scores >= shipped.threshold
+            t = attack_threshold(scores, kinds)
+            there = scores >= t
+            n = lambda kind, passed: f"{int(passed[kinds == kind].sum())}/{int((kinds == kind).sum())}"  # noqa: E731
+            print(f"| {fold['fold']} | {len(fold['test_people'])} | {name} | {n('in_sync', at)} | {n('swapped', at)} | {n('shift_0.5s', at)} | {t:.2f} | {n('in_sync', there)} | {n('swapped', there)} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -379,11 +424,17 @@ def main() -> None:
     p.add_argument("--model", type=Path, help="a sync model file (default: the bundled one)")
     p.add_argument("--before", type=Path, help="an older sync model file, scored beside it")
     p.add_argument("--write-threshold", type=Path, help="write the model with the threshold set on all the people here")
+    p = sub.add_parser("ensemble", help="folds whose networks were kept: bundled, retrained and their average, against the clip's own null")
+    p.add_argument("--clips", type=Path, default=Path("runs/sync-folds/clips"))
+    p.add_argument("--out", type=Path, default=Path("runs/sync-folds-v2"))
+    p.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
     if args.what == "prepare":
         prepare(args.data, args.out)
     elif args.what == "fold":
         run_fold(args.f, args.clips, args.out, args.folds, args.epochs, args.device, args.limit_train)
+    elif args.what == "ensemble":
+        ensemble(args.clips, args.out, args.folds)
     elif args.what == "transfer":
         transfer(args.clips, args.out, args.folds, args.model, args.before, args.write_threshold)
     else:
