@@ -191,7 +191,7 @@ def transfer(clips_dir: Path, out: Path, k: int, model_path: Path | None = None,
             results.append({**scores, "fold": f, **{f"pass_{m}": bool(scores[m] >= t) for m, t in thr.items()}})
         print(f"fold {f}: test {len(test_people)} people ({len(test)} trials), validation {len(val_people)} people; thresholds " + ", ".join(f"{m} {t:.2f}" for m, t in thr.items()), flush=True)
     (out / "transfer.json").write_text(json.dumps([{k2: v for k2, v in r.items() if not k2.endswith("_curve")} for r in results]))
-    report_rows(results, tuple(m for n in models for m in (n, f"{n}_skew", f"{n}_skew_cv")) + ("now_pm2", "geometry", "combined"), {n: m for n, m in models.items()})
+    report_rows(results, tuple(m for n in models for m in (n, f"{n}_skew", f"{n}_skew_cv")) + ("now_pm2", "geometry", "combined"), models)
     halves = [r for r in results if r["kind"] == "in_sync" and r["skew_from"] == "half"]
     print(f"\nuser's skew from their other clips for {sum(r['skew_from'] == 'others' for r in results if r['kind'] == 'in_sync')} genuine clips, from the clip's own first half for {len(halves)}")
     everyone = attack_threshold([r["now"] for r in rows], [r["kind"] for r in rows])

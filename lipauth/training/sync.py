@@ -235,8 +235,9 @@ def attack_trials(clips: list[LipClip], *, shifts_s: tuple[float, ...] = (0.2, 0
 def attack_threshold(scores, kinds, *, max_swapped: float = 0.02, never: tuple[str, ...] = ("shift_0.5s",)) -> float:
     """The lowest threshold at which at most `max_swapped` of the swapped-audio trials pass
     and none of the `never` kinds (0.5 s late: audio from the same recording, far off): an
-    operating point fixed by the attacks alone, as issue #25's targets are, so a corpus
-    whose genuine clips score high (the network's own training people) cannot move it."""
+    operating point fixed by the attacks alone, as issue #25's targets are: the genuine
+    scores do not enter it (though attacks on the network's own training people may score
+    lower than on others, and pull it down)."""
     scores, kinds = np.asarray(scores, dtype=float), np.asarray(kinds)
     swapped = np.sort(scores[kinds == "swapped"])
     if not len(swapped):
